@@ -1,0 +1,54 @@
+# The two commands: `make demo` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo demo-live test check lint types unit pbx-root system-deps venv bench clean
+
+# A virtualenv with the project (editable) and its test tools; refreshed when pyproject changes.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests use (chromium for the browser tests, debootstrap for the PBX root).
+system-deps:
+	bash .ci/system-deps.sh
+
+# The Debian sid root with a real Asterisk 22 (cached; rebuilt only when its recipe changes).
+pbx-root: system-deps
+	bash tests/pbx/build-root.sh
+
+demo: venv
+	$(BIN)/crm-connector demo
+
+demo-live: venv pbx-root
+	$(BIN)/crm-connector demo --live
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q
+
+# Every check: lint, types, all tests (the real Asterisk and browser tests included).
+check: lint types unit
+
+test: venv system-deps pbx-root
+	$(MAKE) check
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

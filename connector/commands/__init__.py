@@ -1,0 +1,1 @@
+"""The `crm-connector` subcommands, one module each: `add_arguments(parser)` and `main(args) -> int`."""

@@ -1,0 +1,280 @@
+"""The connector's configuration: one YAML file → frozen, typed settings, validated once.
+
+Values may reference the environment (`${AMI_SECRET}`, `${AMI_SECRET:-default}`) or a file
+(`${file:/etc/crm-connector/ami.secret}`), so secrets need not live in the YAML. Any problem
+stops start-up with a `ConfigError` naming the file, the key path, the line and a hint.
+Each adapter declares its own settings class (see `adapters.registry`); this module checks
+the `adapters:` section against it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from connector.errors import ConfigError
+from connector.settings_schema import Located, Secret, build
+
+_SCALARS = yaml.constructor.SafeConstructor()
+_REF = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRecoverySettings:
+    """Recover calls missed while AMI was down from MikoPBX's cdr.db (read-only)."""
+
+    enabled: bool = False
+    db_path: Path = Path("/storage/usbdisk1/mikopbx/astlogs/asterisk/cdr.db")
+    poll_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    """How to reach Asterisk's manager interface."""
+
+    username: str
+    secret: Secret
+    host: str = "127.0.0.1"
+    port: int = 5038
+    events: tuple[str, ...] = ("call", "agent", "user", "dialplan")
+    filters: tuple[str, ...] = ()
+    connect_timeout: float = 5.0
+    action_timeout: float = 5.0
+    ping_interval: float = 5.0
+    ping_timeout: float = 3.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    cdr_recovery: CdrRecoverySettings = field(default_factory=CdrRecoverySettings)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not a TCP port")
+        if self.reconnect_min <= 0 or self.reconnect_max < self.reconnect_min:
+            raise ValueError("need 0 < reconnect_min <= reconnect_max")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A token for the HTTP API and which extensions it may act for."""
+
+    name: str
+    token: Secret
+    extensions: tuple[str, ...] = ("*",)
+    role: Literal["admin", "service"] = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The daemon's HTTP face: API, webhooks, recording links, live events, built-in CRM pages."""
+
+    host: str = "127.0.0.1"
+    port: int = 8088
+    public_url: str = ""
+    tokens: tuple[ApiToken, ...] = ()
+    link_secret: Secret = field(default_factory=lambda: Secret(""))
+    recording_link_ttl: int = 3600
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port {self.port} is not a TCP port")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Where the connector keeps its state (outbox, call journal, built-in CRM)."""
+
+    dir: Path = Path("/var/lib/crm-connector")
+    recordings_dir: Path = Path("/storage/usbdisk1/mikopbx/astspool/monitor")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """An external line (DID) with a human name, e.g. 'Сайт'."""
+
+    number: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NumberingSettings:
+    """How numbers are read: country for E.164, which names are extensions, which are DIDs."""
+
+    country_code: str = "7"
+    national_prefix: str = "8"
+    internal_pattern: str = r"^[0-9]{2,5}$"
+    lines: tuple[Line, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.country_code.isdigit():
+            raise ValueError("country_code must be digits, e.g. '7'")
+        try:
+            re.compile(self.internal_pattern)
+        except re.error as exc:
+            raise ValueError(f"internal_pattern is not a valid regular expression: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class CallsSettings:
+    """Call tracking rules."""
+
+    max_call_seconds: int = 4 * 3600
+    push_internal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    """Durable delivery to the CRMs."""
+
+    max_attempts: int = 12
+    backoff_min: float = 2.0
+    backoff_max: float = 900.0
+    lease_seconds: float = 60.0
+    delivered_retention_days: int = 7
+    journal_retention_days: int = 90
+    shutdown_grace: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """Log level and format (auto: console on a terminal, JSON otherwise)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration."""
+
+    ami: AmiSettings
+    http: HttpSettings = field(default_factory=HttpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    numbering: NumberingSettings = field(default_factory=NumberingSettings)
+    calls: CallsSettings = field(default_factory=CallsSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    adapters: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so log output can be scrubbed of them."""
+        found: list[str] = []
+        _collect_secrets(self, found)
+        return [s for s in found if len(s) >= 4]
+
+
+def load(path: str | Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the YAML file at `path`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", path=str(path)) from exc
+    return loads(text, str(path), os.environ.copy() if environ is None else environ)
+
+
+def loads(text: str, path: str = "<config>", environ: dict[str, str] | None = None) -> Settings:
+    """Validate YAML `text`; `path` is used in error messages."""
+    environ = {} if environ is None else environ
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path, line=line) from exc
+    if node is None:
+        raise ConfigError("the file is empty", path=path)
+    lines: dict[str, int] = {}
+    data = _plain(node, "", lines, path, environ)
+    where = Located(path, lines)
+    if not isinstance(data, dict):
+        raise where.error("", "the top level must be a mapping of sections")
+    adapters_data = data.pop("adapters", {}) or {}
+    settings = build(Settings, data, where)
+    adapters = _build_adapters(adapters_data, where)
+    return _replace(settings, adapters=adapters, source=path)
+
+
+def _build_adapters(data: Any, where: Located) -> dict[str, Any]:
+    from adapters.registry import settings_class
+
+    if not isinstance(data, dict):
+        raise where.error("adapters", "must be a mapping of adapter name to its settings")
+    built: dict[str, Any] = {}
+    for name, options in data.items():
+        cls = settings_class(str(name), where)
+        built[str(name)] = build(cls, options, where, f"adapters.{name}")
+    return built
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)
+
+
+def _plain(node: yaml.Node, key: str, lines: dict[str, int], path: str, environ: dict[str, str]) -> Any:
+    """Compose-tree → plain data, remembering each key's line and resolving ${...} references."""
+    lines[key] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for k_node, v_node in node.value:
+            name = str(k_node.value)
+            child = f"{key}.{name}" if key else name
+            if name in out:
+                raise ConfigError("is given twice", path=path, key=child, line=k_node.start_mark.line + 1)
+            lines[child] = k_node.start_mark.line + 1
+            out[name] = _plain(v_node, child, lines, path, environ)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(v, f"{key}[{i}]", lines, path, environ) for i, v in enumerate(node.value)]
+    value = _SCALARS.construct_object(node, deep=True)
+    if isinstance(value, str) and "${" in value:
+        value = _resolve(value, key, node.start_mark.line + 1, path, environ)
+    return value
+
+
+def _resolve(value: str, key: str, line: int, path: str, environ: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1).strip(), match.group(2)
+        if name.startswith("file:"):
+            return _read_secret_file(name[5:].strip(), key, line, path)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is not set", path=path, key=key, line=line)
+
+    return _REF.sub(replace, value)
+
+
+def _read_secret_file(file: str, key: str, line: int, path: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read secret file {file}: {exc.strerror}", path=path, key=key, line=line
+        ) from exc
+
+
+def _collect_secrets(value: Any, found: list[str]) -> None:
+    import dataclasses
+
+    if isinstance(value, Secret):
+        found.append(value.get())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _collect_secrets(getattr(value, f.name), found)
+    elif isinstance(value, tuple | list):
+        for v in value:
+            _collect_secrets(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_secrets(v, found)
