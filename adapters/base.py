@@ -13,7 +13,9 @@ declare them in `capabilities`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +43,24 @@ class JobKind(enum.StrEnum):
     CREATE_UNSORTED = "create_unsorted"
     LOG_CALL = "log_call"
     ATTACH_RECORDING = "attach_recording"
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    """The one JSON spelling of a payload (sorted keys, no spaces), so equal payloads hash equal."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def job_key(adapter: str, kind: JobKind, payload: Mapping[str, Any]) -> str:
+    """The idempotency key of a job: the same call (or live event) always gives the same key.
+
+    Call jobs: `<adapter>:<conversation id>:<kind>`. Live jobs: `<adapter>:<call_id>:live:<hash>`
+    because one call has many live events (rang at 201, answered by 202, ...). Adapters send it
+    to CRMs that deduplicate (amoCRM `request_id`, Bitrix24 `EXTERNAL_CALL_ID`, webhook header).
+    """
+    if kind is JobKind.LIVE:
+        digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
+        return f"{adapter}:{payload['call_id']}:live:{digest}"
+    return f"{adapter}:{payload['id']}:{kind.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +130,10 @@ class Adapter:
         self.name = context.name
 
     # -- what the outbox asks -------------------------------------------------------------
+
+    def key_for(self, kind: JobKind, payload: Mapping[str, Any]) -> str:
+        """The idempotency key of the job `perform(kind, payload)` is running (see `job_key`)."""
+        return job_key(self.name, kind, payload)
 
     def jobs_for(self, call: Call) -> list[JobKind]:
         """The jobs a finished call makes for this adapter, in the order they must run."""

@@ -18,6 +18,7 @@ KNOWN: dict[str, str] = {
     "builtin": "adapters.builtin",
     "amocrm": "adapters.amocrm",
     "bitrix24": "adapters.bitrix24",
+    "webhook": "adapters.webhook",
 }
 
 

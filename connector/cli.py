@@ -17,7 +17,10 @@ from connector import __version__
 COMMANDS: dict[str, str] = {
     "run": "connector.commands.run",
     "check-config": "connector.commands.check_config",
+    "check": "connector.commands.check",
     "demo": "connector.commands.demo",
+    "replay": "connector.commands.replay",
+    "outbox": "connector.commands.outbox",
 }
 
 

@@ -17,7 +17,9 @@ from typing import Any, Literal
 
 import yaml
 
+from connector.control import CallControlSettings
 from connector.errors import ConfigError
+from connector.routing import InterceptionSettings
 from connector.settings_schema import Located, Secret, build
 
 _SCALARS = yaml.constructor.SafeConstructor()
@@ -31,6 +33,10 @@ class CdrRecoverySettings:
     enabled: bool = False
     db_path: Path = Path("/storage/usbdisk1/mikopbx/astlogs/asterisk/cdr.db")
     poll_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.poll_seconds <= 0:
+            raise ValueError("poll_seconds must be more than 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class AmiSettings:
     ping_timeout: float = 3.0
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
+    auth_retry: float = 60.0
     cdr_recovery: CdrRecoverySettings = field(default_factory=CdrRecoverySettings)
 
     def __post_init__(self) -> None:
@@ -56,6 +63,9 @@ class AmiSettings:
             raise ValueError(f"port {self.port} is not a TCP port")
         if self.reconnect_min <= 0 or self.reconnect_max < self.reconnect_min:
             raise ValueError("need 0 < reconnect_min <= reconnect_max")
+        timings = (self.connect_timeout, self.action_timeout, self.ping_interval, self.ping_timeout)
+        if min(timings) <= 0 or self.auth_retry <= 0:
+            raise ValueError("timeouts, ping_interval and auth_retry must be more than 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +149,31 @@ class OutboxSettings:
     delivered_retention_days: int = 7
     journal_retention_days: int = 90
     shutdown_grace: float = 10.0
+    db_path: Path | None = None  # default: <storage.dir>/outbox.db
+    job_timeout: float = 30.0
+    concurrency: int = 4
+    poll_seconds: float = 2.0
+    park_seconds: float = 300.0
+    unavailable_after: int = 3
+    dead_retention_days: int = 30
+    synchronous: Literal["normal", "full"] = "full"
+    busy_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.backoff_min <= 0 or self.backoff_max < self.backoff_min:
+            raise ValueError("need 0 < backoff_min <= backoff_max")
+        if not 0 < self.job_timeout < self.lease_seconds:
+            raise ValueError("need 0 < job_timeout < lease_seconds, or a slow delivery would run twice")
+        if self.concurrency < 1 or self.unavailable_after < 1:
+            raise ValueError("concurrency and unavailable_after must be at least 1")
+        if self.poll_seconds <= 0 or self.park_seconds <= 0:
+            raise ValueError("poll_seconds and park_seconds must be more than 0")
+
+    def path(self, storage_dir: Path) -> Path:
+        """The outbox file: `db_path`, or outbox.db in the state directory."""
+        return self.db_path or storage_dir / "outbox.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +195,8 @@ class Settings:
     calls: CallsSettings = field(default_factory=CallsSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    interception: InterceptionSettings = field(default_factory=InterceptionSettings)
+    call_control: CallControlSettings = field(default_factory=CallControlSettings)
     adapters: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 

@@ -1,28 +1,262 @@
-"""Wiring of the daemon: staged start-up and shutdown (first version, completed by the AMI issue)."""
+"""Wiring of the daemon: staged start-up, staged shutdown, systemd notify and watchdog.
+
+Start-up, in order: configuration (already loaded) → storage (the outbox) → HTTP (/healthz,
+/metrics, the API) → adapters and their delivery workers → the call feed → AMI. Each stage
+registers its own undo on an `AsyncExitStack`, so shutdown runs in reverse: AMI stops first
+(no new work is read), the feed records what the tracker already produced, deliveries in
+flight get `outbox.shutdown_grace` seconds to finish, then adapters, HTTP and storage close.
+Calls still in progress are not closed at shutdown: after a restart they are picked up again
+from Asterisk's channels (`CoreShowChannels`), so each is recorded once, at its real end.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import signal
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
+import aiohttp
+from aiohttp import web
+
+from adapters.base import Adapter
 from connector import logs
+from connector.ami.cdr import CdrRecovery
+from connector.ami.client import AmiClient, ChannelSnapshot
+from connector.ami.feed import CallFeed
+from connector.api.app import HUB_KEY
+from connector.api.health import HealthSources, setup_health
+from connector.calls.model import Call, LiveEvent
+from connector.calls.rules import rules_from_settings
+from connector.calls.tracker import CallTracker
 from connector.config import Settings
+from connector.errors import ConnectorError
+from connector.sdnotify import Notifier
+from connector.sync import wiring
+from connector.sync.dispatcher import Dispatcher, rate_limits
+from connector.sync.outbox import Outbox
 
 log = logs.get_logger(__name__)
 
+EXPIRE_EVERY = 60.0  # seconds between checks for calls past max_call_seconds
+STATUS_EVERY = 10.0  # seconds between STATUS= updates to systemd
+HTTP_SHUTDOWN = 3.0  # seconds open HTTP requests (WebSockets) get on shutdown
 
-async def run(settings: Settings) -> int:
-    """Start what exists so far, then wait for SIGTERM/SIGINT."""
-    stop = asyncio.Event()
+
+class Service:
+    """The running daemon's parts; `run()` drives it from start to stop."""
+
+    def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.notifier = notifier or Notifier()
+        self.health = HealthSources()
+        self.app: web.Application | None = None
+        self.adapters: dict[str, Adapter] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        """Start every stage in order; each pushes its undo onto `stack`."""
+        outbox = await self._storage(stack)
+        self.app = await self._http(stack)
+        dispatcher = await self._adapters(stack, outbox)
+        feed = self._feed(stack, outbox)
+        recovery = self._cdr_recovery(stack, outbox, feed)
+        await self._ami(stack, feed, recovery)
+        self.health.dispatcher = dispatcher
+        self.health.stage = "running"
+
+    # -- the stages ----------------------------------------------------------------------------
+
+    async def _storage(self, stack: contextlib.AsyncExitStack) -> Outbox:
+        self._stage("storage")
+        self.settings.storage.dir.mkdir(parents=True, exist_ok=True)
+        outbox = await wiring.open_outbox(self.settings)
+        stack.push_async_callback(outbox.close)
+        self.health.outbox = outbox
+        return outbox
+
+    async def _http(self, stack: contextlib.AsyncExitStack) -> web.Application:
+        self._stage("http")
+        app = create_http_app(self.settings, self.health)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self.settings.http.host, self.settings.http.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            where = f"{self.settings.http.host}:{self.settings.http.port}"
+            raise ConnectorError(f"cannot listen on {where} (http.host/http.port): {exc.strerror}") from exc
+        log.info("http.listening", host=self.settings.http.host, port=self.settings.http.port)
+        return app
+
+    async def _adapters(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> Dispatcher:
+        self._stage("adapters")
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
+        stack.push_async_callback(session.close)
+        self.adapters = wiring.build_adapters(_with_storage(self.settings), outbox, session)
+        stack.push_async_callback(wiring.close_adapters, self.adapters)
+        for name, adapter in self.adapters.items():
+            try:
+                async with asyncio.timeout(30):
+                    await adapter.start()
+            except (ConnectorError, TimeoutError) as exc:
+                # A CRM that is not ready must not stop the others: its jobs wait in the outbox.
+                log.warning("adapter.start_failed", adapter=name, error=str(exc) or "timed out")
+        dispatcher = Dispatcher(
+            outbox, self.adapters, self.settings.outbox, limits=rate_limits(self.settings.adapters)
+        )
+        await dispatcher.start()
+        stack.push_async_callback(dispatcher.stop, self.settings.outbox.shutdown_grace)
+        return dispatcher
+
+    def _feed(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> CallFeed:
+        adapters = list(self.adapters.values())
+
+        async def record_call(call: Call) -> None:
+            await outbox.record_call(call, adapters)
+
+        async def record_live(event: LiveEvent) -> None:
+            await outbox.record_live(event, adapters)
+
+        feed = CallFeed(
+            CallTracker(rules_from_settings(self.settings)), record_call, record_live, self._publish
+        )
+        feed.start()
+        stack.push_async_callback(feed.stop, self.settings.outbox.shutdown_grace)
+        self._spawn(self._expire(feed), "tracker-expiry", stack)
+        self.health.feed = feed
+        return feed
+
+    def _cdr_recovery(
+        self, stack: contextlib.AsyncExitStack, outbox: Outbox, feed: CallFeed
+    ) -> CdrRecovery | None:
+        options = self.settings.ami.cdr_recovery
+        if not options.enabled:
+            return None
+        adapters = list(self.adapters.values())
+
+        async def record_call(call: Call) -> None:
+            await outbox.record_call(call, adapters)
+
+        recovery = CdrRecovery(options, outbox.state("cdr"), record_call, feed.seen, feed.tracker.rules)
+        self._spawn(recovery.run(), "cdr-recovery", stack)
+        return recovery
+
+    async def _ami(
+        self, stack: contextlib.AsyncExitStack, feed: CallFeed, recovery: CdrRecovery | None
+    ) -> None:
+        self._stage("ami")
+
+        async def on_session(snapshot: ChannelSnapshot) -> None:
+            await feed.on_session(snapshot)
+            if recovery is not None:
+                recovery.wakeup.set()  # look for calls made while AMI was away
+
+        client = AmiClient(self.settings.ami, feed.on_event, on_session=on_session)
+        client.start()
+        stack.push_async_callback(client.stop)
+        self.health.ami = client
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _publish(self, event: LiveEvent) -> None:
+        if self.app is not None and HUB_KEY in self.app:
+            self.app[HUB_KEY].publish(event)
+
+    async def _expire(self, feed: CallFeed) -> None:
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY)
+            feed.expire(datetime.now(UTC))
+
+    async def report_status(self) -> None:
+        """Keep `systemctl status` telling the truth (AMI state, calls, outbox depth)."""
+        while True:
+            report = await self.health.report()
+            ami = "AMI connected" if report["ami"]["connected"] else "AMI NOT connected"
+            depth = report["outbox"]["depth"] if report["outbox"] else "?"
+            calls = report["calls_in_progress"]
+            self.notifier.status(f"{report['status']}: {ami}, {calls} call(s) in progress, outbox {depth}")
+            await asyncio.sleep(STATUS_EVERY)
+
+    def _spawn(self, coro: object, name: str, stack: contextlib.AsyncExitStack) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        stack.push_async_callback(_cancel, task)
+
+    def _stage(self, stage: str) -> None:
+        self.health.stage = f"starting {stage}"
+        self.notifier.status(f"starting: {stage}")
+        log.debug("service.stage", stage=stage)
+
+
+def create_http_app(settings: Settings, health: HealthSources) -> web.Application:
+    """The aiohttp application with /healthz and /metrics mounted.
+
+    The seam for the API: `connector.api.app.create_app` builds the application (auth, live
+    events); the built-in CRM, call control and webhooks mount their routes onto it.
+    """
+    from connector.api import live
+    from connector.api.app import create_app
+
+    app = create_app(settings.http)
+    setup_health(app, health)
+    live.setup(app)
+    return app
+
+
+def _with_storage(settings: Settings) -> Settings:
+    """The settings with the built-in CRM's database placed under `storage.dir` by default."""
+    if "builtin" not in settings.adapters:
+        return settings
+    from adapters.builtin import with_storage
+
+    adapters = dict(settings.adapters)
+    adapters["builtin"] = with_storage(adapters["builtin"], settings.storage.dir)
+    return dataclasses.replace(settings, adapters=adapters)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def _signals(stop: asyncio.Event) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "connector.started",
-        config=settings.source,
-        adapters=sorted(settings.adapters),
-        note="AMI client and delivery are not built yet; only the configuration is loaded",
-    )
-    await stop.wait()
-    log.info("connector.stopped")
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def run(settings: Settings, notifier: Notifier | None = None) -> int:
+    """Start the daemon, serve until SIGTERM/SIGINT, stop it in stages; the exit code."""
+    service = Service(settings, notifier)
+    stop = asyncio.Event()
+    async with _signals(stop), contextlib.AsyncExitStack() as stack:
+        stack.callback(service.notifier.close)
+        watchdog = asyncio.create_task(service.notifier.keep_alive(), name="sd-watchdog")
+        stack.push_async_callback(_cancel, watchdog)
+        try:
+            await service.start(stack)
+        except ConnectorError as exc:
+            log.error("service.start_failed", stage=service.health.stage, error=str(exc))
+            service.notifier.stopping(f"failed to start: {exc}")
+            return 1
+        status = asyncio.create_task(service.report_status(), name="sd-status")
+        stack.push_async_callback(_cancel, status)
+        service.notifier.ready("running")
+        log.info("service.started", adapters=sorted(service.adapters), http_port=settings.http.port)
+        await stop.wait()
+        log.info("service.stopping")
+        service.health.stage = "stopping"
+        service.notifier.stopping()
+    log.info("service.stopped")
     return 0

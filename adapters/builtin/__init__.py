@@ -1,11 +1,29 @@
-"""The built-in lightweight CRM: the embedded default (SQLite store, REST API, web pages)."""
+"""The built-in lightweight CRM: the embedded default (SQLite store, REST API, web pages).
+
+`create` gives the adapter the outbox delivers to. The service also mounts the CRM's REST API
+and pages with `adapters.builtin.routes.setup(app, adapter.store, ...)`, sharing the adapter's
+`Store`, which the adapter opens in `start()`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.base import Adapter, AdapterContext
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """A deal pipeline: a name and up to eight stages."""
+
+    name: str
+    stages: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.stages) <= 8:
+            raise ValueError(f"pipeline {self.name!r} needs 1 to 8 stages, has {len(self.stages)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,8 +32,40 @@ class Settings:
 
     enabled: bool = True
     db_path: Path | None = None  # default: <storage.dir>/builtin.db
+    pipelines: tuple[Pipeline, ...] = field(
+        default_factory=lambda: (
+            Pipeline("Продажи", ("Новая", "Квалификация", "Предложение", "Согласование", "Счёт", "Оплата")),
+        )
+    )
+    page_size: int = 50  # calls / clients per page unless the request asks otherwise (max 200)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page_size <= 200:
+            raise ValueError("page_size must be between 1 and 200")
+
+    def pipeline_map(self) -> dict[str, tuple[str, ...]]:
+        """The pipelines as name → stages."""
+        return {p.name: p.stages for p in self.pipelines}
+
+    def path(self, storage_dir: Path) -> Path:
+        """Where the database lives."""
+        return self.db_path or storage_dir / "builtin.db"
+
+
+def with_storage(settings: Settings, storage_dir: Path) -> Settings:
+    """`settings` with the database path resolved under the connector's state directory."""
+    return dataclasses.replace(settings, db_path=settings.path(storage_dir))
 
 
 def create(settings: Settings, context: AdapterContext) -> Adapter:
-    """The built-in CRM adapter."""
-    raise NotImplementedError("the built-in CRM adapter is built by its own issue")
+    """The built-in CRM adapter; its store is opened by `start()` and closed by `aclose()`.
+
+    Call `with_storage` first so the database lands under `storage.dir`; the routes share the
+    adapter's `store` (`adapters.builtin.routes.setup(app, adapter.store, ...)`).
+    """
+    from adapters.builtin.adapter import BuiltinAdapter
+    from adapters.builtin.store import shared_store
+    from connector.config import StorageSettings
+
+    store = shared_store(settings.path(StorageSettings().dir), settings.pipeline_map())
+    return BuiltinAdapter(context, store)

@@ -1,34 +1,142 @@
-"""`crm-connector demo`: run the connector on the built-in CRM with a throwaway state directory."""
+"""`crm-connector demo`: the daemon on the built-in CRM with calls from recorded real captures.
+
+A local AMI server (`demo_ami`) replays tests/fixtures/ami/*.json with fresh ids and current
+times through the real AMI client, tracker, outbox and adapter; the CRM's pages show the calls
+arriving and pop the caller's card. State lives in a throwaway folder (./.demo), wiped on
+every start. `--live` uses the real Asterisk of tests/pbx when its root has been built.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
+import shutil
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from connector import config, logs
+from connector.config import Settings
 
-HELP = "run a demonstration on the built-in CRM (state under ./.demo)"
+HELP = "run a demonstration on the built-in CRM with replayed real calls (state under ./.demo)"
+MARKER = ".crm-connector-demo"  # only a folder holding this is ever wiped
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `demo`."""
     parser.add_argument("--dir", default=".demo", help="state directory for the demo (default .demo)")
+    parser.add_argument("--port", type=int, default=8088, help="HTTP port of the pages (default 8088)")
+    parser.add_argument("--captures", default=str(ROOT / "tests/fixtures/ami"), help="folder of AMI captures")
+    parser.add_argument("--pause", type=float, default=8.0, help="seconds between replayed calls (default 8)")
     parser.add_argument("--live", action="store_true", help="use the real Asterisk of tests/pbx")
 
 
 def main(args: argparse.Namespace) -> int:
-    """Start the daemon with a demo configuration and say what to look at."""
+    """Prepare the state folder, start the replay (or the real PBX) and the daemon, say where to look."""
     state = Path(args.dir).resolve()
-    state.mkdir(parents=True, exist_ok=True)
-    text = Path("config/connector.example.yaml").read_text(encoding="utf-8")
-    settings = config.loads(text, "config/connector.example.yaml", {"AMI_SECRET": "demo"})
-    import dataclasses
+    if not _fresh_state(state):
+        return 2
+    if args.live:
+        from connector.commands.demo_live import run_live
 
-    settings = dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, dir=state))
-    logs.configure("info", "console", settings.secrets())
-    print(f"demo: configuration loaded; state in {state}")
-    print("demo: the call tracker, AMI replay and built-in CRM pages are not built yet; press Ctrl-C to stop")
+        return asyncio.run(run_live(args, state))
+    from connector.commands.demo_ami import load_scenarios
+
+    scenarios = load_scenarios(sorted(Path(args.captures).glob("*.json")))
+    if not scenarios:
+        print(f"demo: no AMI captures found in {args.captures}")
+        return 1
+    return asyncio.run(_run(args, state, scenarios))
+
+
+def _fresh_state(state: Path) -> bool:
+    """Empty the demo folder (only one the demo made: it holds the marker file)."""
+    if state.exists() and any(state.iterdir()) and not (state / MARKER).exists():
+        print(f"demo: {state} exists and is not a demo folder; choose another with --dir")
+        return False
+    shutil.rmtree(state, ignore_errors=True)
+    (state / "monitor").mkdir(parents=True)
+    (state / MARKER).write_text("state of `crm-connector demo`; wiped on every demo start\n")
+    return True
+
+
+def demo_settings(
+    state: Path,
+    ami_port: int,
+    http_port: int,
+    *,
+    ami_user: str = "demo",
+    ami_secret: str = "demo",
+    recordings_dir: Path | None = None,
+) -> Settings:
+    """The demo's configuration, validated like any other."""
+    data: dict[str, Any] = {
+        "ami": {"host": "127.0.0.1", "port": ami_port, "username": ami_user, "secret": ami_secret},
+        "http": {"host": "127.0.0.1", "port": http_port, "link_secret": secrets.token_hex(16)},
+        "storage": {"dir": str(state), "recordings_dir": str(recordings_dir or state / "monitor")},
+        "numbering": {
+            "lines": [
+                {"number": "74951110001", "name": "Сайт"},
+                {"number": "74951110002", "name": "Яндекс.Директ"},
+            ]
+        },
+        "logging": {"level": "info", "format": "console"},
+        "adapters": {"builtin": {"enabled": True}},
+    }
+    return config.loads(yaml.safe_dump(data, allow_unicode=True), "<demo>")
+
+
+async def _run(args: argparse.Namespace, state: Path, scenarios: list[list[dict[str, Any]]]) -> int:
     from connector import service
+    from connector.commands.demo_ami import AmiReplayServer
+    from connector.commands.demo_seed import seed
 
-    return asyncio.run(service.run(settings))
+    replay = AmiReplayServer(scenarios, state / "monitor", pause=args.pause)
+    ami_port = await replay.start()
+    try:
+        settings = demo_settings(state, ami_port, args.port)
+        logs.configure("info", "console", settings.secrets())
+        tokens = await seed(state / "builtin.db")
+        announce(settings, tokens, f"{len(scenarios)} recorded scenarios replayed with fresh ids", args.pause)
+        mount_crm_in(service)
+        return await service.run(settings)
+    finally:
+        await replay.close()
+
+
+def mount_crm_in(service: Any) -> None:
+    """Make sure the service's HTTP app carries the built-in CRM (mounting twice is a no-op).
+
+    The service owns `create_http_app`; until it mounts the CRM itself, the demo wraps it.
+    """
+    from adapters.builtin.routes import mount
+
+    original = service.create_http_app
+    if getattr(original, "mounts_crm", False):
+        return
+
+    def create_http_app(settings: Settings, health: Any) -> Any:
+        app = original(settings, health)
+        mount(app, settings)
+        return app
+
+    create_http_app.mounts_crm = True  # type: ignore[attr-defined]
+    service.create_http_app = create_http_app
+
+
+def announce(settings: Settings, tokens: dict[str, str], source: str, pause: float) -> None:
+    """Print where to look and how to sign in."""
+    url = f"http://{settings.http.host}:{settings.http.port}/crm/"
+    print(
+        "\n"
+        "  crm-connector demo: the built-in CRM with calls replayed from real Asterisk captures\n"
+        f"  open      {url}\n"
+        f"  sign in   {tokens['201']}   (201, admin: sees every call; calls ring 201, 202, 203, 205)\n"
+        f"            {tokens['203']}   (203, employee: sees only their own calls)\n"
+        f"  calls     {source}, {pause:g} s apart\n"
+        "  stop      Ctrl-C\n",
+        flush=True,
+    )

@@ -75,10 +75,18 @@ chroot "${work}" /usr/sbin/asterisk -V >"${work}/.asterisk-version"
 date -u +%FT%TZ >"${work}/.built"
 mv "${work}" "${root}"
 trap - EXIT
-# Older roots of previous recipes are dead weight.
+# Older roots of previous recipes are dead weight, unless something still runs or is mounted
+# in them (another session's Asterisk).
+in_use() {
+    grep -qs " $1[/ ]" /proc/mounts && return 0
+    for proc_root in /proc/[0-9]*/root; do
+        [[ "$(readlink "${proc_root}" 2>/dev/null)" == "$1"* ]] && return 0
+    done
+    return 1
+}
 for old in "${cache}"/asterisk-root-*; do
-    [[ "${old}" == "${root}" || "${old}" == *.tmp.* ]] && continue
-    [[ -d "${old}" ]] && ! grep -qs " ${old}/" /proc/mounts && rm -rf --one-file-system "${old}"
+    [[ "${old}" == "${root}" || "${old}" == *.tmp.* || ! -d "${old}" ]] && continue
+    in_use "${old}" || rm -rf --one-file-system "${old}"
 done
 log "built $(cat "${root}/.asterisk-version") in $(( $(date +%s) - start )) s"
 echo "${root}"

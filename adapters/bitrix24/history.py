@@ -1,0 +1,109 @@
+"""The end of a call in the portal: `finish` for the responsible, one history row per employee.
+
+Only `finish` writes the call into the CRM (the activity on the client's card), so it runs exactly
+once per registration, remembered in the state store: a retried job continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from adapters.base import StateStore
+from adapters.bitrix24 import entities, mapping, telephony
+from adapters.bitrix24.client import Bitrix24Client
+from adapters.bitrix24.errors import PortalCallNotFoundError
+from adapters.bitrix24.registrar import Registrar
+from adapters.bitrix24.settings import Settings
+from adapters.bitrix24.telephony import Registration
+from adapters.bitrix24.users import Directory
+from connector import logs
+from connector.calls.model import Call
+from connector.errors import PermanentError
+
+log = logs.get_logger(__name__)
+
+
+class History:
+    """Finishes conversations: main call, transfer legs, stray ring-time registrations."""
+
+    def __init__(
+        self,
+        client: Bitrix24Client,
+        directory: Directory,
+        settings: Settings,
+        state: StateStore,
+        registrar: Registrar,
+    ) -> None:
+        self.client = client
+        self.directory = directory
+        self.settings = settings
+        self.state = state
+        self.registrar = registrar
+
+    async def log_call(self, call: Call) -> None:
+        """Finish the call for its responsible, then register and finish the other transfer legs."""
+        conversation, record = await self._registration_for(call)
+        if not record.finished:
+            await self._finish_main(call, conversation, record)
+        for index, leg in mapping.other_legs(call):
+            if not record.legs.get(str(index)):
+                user = self.directory.user_or_pbx(leg.extension)
+                call_id = await self.registrar.register_leg(call, index, user, record.crm)
+                await telephony.finish(
+                    self.client, self._params(call_id, user, round(leg.talk_seconds), "200")
+                )
+                record.legs[str(index)] = True
+                await telephony.save(self.state, conversation, record)
+        await self._close_strays(call, conversation)
+
+    async def _registration_for(self, call: Call) -> tuple[str, Registration]:
+        found = await telephony.load(self.state, (call.id, *call.linkedids))
+        if found is not None:
+            return found
+        record = await self.registrar.register_call(call)
+        await telephony.save(self.state, call.id, record)
+        return call.id, record
+
+    async def _finish_main(self, call: Call, conversation: str, record: Registration) -> None:
+        user = self.directory.user_or_pbx(
+            mapping.responsible_extension(call, self.settings.missed_responsible)
+        )
+        main = mapping.main_leg(call)
+        duration = round(main.talk_seconds if main else call.talk_seconds)
+        params = self._params(record.call_id, user, duration, mapping.status_code(call))
+        try:
+            await telephony.finish(self.client, params)
+        except PortalCallNotFoundError:
+            # The portal lost the registration (or never had it): register afresh and finish that.
+            log.warning("bitrix24.reregister", conversation=conversation)
+            fresh = await self.registrar.register_call(call, external_id=f"{call.id}/re")
+            record.call_id, record.crm = fresh.call_id, fresh.crm
+            record.entities.extend(e for e in fresh.entities if e not in record.entities)
+            await telephony.finish(self.client, {**params, "CALL_ID": record.call_id})
+        record.finished = True
+        await telephony.save(self.state, conversation, record)
+        if record.entities and user != record.user_id:
+            await entities.reassign(self.client, [(str(k), int(i)) for k, i in record.entities], user)
+
+    async def _close_strays(self, call: Call, used: str) -> None:
+        """Registrations made at ring time under another linkedid of the conversation: close
+        their cards and leave them unfinished (only finish writes history, so none is doubled)."""
+        for linkedid in (call.id, *call.linkedids):
+            found = await telephony.load(self.state, (linkedid,)) if linkedid != used else None
+            if found is None or found[1].finished:
+                continue
+            stray = found[1]
+            with contextlib.suppress(PermanentError):
+                await telephony.hide(self.client, stray.call_id, stray.shown)
+            stray.finished, stray.shown = True, []
+            await telephony.save(self.state, linkedid, stray)
+
+    def _params(self, call_id: str, user: str, duration: int, status: str) -> dict[str, Any]:
+        return {
+            "CALL_ID": call_id,
+            "USER_ID": user,
+            "DURATION": duration,
+            "STATUS_CODE": status,
+            "ADD_TO_CHAT": 1 if self.settings.add_to_chat else 0,
+        }

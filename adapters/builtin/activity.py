@@ -1,0 +1,222 @@
+"""Comments, tasks, reminders, deals with their pipelines, and the client's feed that merges them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adapters.builtin.db import Database, NotFoundError, Row, now_iso
+
+DEAL_STATUSES = ("open", "won", "lost", "archive")
+FEED_KINDS = ("call", "comment", "task", "reminder", "deal")
+MAX_STAGES = 8
+
+
+class Notes:
+    """Comments, tasks and reminders on a client (optionally tied to a call or a deal)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add_comment(
+        self, client_id: int | None, text: str, author_id: int | None, call_id: str | None = None
+    ) -> Row:
+        """Leave a comment on a client's card (and on the call it is about)."""
+        new_id = await self.db.write(
+            "INSERT INTO comments (client_id, call_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            (client_id, call_id, author_id, text, now_iso()),
+        )
+        return await _one(self.db, "SELECT * FROM comments WHERE id = ?", new_id, "comment")
+
+    async def add_task(self, fields: dict[str, Any], author_id: int | None) -> Row:
+        """Create a task: title, assignee, deadline, and the client/call/deal it belongs to."""
+        new_id = await self.db.write(
+            "INSERT INTO tasks (client_id, call_id, deal_id, title, assignee_id, author_id, deadline,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fields.get("client_id"), fields.get("call_id"), fields.get("deal_id"), fields["title"],
+                fields.get("assignee_id"), author_id, fields.get("deadline"), now_iso(),
+            ),
+        )  # fmt: skip
+        return await self.task(new_id)
+
+    async def task(self, task_id: int) -> Row:
+        """One task (NotFoundError if absent)."""
+        return await _one(self.db, "SELECT * FROM tasks WHERE id = ?", task_id, "task")
+
+    async def set_task_done(self, task_id: int, done: bool) -> Row:
+        """Mark a task done or open again."""
+        await self.task(task_id)
+        await self.db.write("UPDATE tasks SET done = ? WHERE id = ?", (int(done), task_id))
+        return await self.task(task_id)
+
+    async def tasks(
+        self, assignee_id: int | None, done: bool | None, *, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        """A page of tasks, soonest deadline first (no deadline last), and the total."""
+        conds: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if assignee_id is not None:
+            conds.append("assignee_id = ?")
+            params.append(assignee_id)
+        if done is not None:
+            conds.append("done = ?")
+            params.append(int(done))
+        where = " AND ".join(conds)
+        total = await self.db.scalar(f"SELECT COUNT(*) FROM tasks WHERE {where}", params)
+        rows = await self.db.fetch_all(
+            f"SELECT * FROM tasks WHERE {where} ORDER BY deadline IS NULL, deadline, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return rows, int(total or 0)
+
+    async def add_reminder(self, client_id: int, employee_id: int | None, at: str, text: str) -> Row:
+        """Remind an employee about a client at a given time."""
+        new_id = await self.db.write(
+            "INSERT INTO reminders (client_id, employee_id, remind_at, text, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (client_id, employee_id, at, text, now_iso()),
+        )
+        return await _one(self.db, "SELECT * FROM reminders WHERE id = ?", new_id, "reminder")
+
+
+class Deals:
+    """Deals in pipelines of up to eight stages; open, won, lost or archived."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def ensure_pipelines(self, pipelines: Mapping[str, Sequence[str]]) -> None:
+        """Create the configured pipelines that do not exist yet (existing ones are kept as edited)."""
+        for name, stages in pipelines.items():
+            await self.db.write(
+                "INSERT OR IGNORE INTO pipelines (name, stages) VALUES (?, ?)",
+                (name, json.dumps(list(stages)[:MAX_STAGES], ensure_ascii=False)),
+            )
+
+    async def pipelines(self) -> list[Row]:
+        """Every pipeline with its stages."""
+        rows = await self.db.fetch_all("SELECT * FROM pipelines ORDER BY id")
+        for row in rows:
+            row["stages"] = json.loads(row["stages"])
+        return rows
+
+    async def pipeline(self, pipeline_id: int) -> Row:
+        """One pipeline (NotFoundError if absent)."""
+        row = await _one(self.db, "SELECT * FROM pipelines WHERE id = ?", pipeline_id, "pipeline")
+        row["stages"] = json.loads(row["stages"])
+        return row
+
+    async def create(self, fields: dict[str, Any]) -> Row:
+        """Open a deal; the stage defaults to the pipeline's first."""
+        pipeline = await self.pipeline(fields["pipeline_id"])
+        new_id = await self.db.write(
+            "INSERT INTO deals (client_id, pipeline_id, stage, title, value, currency, responsible_id,"
+            " call_id, notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fields.get("client_id"), pipeline["id"], fields.get("stage") or pipeline["stages"][0],
+                fields["title"], fields.get("value", 0), fields.get("currency", "RUB"),
+                fields.get("responsible_id"), fields.get("call_id"), fields.get("notes", ""), now_iso(),
+            ),
+        )  # fmt: skip
+        return await self.get(new_id)
+
+    async def get(self, deal_id: int) -> Row:
+        """One deal (NotFoundError if absent)."""
+        return await _one(self.db, "SELECT * FROM deals WHERE id = ?", deal_id, "deal")
+
+    async def update(self, deal_id: int, changes: dict[str, Any]) -> Row:
+        """Move a deal to a stage, close it (won/lost/archive), or edit its value and notes."""
+        await self.get(deal_id)
+        allowed = ("stage", "status", "value", "currency", "title", "notes", "responsible_id")
+        fields = {k: v for k, v in changes.items() if k in allowed}
+        if "status" in fields:
+            fields["closed_at"] = None if fields["status"] == "open" else now_iso()
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            await self.db.write(f"UPDATE deals SET {sets} WHERE id = ?", [*fields.values(), deal_id])
+        return await self.get(deal_id)
+
+    async def list(
+        self, client_id: int | None, status: str | None, *, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        """A page of deals, newest first, and the total."""
+        conds: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if client_id is not None:
+            conds.append("client_id = ?")
+            params.append(client_id)
+        if status:
+            conds.append("status = ?")
+            params.append(status)
+        where = " AND ".join(conds)
+        total = await self.db.scalar(f"SELECT COUNT(*) FROM deals WHERE {where}", params)
+        rows = await self.db.fetch_all(
+            f"SELECT * FROM deals WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return rows, int(total or 0)
+
+
+async def _one(db: Database, sql: str, key: Any, kind: str) -> Row:
+    row = await db.fetch_one(sql, (key,))
+    if row is None:
+        raise NotFoundError(kind, key)
+    return row
+
+
+# One SELECT per kind, each naming the same columns (any may come first), so the feed is one UNION.
+_FEED_PARTS = {
+    "call": "SELECT 'call' AS kind, c.id AS ref, c.started_at AS at,"
+    " c.direction || ' ' || c.disposition || ' ' || c.phone AS text, c.employee AS who,"
+    # a recording is only flagged here: the file is reached through a signed link on the call
+    " CASE WHEN c.recording IS NULL THEN NULL ELSE 'recording' END AS extra"
+    " FROM calls c WHERE c.client_id = :client {calls_scope}",
+    "comment": "SELECT 'comment' AS kind, CAST(m.id AS TEXT) AS ref, m.created_at AS at, m.text AS text,"
+    " e.name AS who, m.call_id AS extra"
+    " FROM comments m LEFT JOIN employees e ON e.id = m.author_id WHERE m.client_id = :client",
+    "task": "SELECT 'task' AS kind, CAST(t.id AS TEXT) AS ref, t.created_at AS at, t.title AS text,"
+    " e.name AS who, COALESCE(t.deadline, '') || CASE t.done WHEN 1 THEN ' done' ELSE '' END AS extra"
+    " FROM tasks t LEFT JOIN employees e ON e.id = t.assignee_id WHERE t.client_id = :client",
+    "reminder": "SELECT 'reminder' AS kind, CAST(r.id AS TEXT) AS ref, r.created_at AS at, r.text AS text,"
+    " e.name AS who, r.remind_at AS extra"
+    " FROM reminders r LEFT JOIN employees e ON e.id = r.employee_id WHERE r.client_id = :client",
+    "deal": "SELECT 'deal' AS kind, CAST(d.id AS TEXT) AS ref, d.created_at AS at, d.title AS text,"
+    " d.status AS who, d.stage || ' ' || d.value || ' ' || d.currency AS extra"
+    " FROM deals d WHERE d.client_id = :client",
+}
+
+
+async def feed(
+    db: Database,
+    client_id: int,
+    *,
+    kinds: Sequence[str] = FEED_KINDS,
+    q: str = "",
+    extensions: tuple[str, ...] | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """Everything that happened with a client, newest first; filter by kind and text search.
+
+    `extensions` limits the calls to the viewer's own (employees see only their calls).
+    """
+    params: dict[str, Any] = {"client": client_id, "q": f"%{q}%", "limit": limit, "offset": offset}
+    scope = ""
+    if extensions is not None:
+        names = [f":x{i}" for i in range(len(extensions))]
+        params.update({f"x{i}": ext for i, ext in enumerate(extensions)})
+        scope = (
+            "AND EXISTS (SELECT 1 FROM call_extensions x WHERE x.call_id = c.id"
+            f" AND x.extension IN ({', '.join(names) or 'NULL'}))"
+        )
+    parts = [_FEED_PARTS[k].format(calls_scope=scope) for k in FEED_KINDS if k in kinds]
+    union = " UNION ALL ".join(parts)
+    search = "WHERE text LIKE :q OR COALESCE(who, '') LIKE :q OR COALESCE(extra, '') LIKE :q" if q else ""
+    total = await db.scalar(f"SELECT COUNT(*) FROM ({union}) {search}", params)
+    rows = await db.fetch_all(
+        f"SELECT * FROM ({union}) {search} ORDER BY at DESC, kind, ref DESC LIMIT :limit OFFSET :offset",
+        params,
+    )
+    return rows, int(total or 0)

@@ -1,0 +1,81 @@
+"""The built-in CRM as an adapter: the same interface and outbox as amoCRM or Bitrix24."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+
+from adapters.base import Adapter, AdapterContext, Capability, Contact
+from adapters.builtin.db import NotFoundError
+from adapters.builtin.numbers import normalise
+from adapters.builtin.store import Store
+from connector.calls.model import Call
+from connector.errors import PermanentError, StorageError, TransientError
+
+
+class BuiltinAdapter(Adapter):
+    """Files calls on clients or on contact cards of unknown numbers in the local store."""
+
+    capabilities = frozenset(
+        {Capability.LOOKUP, Capability.LOG_CALL, Capability.RECORDING, Capability.UNSORTED}
+    )
+
+    def __init__(self, context: AdapterContext, store: Store, public_url: str = "") -> None:
+        super().__init__(context)
+        self.store = store
+        self.public_url = public_url.rstrip("/")
+
+    async def lookup(self, phone: str) -> Contact | None:
+        """The client (or contact card) with this number and its responsible employee."""
+        row = await self.store.clients.by_phone(normalise(phone))
+        if row is None:
+            return None
+        return Contact(
+            id=str(row["id"]),
+            name=row["name"],
+            phones=tuple(row["phones"]),
+            kind=row["kind"],
+            responsible_user_id=str(row["responsible_id"]) if row["responsible_id"] else None,
+            responsible_extension=row["responsible_extension"],
+            url=f"{self.public_url}/crm/#/client/{row['id']}" if self.public_url else None,
+        )
+
+    async def log_call(self, call: Call) -> None:
+        """File the call on its client, or on the number's contact card (made if needed)."""
+        with self._mapped_errors():
+            await self.store.calls.save(call)
+
+    async def create_unsorted(self, call: Call) -> None:
+        """An unknown caller gets a contact card; its calls show as unsorted until handled."""
+        phone = normalise(call.client)
+        if phone:
+            with self._mapped_errors():
+                await self.store.clients.ensure_contact(phone)
+
+    async def attach_recording(self, call: Call, path: str) -> None:
+        """Remember the recording of a filed call (it is served through signed links)."""
+        try:
+            with self._mapped_errors():
+                await self.store.calls.set_recording(call.id, path)
+        except NotFoundError:
+            # The outbox runs log_call before attach_recording; a missing row means it was lost.
+            await self.log_call(call)
+
+    @contextlib.contextmanager
+    def _mapped_errors(self) -> Iterator[None]:
+        """Store errors as the outbox understands them: busy/closed → retry, refused → dead-letter."""
+        try:
+            yield
+        except (sqlite3.OperationalError, StorageError) as exc:  # locked, busy, not open yet
+            raise TransientError(f"built-in CRM store unavailable: {exc}", adapter=self.name) from exc
+        except sqlite3.Error as exc:
+            raise PermanentError(f"built-in CRM store refused the call: {exc}", adapter=self.name) from exc
+
+    async def start(self) -> None:
+        """Open the store (raises `StorageError` when the file cannot be used)."""
+        await self.store.start()
+
+    async def aclose(self) -> None:
+        """Close the store."""
+        await self.store.close()

@@ -1,0 +1,216 @@
+"""Calls filed in the built-in CRM: saved from the tracker's records, listed with filters.
+
+A call from an unknown number is filed on an automatic contact card for that number; it stays
+"unsorted" (no client, no deal) until someone turns the card into a client, attaches the number
+to a client, or opens a deal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
+from adapters.builtin.numbers import normalise
+from adapters.builtin.people import Clients
+from connector.calls.model import Call, Direction
+
+CALL_TYPES = ("incoming", "outgoing", "missed", "internal")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What the calls list is narrowed to; None / empty means "any"."""
+
+    type: str | None = None
+    did: str | None = None
+    employee: str | None = None
+    since: str | None = None  # ISO time, inclusive
+    until: str | None = None  # ISO time, exclusive
+    client_id: int | None = None
+    phone: str | None = None
+    appeals: bool = False
+    unsorted: bool = False
+    spam: bool | None = None  # True: only spam; False: no spam; None: both
+    extensions: tuple[str, ...] | None = None  # the viewer's own extensions; None = sees all
+
+
+_TYPE_SQL = {
+    "incoming": "c.direction = 'inbound' AND c.disposition = 'answered'",
+    "outgoing": "c.direction = 'outbound'",
+    "missed": "c.direction = 'inbound' AND c.disposition <> 'answered'",
+    "internal": "c.direction = 'internal'",
+}
+_NO_DEAL = (
+    "NOT EXISTS (SELECT 1 FROM deals d WHERE d.call_id = c.id"
+    " OR (c.client_id IS NOT NULL AND d.client_id = c.client_id))"
+)
+_SPAM = "EXISTS (SELECT 1 FROM spam_numbers s WHERE s.phone = c.phone)"
+
+
+class _Conditions:
+    """A growing list of SQL conditions and their parameters."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, sql: str, *values: Any) -> None:
+        self.sql.append(sql)
+        self.params.extend(values)
+
+
+def _where(f: CallFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of a filter (each condition a fixed SQL fragment)."""
+    conds = _Conditions()
+    _who_and_when(f, conds)
+    _what(f, conds)
+    return (" AND ".join(conds.sql) or "1 = 1"), conds.params
+
+
+def _who_and_when(f: CallFilter, conds: _Conditions) -> None:
+    if f.employee:
+        conds.add(
+            "EXISTS (SELECT 1 FROM call_extensions x WHERE x.call_id = c.id AND x.extension = ?)", f.employee
+        )
+    if f.extensions is not None:
+        marks = ", ".join("?" for _ in f.extensions) or "NULL"
+        conds.add(
+            f"EXISTS (SELECT 1 FROM call_extensions x WHERE x.call_id = c.id AND x.extension IN ({marks}))",
+            *f.extensions,
+        )
+    if f.since:
+        conds.add("c.started_at >= ?", f.since)
+    if f.until:
+        conds.add("c.started_at < ?", f.until)
+    if f.client_id is not None:
+        conds.add("c.client_id = ?", f.client_id)
+    if f.phone:
+        conds.add("c.phone = ?", f.phone)
+
+
+def _what(f: CallFilter, conds: _Conditions) -> None:
+    if f.type:
+        conds.add(_TYPE_SQL[f.type])
+    if f.did:  # the tracker may write a line with or without "+": match either spelling
+        bare = f.did.lstrip("+")
+        conds.add("c.did IN (?, ?)", bare, "+" + bare)
+    if f.appeals:
+        conds.add(
+            "c.direction = 'inbound' AND c.started_at = (SELECT MAX(l.started_at) FROM calls l"
+            f" WHERE l.phone = c.phone) AND {_NO_DEAL}"
+        )
+    if f.unsorted:
+        conds.add(f"c.direction = 'inbound' AND (c.client_id IS NULL OR k.kind = 'contact') AND {_NO_DEAL}")
+    if f.spam is not None:
+        conds.add(_SPAM if f.spam else f"NOT {_SPAM}")
+
+
+_SELECT = (
+    "SELECT c.*, k.name AS client_name, k.kind AS client_kind,"
+    f" {_SPAM} AS spam, NOT {_NO_DEAL} AS has_deal"
+    " FROM calls c LEFT JOIN clients k ON k.id = c.client_id"
+)
+
+
+def involved(call: Call) -> list[str]:
+    """Every extension that took part in `call`: rang, answered, talked, received a transfer."""
+    exts = [*call.rang, call.answered_by or "", *(g.extension for g in call.legs)]
+    exts += [t.to_ext for t in call.transfers]
+    if call.direction is Direction.INTERNAL:
+        exts.append(call.client)
+    return [e for e in dict.fromkeys(exts) if e]
+
+
+class Calls:
+    """The call log of the built-in CRM."""
+
+    def __init__(self, db: Database, clients: Clients) -> None:
+        self.db = db
+        self.clients = clients
+
+    async def save(self, call: Call) -> Row:
+        """File `call` (idempotent by conversation id: a redelivery updates the same row)."""
+        phone = normalise(call.client) if call.direction is not Direction.INTERNAL else call.client
+        client_id = None
+        if call.direction is not Direction.INTERNAL and phone:
+            client_id = await self.clients.ensure_contact(phone)
+        record = call.to_dict()
+        employee = call.answered_by or (call.rang[0] if call.rang else None)
+        values = (
+            call.id, call.direction.value, phone, client_id, call.did, iso(call.started_at),
+            iso(call.answered_at) if call.answered_at else None, iso(call.ended_at),
+            call.disposition.value, round(call.talk_seconds, 3), round(call.wait_seconds, 3),
+            employee, call.recording, json.dumps(record, ensure_ascii=False),
+        )  # fmt: skip
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO calls (id, direction, phone, client_id, did, started_at, answered_at, ended_at,"
+                " disposition, talk_seconds, wait_seconds, employee, recording, record)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET direction = excluded.direction, did = excluded.did,"
+                " started_at = excluded.started_at, answered_at = excluded.answered_at,"
+                " ended_at = excluded.ended_at, disposition = excluded.disposition,"
+                " talk_seconds = excluded.talk_seconds, wait_seconds = excluded.wait_seconds,"
+                " employee = excluded.employee, record = excluded.record,"
+                " recording = COALESCE(excluded.recording, calls.recording)",
+                values,
+            )
+            await conn.execute("DELETE FROM call_extensions WHERE call_id = ?", (call.id,))
+            await conn.executemany(
+                "INSERT INTO call_extensions (call_id, extension) VALUES (?, ?)",
+                [(call.id, ext) for ext in involved(call)],
+            )
+            if client_id is not None:
+                await conn.execute("UPDATE clients SET updated_at = ? WHERE id = ?", (now_iso(), client_id))
+        return await self.get(call.id)
+
+    async def set_recording(self, call_id: str, path: str) -> None:
+        """Attach a recording file to a filed call (NotFoundError if the call is not filed yet)."""
+        await self.get(call_id)
+        await self.db.write("UPDATE calls SET recording = ? WHERE id = ?", (path, call_id))
+
+    async def get(self, call_id: str, extensions: tuple[str, ...] | None = None) -> Row:
+        """One call; NotFoundError if absent or not among the viewer's own calls."""
+        where, params = _where(CallFilter(extensions=extensions))
+        row = await self.db.fetch_one(f"{_SELECT} WHERE c.id = ? AND {where}", [call_id, *params])
+        if row is None:
+            raise NotFoundError("call", call_id)
+        return _present(row)
+
+    async def list(self, f: CallFilter, *, limit: int, offset: int) -> tuple[list[Row], int]:
+        """A page of calls, newest first, and the total matching `f`."""
+        where, params = _where(f)
+        base = f"FROM calls c LEFT JOIN clients k ON k.id = c.client_id WHERE {where}"
+        total = await self.db.scalar(f"SELECT COUNT(*) {base}", params)
+        rows = await self.db.fetch_all(
+            f"{_SELECT} WHERE {where} ORDER BY c.started_at DESC, c.id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_present(r) for r in rows], int(total or 0)
+
+    async def by_recording(self, path: str) -> Row | None:
+        """The call whose recording is `path`, or None."""
+        row = await self.db.fetch_one(f"{_SELECT} WHERE c.recording = ?", (path,))
+        return _present(row) if row else None
+
+    async def mark_spam(self, phone: str, employee_id: int | None, spam: bool = True) -> None:
+        """Mark (or unmark) a number as spam: its calls are hidden from the usual lists."""
+        if spam:
+            await self.db.write(
+                "INSERT OR IGNORE INTO spam_numbers (phone, marked_by, marked_at) VALUES (?, ?, ?)",
+                (phone, employee_id, now_iso()),
+            )
+        else:
+            await self.db.write("DELETE FROM spam_numbers WHERE phone = ?", (phone,))
+
+
+def _present(row: Row) -> Row:
+    """A call row as the API shows it: the tracker's record plus where it is filed."""
+    record = json.loads(row.pop("record"))
+    for key in ("legs", "transfers", "rang", "linkedids", "queue", "pickup", "originated", "answered_by"):
+        row[key] = record.get(key)
+    row["spam"] = bool(row["spam"])
+    row["has_deal"] = bool(row["has_deal"])
+    return row

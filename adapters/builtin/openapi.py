@@ -1,0 +1,170 @@
+"""The OpenAPI 3.1 description of the built-in CRM's REST API, served at /api/crm/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from adapters.builtin.activity import DEAL_STATUSES, FEED_KINDS
+from adapters.builtin.callstore import CALL_TYPES
+from adapters.builtin.people import ROLES, SCREEN_POP
+
+_PAGE = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+]
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+_CALL_FILTERS = [
+    _q("type", {"enum": list(CALL_TYPES)}, "incoming = answered inbound; missed = unanswered inbound"),
+    _q("did", {"type": "string"}, "the line (tracking number) the call came on"),
+    _q("employee", {"type": "string"}, "an extension that rang, answered or talked"),
+    _q("from", {"type": "string", "format": "date-time"}, "started at or after"),
+    _q("to", {"type": "string", "format": "date-time"}, "started before"),
+    _q("appeals", {"type": "boolean"}, "latest inbound call per number with no deal"),
+    _q("unsorted", {"type": "boolean"}, "inbound calls with no client and no deal"),
+    _q("spam", {"type": "boolean"}, "true: only spam numbers; false: without them"),
+    _q("phone", {"type": "string"}),
+    _q("client_id", {"type": "integer"}),
+    *_PAGE,
+]
+
+
+def _obj(required: list[str], **props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": props, "additionalProperties": False}
+
+
+_S = {"type": "string"}
+_I = {"type": "integer"}
+_T = {"type": "string", "format": "date-time"}
+_BODIES: dict[str, dict[str, Any]] = {
+    "Session": _obj(["token"], token=_S),
+    "Me": _obj(["screen_pop"], screen_pop={"enum": list(SCREEN_POP)}),
+    "Employee": _obj(["name", "extension", "role"], name=_S, extension=_S, role={"enum": list(ROLES)}),
+    "Client": _obj(
+        ["name"], name=_S, phones={"type": "array", "items": _S}, email=_S, notes=_S, company_id=_I,
+        responsible_id=_I,
+    ),
+    "ClientPatch": _obj(
+        [], name=_S, email=_S, notes=_S, company_id={"type": ["integer", "null"]},
+        responsible_id={"type": ["integer", "null"]},
+    ),
+    "Phone": _obj(["phone"], phone=_S),
+    "Company": _obj(["name"], name=_S, inn={"type": "string", "pattern": "^([0-9]{10}|[0-9]{12})$"}),
+    "Comment": _obj(["text"], text=_S, call_id=_S),
+    "Reminder": _obj(["remind_at"], remind_at=_T, text=_S, employee_id=_I),
+    "Task": _obj(["title"], title=_S, client_id=_I, deal_id=_I, assignee_id=_I, deadline=_T),
+    "TaskDone": _obj(["done"], done={"type": "boolean"}),
+    "Deal": _obj(
+        ["title", "pipeline_id"], title=_S, client_id=_I, pipeline_id=_I, stage=_S, value={"type": "number"},
+        currency=_S, notes=_S, responsible_id=_I,
+    ),
+    "DealPatch": _obj(
+        [], title=_S, stage=_S, status={"enum": list(DEAL_STATUSES)}, value={"type": "number"}, currency=_S,
+        notes=_S, responsible_id=_I,
+    ),
+    "CallClient": _obj(["name"], name=_S, email=_S),
+    "Attach": _obj(["client_id"], client_id=_I),
+    "CallTask": _obj(["title"], title=_S, assignee_id=_I, deadline=_T),
+    "CallDeal": _obj([], title=_S, pipeline_id=_I, value={"type": "number"}, currency=_S),
+    "Spam": _obj([], spam={"type": "boolean"}),
+    "CallBack": _obj([], extension=_S),
+}  # fmt: skip
+
+# (method, path, summary, parameters, request body schema name or "")
+_OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
+    ("post", "/api/crm/session", "Sign in with a token (sets an HttpOnly cookie)", [], "Session"),
+    ("delete", "/api/crm/session", "Sign out", [], ""),
+    ("get", "/api/crm/me", "Who is signed in", [], ""),
+    ("patch", "/api/crm/me", "Change the screen-pop setting", [], "Me"),
+    ("get", "/api/crm/employees", "List employees", [], ""),
+    ("post", "/api/crm/employees", "Add an employee (admins); returns its token once", [], "Employee"),
+    ("get", "/api/crm/clients", "List clients and contact cards", [_q("q", _S), _q("kind", _S), *_PAGE], ""),
+    ("post", "/api/crm/clients", "Create a client", [], "Client"),
+    ("get", "/api/crm/clients/{id}", "A client card with open deals and tasks", _ID, ""),
+    ("patch", "/api/crm/clients/{id}", "Edit a client (naming a contact card: a client)", _ID, "ClientPatch"),
+    ("post", "/api/crm/clients/{id}/phones", "Add a number to a client", _ID, "Phone"),
+    (
+        "get", "/api/crm/clients/{id}/feed", "The client's feed, newest first",
+        [*_ID, _q("kind", _S, "comma list of " + ", ".join(FEED_KINDS)), _q("q", _S), *_PAGE], "",
+    ),
+    ("post", "/api/crm/clients/{id}/comments", "Comment on a client", _ID, "Comment"),
+    ("post", "/api/crm/clients/{id}/reminders", "Set a reminder", _ID, "Reminder"),
+    ("get", "/api/crm/lookup", "The client or contact card of a number", [_q("phone", _S)], ""),
+    ("get", "/api/crm/companies", "List companies", [_q("q", _S), *_PAGE], ""),
+    ("post", "/api/crm/companies", "Create a company", [], "Company"),
+    ("get", "/api/crm/companies/{id}", "A company with its people", _ID, ""),
+    ("get", "/api/crm/calls", "List calls (employees see only their own)", _CALL_FILTERS, ""),
+    ("get", "/api/crm/calls/{id}", "One call with legs, transfers and a signed recording link", _ID, ""),
+    ("post", "/api/crm/calls/{id}/comment", "Comment on a call", _ID, "Comment"),
+    ("post", "/api/crm/calls/{id}/client", "Create a client from the call's number", _ID, "CallClient"),
+    ("post", "/api/crm/calls/{id}/attach", "Add the call's number to a client", _ID, "Attach"),
+    ("post", "/api/crm/calls/{id}/task", "Create a task from a call", _ID, "CallTask"),
+    ("post", "/api/crm/calls/{id}/deal", "Create a deal from a call", _ID, "CallDeal"),
+    ("post", "/api/crm/calls/{id}/spam", "Mark the number as spam (or not)", _ID, "Spam"),
+    ("post", "/api/crm/calls/{id}/callback", "Call the number back (click-to-call)", _ID, "CallBack"),
+    ("get", "/api/crm/pipelines", "Deal pipelines and their stages", [], ""),
+    ("get", "/api/crm/deals", "List deals", [_q("client_id", _I), _q("status", _S), *_PAGE], ""),
+    ("post", "/api/crm/deals", "Open a deal", [], "Deal"),
+    ("patch", "/api/crm/deals/{id}", "Move, close or edit a deal", _ID, "DealPatch"),
+    ("get", "/api/crm/tasks", "List tasks", [_q("assignee_id", _I), _q("done", _S), _q("mine", _S)], ""),
+    ("post", "/api/crm/tasks", "Create a task", [], "Task"),
+    ("patch", "/api/crm/tasks/{id}", "Mark a task done or open", _ID, "TaskDone"),
+]  # fmt: skip
+
+_PROBLEM = {
+    "description": "An error (RFC 9457)",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def _operation(summary: str, params: list[dict[str, Any]], body: str) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params,
+        "responses": {"200": {"description": "OK"}, "401": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM},
+    }
+    if body:
+        ref = {"$ref": f"#/components/schemas/{body}"}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref}}}
+    return op
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document."""
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, params, body in _OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(summary, params, body)
+    problem = _obj(
+        ["title", "status"], type=_S, title=_S, status=_I, detail=_S, instance=_S,
+        errors={"type": "array", "items": _obj(["field", "message"], field=_S, message=_S)},
+    )  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "crm-connector built-in CRM", "version": "1"},
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": paths,
+        "components": {
+            "schemas": {**_BODIES, "Problem": problem},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "crm_session"},
+            },
+        },
+    }
+
+
+async def serve(request: web.Request) -> web.Response:
+    """GET /api/crm/openapi.json (public: it describes, it reveals nothing)."""
+    return web.json_response(document())
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Mount the description."""
+    router.add_get("/api/crm/openapi.json", serve)

@@ -1,0 +1,265 @@
+"""Employees, clients (with their phones), contact cards and companies in the built-in CRM."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, now_iso
+
+ROLES = ("admin", "manager", "employee")
+SCREEN_POP = ("never", "ring", "answer")
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of an API token (a SHA-256 hex digest)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Employees:
+    """The people who use the CRM: extension, role, API token, screen-pop preference."""
+
+    _COLUMNS = "id, name, extension, role, screen_pop, created_at"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, name: str, extension: str, role: str, token: str | None = None) -> tuple[Row, str]:
+        """Add an employee; returns the row and the API token (shown once, stored hashed)."""
+        token = token or secrets.token_urlsafe(24)
+        if await self.by_extension(extension) is not None:
+            raise ConflictError(f"extension {extension} already belongs to an employee")
+        new_id = await self.db.write(
+            "INSERT INTO employees (name, extension, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            (name, extension, role, token_hash(token), now_iso()),
+        )
+        return await self.get(new_id), token
+
+    async def get(self, employee_id: int) -> Row:
+        """One employee (NotFoundError if absent)."""
+        row = await self.db.fetch_one(f"SELECT {self._COLUMNS} FROM employees WHERE id = ?", (employee_id,))
+        if row is None:
+            raise NotFoundError("employee", employee_id)
+        return row
+
+    async def by_token(self, token: str) -> Row | None:
+        """The employee holding `token`; looked up by its hash, so no token is compared as text."""
+        return await self.db.fetch_one(
+            f"SELECT {self._COLUMNS} FROM employees WHERE token_hash = ?", (token_hash(token),)
+        )
+
+    async def by_extension(self, extension: str) -> Row | None:
+        """The employee at `extension`, or None."""
+        return await self.db.fetch_one(
+            f"SELECT {self._COLUMNS} FROM employees WHERE extension = ?", (extension,)
+        )
+
+    async def list(self) -> list[Row]:
+        """Every employee, by extension."""
+        return await self.db.fetch_all(f"SELECT {self._COLUMNS} FROM employees ORDER BY extension")
+
+    async def set_screen_pop(self, employee_id: int, mode: str) -> Row:
+        """Change when the client card opens for this employee: never / ring / answer."""
+        await self.db.write("UPDATE employees SET screen_pop = ? WHERE id = ?", (mode, employee_id))
+        return await self.get(employee_id)
+
+
+class Clients:
+    """Clients and the contact cards made automatically for unknown numbers."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        name: str,
+        phones: Iterable[str] = (),
+        *,
+        kind: str = "client",
+        company_id: int | None = None,
+        responsible_id: int | None = None,
+        email: str = "",
+        notes: str = "",
+    ) -> int:
+        """Add a client with its numbers (ConflictError if a number belongs to another client)."""
+        phones = list(dict.fromkeys(phones))
+        stamp = now_iso()
+        async with self.db.transaction() as conn:
+            for phone in phones:
+                await _refuse_owned(conn, phone)
+            cursor = await conn.execute(
+                "INSERT INTO clients (kind, name, email, notes, company_id, responsible_id, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, name, email, notes, company_id, responsible_id, stamp, stamp),
+            )
+            client_id = int(cursor.lastrowid or 0)
+            for phone in phones:
+                await _take_phone(conn, phone, client_id)
+        return client_id
+
+    async def get(self, client_id: int) -> Row:
+        """A client with phones, company and responsible employee (NotFoundError if absent)."""
+        row = await self.db.fetch_one(_CLIENT_SELECT + " WHERE c.id = ?", (client_id,))
+        if row is None:
+            raise NotFoundError("client", client_id)
+        return await self._with_phones(row)
+
+    async def by_phone(self, phone: str) -> Row | None:
+        """The client or contact card holding `phone`, or None."""
+        row = await self.db.fetch_one(
+            _CLIENT_SELECT + " JOIN phones p ON p.client_id = c.id WHERE p.phone = ?", (phone,)
+        )
+        return await self._with_phones(row) if row else None
+
+    async def ensure_contact(self, phone: str) -> int:
+        """The id of the card holding `phone`, creating an unnamed contact card when none does."""
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT client_id FROM phones WHERE phone = ?", (phone,)) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                return int(found[0])
+            stamp = now_iso()
+            cursor = await conn.execute(
+                "INSERT INTO clients (kind, name, created_at, updated_at) VALUES ('contact', '', ?, ?)",
+                (stamp, stamp),
+            )
+            client_id = int(cursor.lastrowid or 0)
+            await conn.execute("INSERT INTO phones (phone, client_id) VALUES (?, ?)", (phone, client_id))
+        return client_id
+
+    async def list(
+        self, q: str = "", kind: str | None = None, company_id: int | None = None, *, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        """A page of clients matching a search (name, e-mail, phone digits) and the total count."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if kind:
+            where.append("c.kind = ?")
+            params.append(kind)
+        if company_id is not None:
+            where.append("c.company_id = ?")
+            params.append(company_id)
+        if q:
+            where.append(
+                "(c.name LIKE ? OR c.email LIKE ? OR EXISTS (SELECT 1 FROM phones p"
+                " WHERE p.client_id = c.id AND p.phone LIKE ?))"
+            )
+            like = f"%{q}%"
+            params += [like, like, like]
+        cond = " AND ".join(where)
+        total = await self.db.scalar(f"SELECT COUNT(*) FROM clients c WHERE {cond}", params)
+        rows = await self.db.fetch_all(
+            f"{_CLIENT_SELECT} WHERE {cond} ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [await self._with_phones(r) for r in rows], int(total or 0)
+
+    async def update(self, client_id: int, changes: dict[str, Any]) -> Row:
+        """Change a client's fields; naming a contact card turns it into a client."""
+        await self.get(client_id)
+        allowed = {"name", "email", "notes", "company_id", "responsible_id", "kind"}
+        fields = {k: v for k, v in changes.items() if k in allowed}
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            await self.db.write(
+                f"UPDATE clients SET {sets}, updated_at = ? WHERE id = ?",
+                [*fields.values(), now_iso(), client_id],
+            )
+        return await self.get(client_id)
+
+    async def add_phone(self, client_id: int, phone: str) -> Row:
+        """Give `phone` to a client; a contact card holding it is merged in (calls, notes, tasks)."""
+        await self.get(client_id)
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT c.id, c.kind FROM phones p JOIN clients c ON c.id = p.client_id WHERE p.phone = ?",
+                (phone,),
+            ) as cur:
+                owner = await cur.fetchone()
+            if owner is not None and owner[0] != client_id:
+                if owner[1] != "contact":
+                    raise ConflictError(f"{phone} already belongs to client {owner[0]}")
+                await _merge_card(conn, int(owner[0]), client_id)
+            if owner is None:
+                await conn.execute("INSERT INTO phones (phone, client_id) VALUES (?, ?)", (phone, client_id))
+            await conn.execute("UPDATE calls SET client_id = ? WHERE phone = ?", (client_id, phone))
+        return await self.get(client_id)
+
+    async def _with_phones(self, row: Row) -> Row:
+        phones = await self.db.fetch_all(
+            "SELECT phone FROM phones WHERE client_id = ? ORDER BY phone", (row["id"],)
+        )
+        row["phones"] = [p["phone"] for p in phones]
+        return row
+
+
+_CLIENT_SELECT = (
+    "SELECT c.id, c.kind, c.name, c.email, c.notes, c.company_id, co.name AS company_name,"
+    " c.responsible_id, e.name AS responsible_name, e.extension AS responsible_extension,"
+    " c.created_at, c.updated_at FROM clients c"
+    " LEFT JOIN companies co ON co.id = c.company_id LEFT JOIN employees e ON e.id = c.responsible_id"
+)
+
+
+async def _refuse_owned(conn: Any, phone: str) -> None:
+    async with conn.execute(
+        "SELECT c.id, c.kind FROM phones p JOIN clients c ON c.id = p.client_id WHERE p.phone = ?", (phone,)
+    ) as cur:
+        owner = await cur.fetchone()
+    if owner is not None and owner[1] != "contact":
+        raise ConflictError(f"{phone} already belongs to client {owner[0]}")
+
+
+async def _take_phone(conn: Any, phone: str, client_id: int) -> None:
+    """Give `phone` to `client_id`, merging away the contact card that held it, if any."""
+    async with conn.execute("SELECT client_id FROM phones WHERE phone = ?", (phone,)) as cur:
+        owner = await cur.fetchone()
+    if owner is not None:
+        await _merge_card(conn, int(owner[0]), client_id)
+    else:
+        await conn.execute("INSERT INTO phones (phone, client_id) VALUES (?, ?)", (phone, client_id))
+    await conn.execute("UPDATE calls SET client_id = ? WHERE phone = ?", (client_id, phone))
+
+
+async def _merge_card(conn: Any, card_id: int, client_id: int) -> None:
+    """Move everything of contact card `card_id` onto `client_id` and delete the card."""
+    for table in ("phones", "calls", "comments", "tasks", "reminders", "deals"):
+        await conn.execute(f"UPDATE {table} SET client_id = ? WHERE client_id = ?", (client_id, card_id))
+    await conn.execute("DELETE FROM clients WHERE id = ?", (card_id,))
+
+
+class Companies:
+    """Companies (name, INN) and the people who work there."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, name: str, inn: str = "") -> int:
+        """Add a company."""
+        return await self.db.write(
+            "INSERT INTO companies (name, inn, created_at) VALUES (?, ?, ?)", (name, inn, now_iso())
+        )
+
+    async def get(self, company_id: int) -> Row:
+        """A company with its people (NotFoundError if absent)."""
+        row = await self.db.fetch_one("SELECT * FROM companies WHERE id = ?", (company_id,))
+        if row is None:
+            raise NotFoundError("company", company_id)
+        row["people"] = await self.db.fetch_all(
+            "SELECT id, name, kind FROM clients WHERE company_id = ? ORDER BY name", (company_id,)
+        )
+        return row
+
+    async def list(self, q: str = "", *, limit: int, offset: int) -> tuple[list[Row], int]:
+        """A page of companies whose name or INN contains `q`, and the total."""
+        like = f"%{q}%"
+        total = await self.db.scalar(
+            "SELECT COUNT(*) FROM companies WHERE name LIKE ? OR inn LIKE ?", (like, like)
+        )
+        rows = await self.db.fetch_all(
+            "SELECT * FROM companies WHERE name LIKE ? OR inn LIKE ? ORDER BY name LIMIT ? OFFSET ?",
+            (like, like, limit, offset),
+        )
+        return rows, int(total or 0)

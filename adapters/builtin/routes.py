@@ -1,0 +1,114 @@
+"""Mounting the built-in CRM on the daemon's HTTP app: REST API, pages, screen pop, recordings.
+
+The service calls `setup(app, adapter.store, links=..., call_control=...)` once, after
+`connector.api.app.create_app`. Employees' tokens then authenticate through the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from adapters.builtin import openapi, pages, routes_analytics, routes_calls, routes_people, routes_work
+from adapters.builtin.db import NotFoundError
+from adapters.builtin.handlers import CONFIG_KEY, STORE_KEY, CrmConfig, store_errors
+from adapters.builtin.numbers import normalise
+from adapters.builtin.store import Store, shared_store
+from connector.api import live, recordings
+from connector.api.app import AUTH_KEY
+from connector.api.auth import PeopleResolver, Principal
+from connector.api.recordings import RecordingLinks
+from connector.calls.model import LiveEvent, LiveKind
+from connector.config import Settings
+
+# Which live event opens the card for each screen-pop setting.
+_POP_ON = {"ring": LiveKind.RINGING, "answer": LiveKind.ANSWERED}
+
+
+def mount(app: web.Application, settings: Settings, *, call_control: Any = None) -> Store | None:
+    """Mount the built-in CRM when it is configured and enabled; its store, or None.
+
+    For the service's `create_http_app`, before the app starts: the routes and the adapter that
+    `adapters.builtin.create` builds later share the store through `shared_store`.
+    """
+    from adapters.builtin import with_storage
+
+    crm = settings.adapters.get("builtin")
+    if crm is None or not crm.enabled:
+        return None
+    if STORE_KEY in app:
+        return app[STORE_KEY]
+    crm = with_storage(crm, settings.storage.dir)
+    store = shared_store(crm.path(settings.storage.dir), crm.pipeline_map())
+    links = app.get(recordings.LINKS_KEY) or recordings.links_from_settings(
+        settings.http, settings.storage.recordings_dir
+    )
+    routes_analytics.configure(app, settings.numbering.lines)
+    setup(app, store, links=links, call_control=call_control, page_size=crm.page_size)
+    return store
+
+
+def setup(
+    app: web.Application,
+    store: Store,
+    *,
+    links: RecordingLinks | None = None,
+    call_control: Any = None,
+    page_size: int = 50,
+) -> None:
+    """Mount the CRM's routes, its people's tokens, screen pop and (with `links`) recordings."""
+    app[STORE_KEY] = store
+    app[CONFIG_KEY] = CrmConfig(page_size=page_size, links=links, call_control=call_control)
+    app.middlewares.append(store_errors)
+    app[AUTH_KEY].set_people(people_resolver(store))
+    live.setup(app, screen_pop_enricher(store))
+    if links is not None:
+        recordings.setup(app, links, recording_access(store, links))
+    for module in (routes_people, routes_calls, routes_work, openapi, pages, routes_analytics):
+        module.add_routes(app.router)
+
+
+def people_resolver(store: Store) -> PeopleResolver:
+    """Token → the employee holding it, as a `Principal` limited to their own extension."""
+
+    async def resolve(token: str) -> Principal | None:
+        row = await store.employees.by_token(token)
+        if row is None:
+            return None
+        return Principal(row["name"], row["role"], (row["extension"],), employee_id=row["id"])
+
+    return resolve
+
+
+def screen_pop_enricher(store: Store) -> live.Enricher:
+    """Adds the caller's card and whether this employee's setting opens it on this event."""
+
+    async def enrich(event: LiveEvent, principal: Principal) -> dict[str, Any]:
+        phone = normalise(event.client)
+        client = await store.clients.by_phone(phone) if phone else None
+        mode = "never"
+        if event.exten is not None:
+            employee = await store.employees.by_extension(event.exten)
+            mode = employee["screen_pop"] if employee else "ring"
+        return {"client": client, "phone": phone, "pop": _POP_ON.get(mode) is event.kind}
+
+    return enrich
+
+
+def recording_access(store: Store, links: RecordingLinks) -> recordings.AccessCheck:
+    """Admins and managers hear every recording; employees those of their own calls."""
+
+    async def allowed(principal: Principal, rel: str) -> bool:
+        if principal.sees_all:
+            return True
+        call = await store.calls.by_recording(str(links.root / rel))
+        if call is None:
+            return False
+        try:
+            await store.calls.get(call["id"], principal.scope)
+        except NotFoundError:
+            return False
+        return True
+
+    return allowed

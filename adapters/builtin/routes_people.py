@@ -1,0 +1,281 @@
+"""REST routes for signing in, employees, clients (with their feed and notes) and companies."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.builtin.activity import FEED_KINDS, feed
+from adapters.builtin.handlers import caller, config_of, ok, store_of
+from adapters.builtin.numbers import normalise
+from adapters.builtin.people import ROLES, SCREEN_POP
+from adapters.builtin.validate import Field, page_of, parse, path_id, query_choice, query_id
+from connector.api.app import Problem, read_json
+from connector.api.auth import COOKIE, Principal
+
+CLIENT_FIELDS = (
+    Field("name", required=True),
+    Field("phones", "phones"),
+    Field("email"),
+    Field("notes", "text"),
+    Field("company_id", "id"),
+    Field("responsible_id", "id"),
+)
+CLIENT_PATCH = (*CLIENT_FIELDS[:1], *CLIENT_FIELDS[2:])
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """POST /api/crm/session {token}: check the token and keep it in an HttpOnly cookie."""
+    from connector.api.app import AUTH_KEY
+
+    body = parse(await read_json(request), (Field("token", required=True),))
+    principal = await request.app[AUTH_KEY].resolve(body["token"])
+    if principal is None:
+        raise Problem(401, "Unauthorized", "unknown token")
+    response = ok(await _me(request, principal))
+    response.set_cookie(
+        COOKIE, body["token"], httponly=True, samesite="Strict", secure=request.secure, path="/"
+    )
+    return response
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    """DELETE /api/crm/session: forget the cookie."""
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    """GET /api/crm/me: who is signed in, their extension, role and screen-pop setting."""
+    return ok(await _me(request, await caller(request)))
+
+
+async def _me(request: web.Request, principal: Principal) -> dict[str, object]:
+    data: dict[str, object] = {"name": principal.name, "role": principal.role, "sees_all": principal.sees_all}
+    if principal.employee_id is not None:
+        data.update(await store_of(request).employees.get(principal.employee_id))
+    return data
+
+
+async def update_me(request: web.Request) -> web.Response:
+    """PATCH /api/crm/me {screen_pop}: when the client card opens (never / ring / answer)."""
+    principal = await caller(request)
+    body = parse(await read_json(request), (Field("screen_pop", "choice", True, SCREEN_POP),))
+    if principal.employee_id is None:
+        raise Problem(409, "Conflict", "service tokens have no screen-pop setting")
+    await store_of(request).employees.set_screen_pop(principal.employee_id, body["screen_pop"])
+    return ok(await _me(request, principal))
+
+
+async def list_employees(request: web.Request) -> web.Response:
+    """GET /api/crm/employees."""
+    await caller(request)
+    return ok({"items": await store_of(request).employees.list()})
+
+
+async def create_employee(request: web.Request) -> web.Response:
+    """POST /api/crm/employees (admins): the answer carries the new token, shown only once."""
+    principal = await caller(request)
+    if not principal.is_admin:
+        raise Problem(403, "Forbidden", "only admins add employees")
+    fields = (
+        Field("name", required=True),
+        Field("extension", required=True, max_len=10),
+        Field("role", "choice", True, ROLES),
+    )
+    body = parse(await read_json(request), fields)
+    if not body["extension"].isdigit():
+        raise Problem(422, "Unprocessable Content", "", errors=[{"field": "extension", "message": "digits"}])
+    row, token = await store_of(request).employees.create(body["name"], body["extension"], body["role"])
+    return ok({**row, "token": token}, 201)
+
+
+async def list_clients(request: web.Request) -> web.Response:
+    """GET /api/crm/clients?q=&kind=&company_id=&page=&per_page=."""
+    await caller(request)
+    page = page_of(request, config_of(request).page_size)
+    kind = query_choice(request, "kind", ("client", "contact"))
+    rows, total = await store_of(request).clients.list(
+        request.query.get("q", "").strip(),
+        kind,
+        query_id(request, "company_id"),
+        limit=page.per_page,
+        offset=page.offset,
+    )
+    return ok(page.body(rows, total))
+
+
+async def create_client(request: web.Request) -> web.Response:
+    """POST /api/crm/clients {name, phones, ...}: a contact card holding a number is merged in."""
+    principal = await caller(request)
+    body = parse(await read_json(request), CLIENT_FIELDS)
+    store = store_of(request)
+    await _check_refs(request, body)
+    client_id = await store.clients.create(
+        body.pop("name"),
+        body.pop("phones", None) or (),
+        responsible_id=body.pop("responsible_id", None) or principal.employee_id,
+        **{k: v for k, v in body.items() if v is not None},
+    )
+    return ok(await store.clients.get(client_id), 201)
+
+
+async def _check_refs(request: web.Request, body: dict[str, object]) -> None:
+    """404 for a company or employee that does not exist, before anything is written."""
+    store = store_of(request)
+    if isinstance(body.get("company_id"), int):
+        await store.companies.get(int(str(body["company_id"])))
+    if isinstance(body.get("responsible_id"), int):
+        await store.employees.get(int(str(body["responsible_id"])))
+
+
+async def get_client(request: web.Request) -> web.Response:
+    """GET /api/crm/clients/{id}: the card with its open deals and open tasks."""
+    await caller(request)
+    store = store_of(request)
+    client = await store.clients.get(path_id(request))
+    deals, _ = await store.deals.list(client["id"], None, limit=50, offset=0)
+    tasks = await store.db.fetch_all(
+        "SELECT * FROM tasks WHERE client_id = ? AND done = 0 ORDER BY deadline IS NULL, deadline",
+        (client["id"],),
+    )
+    return ok({**client, "deals": deals, "tasks": tasks})
+
+
+async def update_client(request: web.Request) -> web.Response:
+    """PATCH /api/crm/clients/{id}: naming a contact card turns it into a client."""
+    await caller(request)
+    client_id = path_id(request)
+    body = parse(await read_json(request), CLIENT_PATCH, partial=True)
+    await _check_refs(request, body)
+    store = store_of(request)
+    current = await store.clients.get(client_id)
+    if current["kind"] == "contact" and body.get("name"):
+        body["kind"] = "client"
+    return ok(await store.clients.update(client_id, body))
+
+
+async def add_phone(request: web.Request) -> web.Response:
+    """POST /api/crm/clients/{id}/phones {phone}: add a number (a contact card's is merged in)."""
+    await caller(request)
+    body = parse(await read_json(request), (Field("phone", "phone", True),))
+    return ok(await store_of(request).clients.add_phone(path_id(request), body["phone"]))
+
+
+async def lookup(request: web.Request) -> web.Response:
+    """GET /api/crm/lookup?phone=: the client or contact card of a number, or null."""
+    await caller(request)
+    phone = normalise(request.query.get("phone", ""))
+    if not phone:
+        raise Problem(422, "Unprocessable Content", "", errors=[{"field": "phone", "message": "is required"}])
+    return ok({"phone": phone, "client": await store_of(request).clients.by_phone(phone)})
+
+
+async def client_feed(request: web.Request) -> web.Response:
+    """GET /api/crm/clients/{id}/feed?kind=call,comment&q=: everything about a client, newest first."""
+    principal = await caller(request)
+    client_id = path_id(request)
+    store = store_of(request)
+    await store.clients.get(client_id)
+    kinds = [k for k in request.query.get("kind", "").split(",") if k] or list(FEED_KINDS)
+    wrong = [k for k in kinds if k not in FEED_KINDS]
+    if wrong:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "",
+            errors=[{"field": "kind", "message": f"unknown kind {wrong[0]}"}],
+        )
+    page = page_of(request, config_of(request).page_size)
+    rows, total = await feed(
+        store.db,
+        client_id,
+        kinds=kinds,
+        q=request.query.get("q", "").strip(),
+        extensions=principal.scope,
+        limit=page.per_page,
+        offset=page.offset,
+    )
+    return ok(page.body(rows, total))
+
+
+async def add_comment(request: web.Request) -> web.Response:
+    """POST /api/crm/clients/{id}/comments {text}."""
+    principal = await caller(request)
+    body = parse(await read_json(request), (Field("text", "text", True), Field("call_id", max_len=64)))
+    store = store_of(request)
+    client = await store.clients.get(path_id(request))
+    row = await store.notes.add_comment(
+        client["id"], body["text"], principal.employee_id, body.get("call_id")
+    )
+    return ok(row, 201)
+
+
+REMINDER_FIELDS = (Field("remind_at", "time", True), Field("text", "text"), Field("employee_id", "id"))
+
+
+async def add_reminder(request: web.Request) -> web.Response:
+    """POST /api/crm/clients/{id}/reminders {remind_at, text, employee_id}."""
+    principal = await caller(request)
+    body = parse(await read_json(request), REMINDER_FIELDS)
+    store = store_of(request)
+    client = await store.clients.get(path_id(request))
+    employee_id = body.get("employee_id") or principal.employee_id
+    if employee_id is not None:
+        await store.employees.get(employee_id)
+    row = await store.notes.add_reminder(client["id"], employee_id, body["remind_at"], body.get("text") or "")
+    return ok(row, 201)
+
+
+async def list_companies(request: web.Request) -> web.Response:
+    """GET /api/crm/companies?q=."""
+    await caller(request)
+    page = page_of(request, config_of(request).page_size)
+    rows, total = await store_of(request).companies.list(
+        request.query.get("q", "").strip(), limit=page.per_page, offset=page.offset
+    )
+    return ok(page.body(rows, total))
+
+
+async def create_company(request: web.Request) -> web.Response:
+    """POST /api/crm/companies {name, inn}."""
+    await caller(request)
+    body = parse(await read_json(request), (Field("name", required=True), Field("inn", max_len=12)))
+    inn = body.get("inn") or ""
+    if inn and (not inn.isdigit() or len(inn) not in (10, 12)):
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "",
+            errors=[{"field": "inn", "message": "an INN has 10 or 12 digits"}],
+        )
+    company_id = await store_of(request).companies.create(body["name"], inn)
+    return ok(await store_of(request).companies.get(company_id), 201)
+
+
+async def get_company(request: web.Request) -> web.Response:
+    """GET /api/crm/companies/{id}: the company with its people."""
+    await caller(request)
+    return ok(await store_of(request).companies.get(path_id(request)))
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Mount these routes."""
+    router.add_post("/api/crm/session", sign_in)
+    router.add_delete("/api/crm/session", sign_out)
+    router.add_get("/api/crm/me", me)
+    router.add_patch("/api/crm/me", update_me)
+    router.add_get("/api/crm/employees", list_employees)
+    router.add_post("/api/crm/employees", create_employee)
+    router.add_get("/api/crm/clients", list_clients)
+    router.add_post("/api/crm/clients", create_client)
+    router.add_get("/api/crm/clients/{id}", get_client)
+    router.add_patch("/api/crm/clients/{id}", update_client)
+    router.add_post("/api/crm/clients/{id}/phones", add_phone)
+    router.add_get("/api/crm/clients/{id}/feed", client_feed)
+    router.add_post("/api/crm/clients/{id}/comments", add_comment)
+    router.add_post("/api/crm/clients/{id}/reminders", add_reminder)
+    router.add_get("/api/crm/lookup", lookup)
+    router.add_get("/api/crm/companies", list_companies)
+    router.add_post("/api/crm/companies", create_company)
+    router.add_get("/api/crm/companies/{id}", get_company)

@@ -1,0 +1,68 @@
+"""The built-in CRM's store: one SQLite file, one object per family of records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from adapters.builtin.activity import Deals, Notes
+from adapters.builtin.callstore import Calls
+from adapters.builtin.db import Database
+from adapters.builtin.people import Clients, Companies, Employees
+
+DEFAULT_PIPELINES: dict[str, tuple[str, ...]] = {
+    "Продажи": ("Новая", "Квалификация", "Предложение", "Согласование", "Счёт", "Оплата"),
+}
+
+
+class Store:
+    """Employees, clients, companies, calls, notes and deals of the built-in CRM."""
+
+    def __init__(self, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.db = Database(path)
+        self.pipelines = pipelines or DEFAULT_PIPELINES
+        self.employees = Employees(self.db)
+        self.clients = Clients(self.db)
+        self.companies = Companies(self.db)
+        self.calls = Calls(self.db, self.clients)
+        self.notes = Notes(self.db)
+        self.deals = Deals(self.db)
+
+    @classmethod
+    async def open(cls, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
+        """Open the store at `path`, creating the schema and the configured pipelines."""
+        store = cls(path, pipelines)
+        await store.start()
+        return store
+
+    async def start(self) -> None:
+        """Open the database (idempotent) and create missing pipelines."""
+        if self.db.is_open:
+            return
+        await self.db.open()
+        await self.deals.ensure_pipelines(self.pipelines)
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()
+        if _SHARED.get(_key(self.db.path)) is self:
+            del _SHARED[_key(self.db.path)]
+
+
+_SHARED: dict[Path, Store] = {}
+
+
+def _key(path: Path) -> Path:
+    return path.expanduser().absolute()
+
+
+def shared_store(path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
+    """The one `Store` object of the database at `path` in this process (made on first use).
+
+    The adapter (built by the outbox wiring) and the HTTP routes (mounted before the adapters
+    start) thus share one connection without either having to hand it to the other.
+    """
+    key = _key(path)
+    if key not in _SHARED:
+        _SHARED[key] = Store(path, pipelines)
+    return _SHARED[key]

@@ -1,0 +1,43 @@
+"""The generic webhook adapter: POST each finished call (and optionally live events and recording
+links) as signed JSON to a URL, for any CRM or script that can receive a webhook.
+
+Every request carries `Idempotency-Key` (the outbox job's key: a receiver must treat a repeat as
+already done) and `X-Connector-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.base import Adapter, AdapterContext
+from connector.settings_schema import Secret
+from connector.sync.ratelimit import RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The `adapters.webhook` section."""
+
+    url: str
+    secret: Secret
+    enabled: bool = True
+    timeout: float = 10.0
+    live_events: bool = False
+    recordings: bool = True
+    internal_calls: bool = False
+    rate_limit: RateLimit | None = None
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        if len(self.secret.get()) < 16:
+            raise ValueError("secret must be at least 16 characters (it signs every request)")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be more than 0 seconds")
+
+
+def create(settings: Settings, context: AdapterContext) -> Adapter:
+    """The webhook adapter."""
+    from adapters.webhook.adapter import WebhookAdapter
+
+    return WebhookAdapter(settings, context)

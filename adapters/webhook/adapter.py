@@ -1,0 +1,71 @@
+"""The webhook adapter: what is sent for each kind of job (the HTTP lives in `client`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from adapters.base import Adapter, AdapterContext, Capability, JobKind
+from adapters.webhook.client import WebhookClient
+from connector.calls.model import Call, Direction, LiveEvent
+from connector.errors import PermanentError
+
+if TYPE_CHECKING:
+    from adapters.webhook import Settings
+
+EVENTS = {
+    JobKind.LOG_CALL: "call.finished",
+    JobKind.ATTACH_RECORDING: "call.recording",
+    JobKind.LIVE: "call.live",
+}
+
+
+class WebhookAdapter(Adapter):
+    """POSTs calls, recording links and (optionally) live events as signed JSON."""
+
+    def __init__(self, settings: Settings, context: AdapterContext) -> None:
+        super().__init__(context)
+        self.settings = settings
+        self.client = WebhookClient(
+            context.session, settings.url, settings.secret.get(), settings.timeout, context.name
+        )
+        capabilities = {Capability.LOG_CALL}
+        if settings.recordings:
+            capabilities.add(Capability.RECORDING)
+        if settings.live_events:
+            capabilities.add(Capability.LIVE)
+        self.capabilities = frozenset(capabilities)
+
+    def wants_call(self, call: Call) -> bool:
+        """Every external call; internal ones only when asked for."""
+        return self.settings.internal_calls or call.direction is not Direction.INTERNAL
+
+    def wants_live(self, event: LiveEvent) -> bool:
+        """Live events when asked for; internal calls' only with `internal_calls`."""
+        if Capability.LIVE not in self.capabilities:
+            return False
+        return self.settings.internal_calls or event.direction is not Direction.INTERNAL
+
+    async def perform(self, kind: JobKind, payload: dict[str, Any]) -> None:
+        """Send one job's body; the receiver decides nothing else, so no primitives are needed."""
+        if kind not in EVENTS:
+            raise PermanentError(f"the webhook adapter does not do {kind} jobs", adapter=self.name)
+        key = self.key_for(kind, payload)
+        body = self.body(kind, payload, key)
+        await self.client.post(json.dumps(body, ensure_ascii=False).encode(), key=key, event=EVENTS[kind])
+
+    def body(self, kind: JobKind, payload: dict[str, Any], key: str) -> dict[str, Any]:
+        """The JSON document sent for a job."""
+        document: dict[str, Any] = {"event": EVENTS[kind], "key": key}
+        if kind is JobKind.LIVE:
+            document["live"] = payload
+        elif kind is JobKind.LOG_CALL:
+            document["call"] = payload
+        else:
+            path = payload.get("recording")
+            if not path:
+                raise PermanentError("the call has no recording", adapter=self.name)
+            document["call_id"] = payload["id"]
+            document["recording"] = {"file": os.path.basename(path), "url": self.context.recording_url(path)}
+        return document

@@ -1,0 +1,160 @@
+"""From AMI events to durable work: tracker in the reader's path, the outbox behind a queue.
+
+The AMI reader calls `on_event` synchronously for every event; the pure tracker turns it into
+live events (published at once to screen pop) and finished calls, which go into a bounded queue
+that one writer task drains into the outbox. So the reader never waits for SQLite, and the
+order of a conversation's records is kept.
+
+After every AMI login `on_session` resynchronises the tracker with the channels Asterisk has:
+channels it did not know are adopted from their `CoreShowChannel` snapshot (calls that were in
+progress while the daemon restarted or AMI was down are picked up again), and calls whose
+channels are all gone are closed as interrupted. Each call is thus recorded once: either at its
+real end, or as interrupted when its end was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connector import logs
+from connector.ami.cdr import SeenLinkedids
+from connector.ami.client import ChannelSnapshot
+from connector.ami.protocol import Message
+from connector.calls.model import Call, LiveEvent
+from connector.calls.tracker import CallTracker
+from connector.errors import StorageError
+
+log = logs.get_logger(__name__)
+
+QUEUE_SIZE = 10_000
+WRITE_ATTEMPTS = 5
+
+
+@dataclass(slots=True)
+class FeedStats:
+    """Counters for /metrics."""
+
+    calls: dict[str, int] = field(default_factory=dict)  # by disposition
+    interrupted: int = 0
+    live_events: int = 0
+    adopted_channels: int = 0
+    write_failures: int = 0
+    dropped: int = 0
+
+
+class CallFeed:
+    """Owns the tracker and the writer task that records its output."""
+
+    def __init__(
+        self,
+        tracker: CallTracker,
+        record_call: Callable[[Call], Awaitable[Any]],
+        record_live: Callable[[LiveEvent], Awaitable[Any]],
+        publish: Callable[[LiveEvent], None] = lambda event: None,
+        maxsize: int = QUEUE_SIZE,
+    ) -> None:
+        self.tracker = tracker
+        self._record_call = record_call
+        self._record_live = record_live
+        self._publish = publish
+        self.queue: asyncio.Queue[Call | LiveEvent] = asyncio.Queue(maxsize)
+        self.stats = FeedStats()
+        self.seen = SeenLinkedids()  # for CDR recovery: conversations AMI showed
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- the AMI side (synchronous, never waits) ----------------------------------------------
+
+    def on_event(self, event: Message) -> None:
+        """Feed one AMI event to the tracker and pass on what it produced."""
+        self.seen.add(event.get("Linkedid", ""))
+        self._emit(self.tracker.feed(event))
+
+    async def on_session(self, snapshot: ChannelSnapshot) -> None:
+        """Resynchronise the tracker with the channels alive in Asterisk now."""
+        at = datetime.fromtimestamp(snapshot.at, UTC)
+        known = {channel.uniqueid for channel in self.tracker.alive_channels()}
+        adopted = [c for c in snapshot.channels if c.get("Uniqueid") and c["Uniqueid"] not in known]
+        for channel in adopted:
+            self.seen.add(channel.get("Linkedid", ""))
+            self._emit(self.tracker.feed(channel, at))
+        closed = self.tracker.close_missing(snapshot.alive, at)
+        self._emit(closed)
+        self.stats.adopted_channels += len(adopted)
+        log.info(
+            "ami.resynchronised",
+            alive=len(snapshot.alive),
+            adopted=len(adopted),
+            closed_interrupted=[call.id for call in closed],
+        )
+
+    def expire(self, now: datetime) -> None:
+        """Close calls past their lifetime (called periodically)."""
+        self._emit(self.tracker.expire(now))
+
+    def _emit(self, items: list[Call | LiveEvent] | list[Call]) -> None:
+        for item in items:
+            if isinstance(item, LiveEvent):
+                self.stats.live_events += 1
+                self._publish(item)
+            else:
+                key = item.disposition.value
+                self.stats.calls[key] = self.stats.calls.get(key, 0) + 1
+                self.stats.interrupted += item.interrupted
+            self._enqueue(item)
+
+    def _enqueue(self, item: Call | LiveEvent) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # The outbox has been stuck for QUEUE_SIZE records: keep the reader alive, and keep
+            # the call in the log so it can be re-entered by hand.
+            self.stats.dropped += 1
+            record = item.to_dict()
+            log.error("feed.backlog_full", kind=type(item).__name__, record=record)
+
+    # -- the writer ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer task."""
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_all(), name="feed-writer")
+
+    async def stop(self, grace: float) -> None:
+        """Let the writer record what is queued within `grace` seconds, then cancel it."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self.queue.join()
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        if not self.queue.empty():
+            log.error("feed.unwritten_at_shutdown", count=self.queue.qsize())
+
+    async def _write_all(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                await self._write(item)
+            finally:
+                self.queue.task_done()
+
+    async def _write(self, item: Call | LiveEvent) -> None:
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                if isinstance(item, Call):
+                    await self._record_call(item)
+                else:
+                    await self._record_live(item)
+                return
+            except StorageError as exc:
+                log.warning("feed.write_failed", attempt=attempt + 1, error=str(exc))
+                await asyncio.sleep(0.5 * 2**attempt)
+        self.stats.write_failures += 1
+        log.error("feed.write_gave_up", kind=type(item).__name__, record=item.to_dict())

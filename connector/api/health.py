@@ -1,0 +1,262 @@
+"""`/healthz` (is the daemon doing its job?) and `/metrics` (Prometheus text format).
+
+`/healthz` answers 200 when AMI is connected and the outbox is usable, 503 otherwise, with a
+JSON body that says why: `status` is `ok`, `degraded` (working, but a CRM is paused or parked,
+or jobs were dead-lettered) or `unhealthy`. `crm-connector check` reads it. Neither endpoint
+shows a secret; both are meant for the loopback interface and need no token.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from connector.ami.client import AmiClient
+from connector.ami.feed import CallFeed
+from connector.errors import StorageError
+from connector.sync.dispatcher import Dispatcher
+from connector.sync.jobs import OutboxStats
+from connector.sync.outbox import Outbox
+
+PREFIX = "crm_connector_"
+SOURCES_KEY: web.AppKey[HealthSources] = web.AppKey("health_sources")
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One Prometheus metric family: name (without prefix), type, help and labelled samples."""
+
+    name: str
+    kind: str  # counter or gauge
+    help: str
+    samples: tuple[tuple[Mapping[str, str], float], ...]
+
+
+def render(metrics: Iterable[Metric]) -> str:
+    """The Prometheus text exposition format (version 0.0.4)."""
+    lines: list[str] = []
+    for metric in metrics:
+        name = PREFIX + metric.name
+        lines.append(f"# HELP {name} {metric.help}")
+        lines.append(f"# TYPE {name} {metric.kind}")
+        for labels, value in metric.samples:
+            lines.append(f"{name}{_labels(labels)} {_number(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    escaped = (
+        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34)).replace(chr(10), "n")}"'
+        for k, v in sorted(labels.items())
+    )
+    return "{" + ",".join(escaped) + "}"
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(slots=True)
+class HealthSources:
+    """The parts health reads; the service fills them in as its stages start."""
+
+    started: float = field(default_factory=time.time)
+    stage: str = "starting"
+    ami: AmiClient | None = None
+    feed: CallFeed | None = None
+    outbox: Outbox | None = None
+    dispatcher: Dispatcher | None = None
+
+    async def outbox_stats(self) -> OutboxStats | None:
+        """The outbox figures, or None when the outbox is not open or cannot be read."""
+        if self.outbox is None:
+            return None
+        try:
+            return await self.outbox.stats()
+        except StorageError:
+            return None
+
+    async def report(self) -> dict[str, Any]:
+        """The `/healthz` body."""
+        stats = await self.outbox_stats()
+        adapters = self._adapters()
+        problems = self._problems(stats, adapters)
+        unhealthy = self.stage != "running" or self.ami is None or not self.ami.connected or stats is None
+        status = "unhealthy" if unhealthy else ("degraded" if problems else "ok")
+        return {
+            "status": status,
+            "stage": self.stage,
+            "problems": problems,
+            "ami": self._ami(),
+            "outbox": None if stats is None else {"depth": stats.depth, "dead": stats.dead},
+            "adapters": adapters,
+            "calls_in_progress": self.feed.tracker.in_progress if self.feed else 0,
+            "uptime_seconds": round(time.time() - self.started, 3),
+        }
+
+    def _ami(self) -> dict[str, Any]:
+        if self.ami is None:
+            return {"connected": False}
+        s = self.ami.status
+        return {
+            "connected": s.connected,
+            "since": s.since,
+            "version": s.version,
+            "reconnects": s.reconnects,
+            "auth_failed": s.auth_failed,
+            "last_error": s.last_error,
+            "retry_in": s.retry_in,
+        }
+
+    def _adapters(self) -> dict[str, Any]:
+        if self.dispatcher is None:
+            return {}
+        return {
+            name: {"state": h.state, "failures": h.failures, "reason": h.reason}
+            for name, h in self.dispatcher.health().items()
+        }
+
+    def _problems(self, stats: OutboxStats | None, adapters: Mapping[str, Any]) -> list[str]:
+        problems: list[str] = []
+        if self.stage != "running":
+            problems.append(f"the daemon is {self.stage}")
+        if self.ami is not None and not self.ami.connected:
+            detail = self.ami.status.last_error or "not connected yet"
+            problems.append(f"AMI is not connected: {detail}")
+        if self.outbox is not None and stats is None:
+            problems.append("the outbox cannot be read")
+        problems += [
+            f"adapter {n} is {a['state']}: {a['reason']}" for n, a in adapters.items() if a["state"] != "ok"
+        ]
+        if stats is not None and stats.dead:
+            problems.append(f"{stats.dead} dead-lettered job(s): see `crm-connector outbox list --dead`")
+        return problems
+
+    async def metrics(self) -> list[Metric]:
+        """Every metric family, read now."""
+        found = self._ami_metrics() + self._feed_metrics() + self._delivery_metrics()
+        stats = await self.outbox_stats()
+        if stats is not None:
+            found += _outbox_metrics(stats)
+        return found
+
+    def _ami_metrics(self) -> list[Metric]:
+        if self.ami is None:
+            return []
+        s = self.ami.status
+        return [
+            Metric(
+                "ami_connected", "gauge", "1 when the AMI session is logged in", (({}, float(s.connected)),)
+            ),
+            Metric("ami_reconnects_total", "counter", "AMI sessions re-established", (({}, s.reconnects),)),
+            Metric(
+                "ami_events_total",
+                "counter",
+                "AMI events received, by event name",
+                tuple(({"event": k}, v) for k, v in sorted(s.event_counts.items())),
+            ),
+        ]
+
+    def _feed_metrics(self) -> list[Metric]:
+        if self.feed is None:
+            return []
+        f = self.feed.stats
+        tracker = self.feed.tracker
+        return [
+            Metric(
+                "calls_total",
+                "counter",
+                "finished calls, by disposition",
+                tuple(({"disposition": k}, v) for k, v in sorted(f.calls.items())),
+            ),
+            Metric(
+                "calls_interrupted_total", "counter", "calls closed without their end", (({}, f.interrupted),)
+            ),
+            Metric(
+                "calls_in_progress", "gauge", "conversations being followed", (({}, tracker.in_progress),)
+            ),
+            Metric("live_events_total", "counter", "live call events emitted", (({}, f.live_events),)),
+            Metric(
+                "failures_total",
+                "counter",
+                "things that went wrong, by kind",
+                (
+                    ({"kind": "tracker_skipped_event"}, tracker.skipped),
+                    ({"kind": "outbox_write"}, f.write_failures),
+                    ({"kind": "backlog_dropped"}, f.dropped),
+                ),
+            ),
+            Metric(
+                "feed_queue_depth",
+                "gauge",
+                "records waiting to enter the outbox",
+                (({}, self.feed.queue.qsize()),),
+            ),
+        ]
+
+    def _delivery_metrics(self) -> list[Metric]:
+        if self.dispatcher is None:
+            return []
+        counts = self.dispatcher.counts
+        health = self.dispatcher.health()
+        return [
+            Metric(
+                "deliveries_total",
+                "counter",
+                "delivery attempts, by result",
+                tuple(({"result": k}, v) for k, v in sorted(counts.items())),
+            ),
+            Metric(
+                "adapter_up",
+                "gauge",
+                "1 when the adapter takes jobs (not paused or parked)",
+                tuple(({"adapter": n}, float(h.state == "ok")) for n, h in sorted(health.items())),
+            ),
+        ]
+
+
+def _outbox_metrics(stats: OutboxStats) -> list[Metric]:
+    per = sorted(stats.adapters.items())
+    return [
+        Metric(
+            "outbox_depth",
+            "gauge",
+            "jobs waiting or running",
+            tuple(({"adapter": n}, a.depth) for n, a in per),
+        ),
+        Metric("outbox_dead", "gauge", "dead-lettered jobs", tuple(({"adapter": n}, a.dead) for n, a in per)),
+        Metric(
+            "outbox_delivered",
+            "gauge",
+            "delivered jobs kept",
+            tuple(({"adapter": n}, a.delivered) for n, a in per),
+        ),
+    ]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz."""
+    report = await request.app[SOURCES_KEY].report()
+    return web.json_response(report, status=503 if report["status"] == "unhealthy" else 200)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics."""
+    body = render(await request.app[SOURCES_KEY].metrics())
+    return web.Response(text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def setup_health(app: web.Application, sources: HealthSources) -> None:
+    """Mount /healthz and /metrics on `app`."""
+    app[SOURCES_KEY] = sources
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,166 @@
+"""Live call events for screen pop: an in-process hub and the WebSocket that serves it.
+
+The service publishes each `LiveEvent` from the tracker with `hub.publish(event)`, which never
+blocks the AMI reader: every subscriber has a bounded queue and a slow browser loses its oldest
+events rather than growing memory. `/api/live` streams the events for the caller's extension
+as JSON, optionally enriched (the built-in CRM adds the caller's client card).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from connector import logs
+from connector.api.auth import Principal, require
+from connector.calls.model import LiveEvent
+
+log = logs.get_logger(__name__)
+
+Enricher = Callable[[LiveEvent, Principal], Awaitable[dict[str, Any]]]
+ENRICH_KEY: web.AppKey[Enricher] = web.AppKey("live_enricher")
+SEND_TIMEOUT = 10.0  # a browser that cannot take one message in this long is disconnected
+
+
+class Subscription:
+    """One listener's bounded queue of events; the oldest are dropped when it falls behind."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, event: LiveEvent | None) -> None:
+        """Queue `event` without waiting, dropping the oldest one when full."""
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+                self.dropped += 1
+        self.queue.put_nowait(event)
+
+    async def get(self) -> LiveEvent | None:
+        """The next event; None once the hub has closed."""
+        return await self.queue.get()
+
+
+class LiveHub:
+    """Fan-out of live call events to in-process subscribers (WebSocket clients)."""
+
+    def __init__(self, maxsize: int = 100) -> None:
+        self.maxsize = maxsize
+        self._subscribers: set[Subscription] = set()
+        self._changed = asyncio.Condition()
+        self.closed = False
+
+    def publish(self, event: LiveEvent) -> None:
+        """Hand `event` to every subscriber; never blocks."""
+        for sub in self._subscribers:
+            sub.offer(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        """A subscription for the duration of the `async with` block."""
+        sub = Subscription(self.maxsize)
+        if self.closed:
+            sub.offer(None)
+        self._subscribers.add(sub)
+        await self._notify()
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+            await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for_subscribers(self, count: int) -> None:
+        """Return once at least `count` listeners are subscribed (for readiness checks and tests)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._subscribers) >= count)
+
+    @property
+    def subscribers(self) -> int:
+        """How many listeners there are now."""
+        return len(self._subscribers)
+
+    def close(self) -> None:
+        """Tell every subscriber the stream has ended (at shutdown)."""
+        self.closed = True
+        for sub in self._subscribers:
+            sub.offer(None)
+
+
+def concerns(event: LiveEvent, principal: Principal, exten: str | None) -> bool:
+    """Whether `event` is for this listener: its extension, or any allowed one for services."""
+    if event.exten is None:
+        return False
+    if exten is not None:
+        return event.exten == exten
+    return principal.may_act_for(event.exten)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """GET /api/live: the caller's live call events as JSON text messages."""
+    from connector.api.app import HUB_KEY, Problem
+
+    principal = await require(request)
+    exten = request.query.get("exten")
+    if exten is not None and not principal.may_act_for(exten):
+        raise Problem(403, "Forbidden", f"this token may not follow extension {exten}")
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+    await ws.prepare(request)
+    hub = request.app[HUB_KEY]
+    enrich = request.app.get(ENRICH_KEY)
+    async with hub.subscribe() as sub:
+        sender = asyncio.create_task(_send_loop(ws, sub, principal, exten, enrich))
+        try:
+            async for msg in ws:  # the browser sends nothing we need; this notices it leave
+                if msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+    return ws
+
+
+async def _send_loop(
+    ws: web.WebSocketResponse,
+    sub: Subscription,
+    principal: Principal,
+    exten: str | None,
+    enrich: Enricher | None,
+) -> None:
+    while True:
+        event = await sub.get()
+        if event is None:
+            await ws.close()
+            return
+        if not concerns(event, principal, exten):
+            continue
+        message: dict[str, Any] = {"event": event.to_dict()}
+        if enrich is not None:
+            try:
+                message.update(await enrich(event, principal))
+            except Exception:  # isolation: a failed lookup must not stop the stream
+                log.exception("live.enrich_failed", call_id=event.call_id)
+        try:
+            await asyncio.wait_for(ws.send_str(json.dumps(message, ensure_ascii=False)), SEND_TIMEOUT)
+        except (TimeoutError, ConnectionError):
+            log.info("live.client_gone", subscriber=principal.name)
+            await ws.close()
+            return
+
+
+def setup(app: web.Application, enrich: Enricher | None = None) -> None:
+    """Mount GET /api/live on `app` (an enricher may add data such as the caller's card)."""
+    if enrich is not None:
+        app[ENRICH_KEY] = enrich
+    if "live" not in app.router.named_resources():  # mounted once; a later call adds the enricher
+        app.router.add_get("/api/live", websocket, name="live")

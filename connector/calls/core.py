@@ -1,0 +1,279 @@
+"""The tracker's mechanics shared by every event family: finding channels from event
+snapshots, grouping linkedids into conversations, following legs, finishing calls.
+
+Grouping: every channel belongs to the conversation of its linkedid. When Asterisk rewrites a
+channel's linkedid (it joined a bridge with an older conversation: attended transfer, pickup),
+or a dial, bridge, Local pair, pickup or transfer links two channels of different
+conversations, the two conversations merge; the older one (the client's) survives and is named
+by the smallest linkedid. A conversation is finished when its last channel hangs up; its state
+is then released, and the uniqueids of its channels are remembered (a bounded number) so that
+late or duplicated events about them are ignored instead of starting ghost calls.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+
+from connector.calls import legs, records
+from connector.calls.model import Call, LiveEvent, LiveKind
+from connector.calls.rules import TrackerRules
+from connector.calls.state import Channel, Conversation, Kind, classify, id_key
+
+AmiEvent = Mapping[str, str | list[str]]
+Emitted = LiveEvent | Call
+
+
+def val(event: AmiEvent, key: str) -> str:
+    """A header's value ('' when absent; the last value of a repeated header)."""
+    value = event.get(key, "")
+    if isinstance(value, str):
+        return value
+    return value[-1] if value else ""
+
+
+def as_int(text: str) -> int | None:
+    """`text` as an int, or None."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+class Tracking:
+    """State and mechanics of the tracker; `CallTracker` adds the event dispatch."""
+
+    def __init__(self, rules: TrackerRules) -> None:
+        self.rules = rules
+        self.now = 0.0
+        self.channels: dict[str, Channel] = {}
+        self.bridges: dict[str, set[str]] = {}
+        self.by_linkedid: dict[str, Conversation] = {}
+        self.conversations: set[Conversation] = set()
+        self.local_halves: dict[str, str] = {}  # "Local/x@ctx-0001" → uniqueid of ;1, until ;2 arrives
+        self.out: list[Emitted] = []
+        self._hung: set[str] = set()
+        self._hung_order: deque[str] = deque()
+
+    # -- channels ------------------------------------------------------------------------
+
+    def channel(self, event: AmiEvent, prefix: str = "", create: bool = True) -> Channel | None:
+        """The channel an event's snapshot (headers starting with `prefix`) describes."""
+        uid = val(event, prefix + "Uniqueid")
+        if not uid:
+            return None
+        linkedid = val(event, prefix + "Linkedid") or uid
+        found = self.channels.get(uid)
+        if found is not None:
+            found.seen = self.now
+            if linkedid != found.linkedid:
+                self.relink(found, linkedid)
+            return found
+        if not create or uid in self._hung:
+            return None
+        return self._create(event, prefix, uid, linkedid)
+
+    def _create(self, event: AmiEvent, prefix: str, uid: str, linkedid: str) -> Channel | None:
+        name = val(event, prefix + "Channel")
+        kind, ext = classify(name, self.rules)
+        if kind is Kind.OTHER:
+            return None
+        fresh = val(event, "Event") == "Newchannel"
+        channel = Channel(
+            uniqueid=uid,
+            name=name,
+            linkedid=linkedid,
+            kind=kind,
+            ext=ext,
+            created=self.now,
+            seen=self.now,
+            caller_num=val(event, prefix + "CallerIDNum"),
+            caller_name=val(event, prefix + "CallerIDName"),
+            exten=val(event, prefix + "Exten"),
+            down_at_start=val(event, prefix + "ChannelState") == "0",
+        )
+        self.channels[uid] = channel
+        conv = self.by_linkedid.get(linkedid)
+        if conv is None:
+            conv = Conversation({linkedid}, started=self.now, partial=not fresh)
+            conv.originated = fresh and kind is Kind.LOCAL and channel.down_at_start
+            self.by_linkedid[linkedid] = conv
+            self.conversations.add(conv)
+        conv.channels.add(uid)
+        if kind is Kind.LOCAL:
+            self._pair_local(channel)
+        elif conv.origin is None or (conv.partial and uid == linkedid and conv.origin.uniqueid != linkedid):
+            # Attached mid-call: the channel whose uniqueid is the linkedid started the call.
+            self._set_origin(conv, channel)
+        return channel
+
+    def _set_origin(self, conv: Conversation, channel: Channel) -> None:
+        conv.origin = channel
+        conv.client_uid = channel.uniqueid
+        if channel.kind is Kind.EXTERNAL and channel.caller_name not in ("", "<unknown>"):
+            conv.client_name = channel.caller_name
+
+    def _pair_local(self, channel: Channel) -> None:
+        base, _, half = channel.name.rpartition(";")
+        if half == "1":
+            self.local_halves[base] = channel.uniqueid
+        elif half == "2" and base in self.local_halves:
+            self.link_local(self.local_halves.pop(base), channel.uniqueid)
+
+    def link_local(self, one: str, two: str) -> None:
+        """Mark two channels as the halves of one Local channel (same conversation)."""
+        first, second = self.channels.get(one), self.channels.get(two)
+        if first is None or second is None:
+            return
+        first.peer, second.peer = two, one
+        self.merge(self.conv_of(first), self.conv_of(second))
+
+    def conv_of(self, channel: Channel) -> Conversation:
+        """The conversation a channel belongs to."""
+        return self.by_linkedid[channel.linkedid]
+
+    def relink(self, channel: Channel, linkedid: str) -> None:
+        """Asterisk gave `channel` a new linkedid: join the conversations it now links."""
+        old = self.by_linkedid[channel.linkedid]
+        channel.linkedid = linkedid
+        target = self.by_linkedid.get(linkedid)
+        if target is None:
+            old.linkedids.add(linkedid)
+            self.by_linkedid[linkedid] = old
+        elif target is not old:
+            self.merge(old, target)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    def merge(self, a: Conversation, b: Conversation) -> Conversation:
+        """Join two conversations; the older survives, keeping its client and legs."""
+        if a is b:
+            return a
+        older, younger = (
+            (a, b) if (a.started, id_key(a.call_id)) <= (b.started, id_key(b.call_id)) else (b, a)
+        )
+        for linkedid in younger.linkedids:
+            self.by_linkedid[linkedid] = older
+        older.linkedids |= younger.linkedids
+        older.channels |= younger.channels
+        if older.origin is None:
+            _adopt_parties(older, younger)
+        for ext, at in younger.rang.items():
+            older.rang[ext] = min(at, older.rang.get(ext, at))
+        older.transfers.extend(t for t in younger.transfers if t not in older.transfers)
+        older.recordings.extend(r for r in younger.recordings if r not in older.recordings)
+        older.queue = older.queue or younger.queue
+        older.pickup = older.pickup or younger.pickup
+        older.external = older.external or younger.external
+        older.dialled = older.dialled or younger.dialled
+        older.dial_count += younger.dial_count
+        older.outer_status = older.outer_status or younger.outer_status
+        older.causes.update(younger.causes)
+        older.partial = older.partial or younger.partial
+        older.client_name = older.client_name or younger.client_name
+        self.conversations.discard(younger)
+        self.refresh(older)
+        return older
+
+    def refresh(self, conv: Conversation) -> None:
+        """Recompute who talks to the client; open and close legs; announce new answers."""
+        last = conv.legs[-1].ext if conv.legs else None
+        for ext in legs.update(conv, legs.talking(conv, self.channels, self.bridges), self.now):
+            if ext != last:
+                self.emit_live(conv, LiveKind.ANSWERED, exten=ext)
+
+    def ring(self, conv: Conversation, ext: str, order: float | None = None) -> None:
+        """An employee's phone rings in `conv`; `order` ranks it in `rang` (default: now)."""
+        if ext not in conv.rang:
+            conv.rang[ext] = self.now if order is None else order
+            self.emit_live(conv, LiveKind.RINGING, exten=ext)
+
+    def emit_live(self, conv: Conversation, kind: LiveKind, **extra: str | None) -> None:
+        """Queue a live event about `conv` for the caller of `feed`."""
+        self.out.append(records.live(conv, self.rules, kind, self.now, **extra))
+
+    def note_hangup_side(self, channel: Channel) -> None:
+        """Remember who hung up first: the client, or an employee talking to them."""
+        conv = self.conv_of(channel)
+        if conv.hangup_side is not None:
+            return
+        if channel.uniqueid == conv.client_uid:
+            conv.hangup_side = "client"
+        elif channel.ext is not None and conv.open_legs().get(channel.ext) is not None:
+            conv.hangup_side = "employee"
+
+    def remove_channel(self, channel: Channel, cause: int | None) -> None:
+        """The channel hung up: forget it, and finish its conversation if it was the last."""
+        conv = self.conv_of(channel)
+        self._forget(channel)
+        conv.channels.discard(channel.uniqueid)
+        origin = conv.origin.uniqueid if conv.origin is not None else None
+        if cause is not None and channel.uniqueid in (conv.client_uid, origin):
+            conv.causes[channel.uniqueid] = cause
+        self.refresh(conv)
+        if not conv.channels:
+            self.finish(conv)
+
+    def _forget(self, channel: Channel) -> None:
+        uid = channel.uniqueid
+        if channel.bridge is not None:
+            members = self.bridges.get(channel.bridge)
+            if members is not None:
+                members.discard(uid)
+                if not members:
+                    del self.bridges[channel.bridge]
+        if channel.peer is not None and channel.peer in self.channels:
+            self.channels[channel.peer].peer = None
+        if self.local_halves.get(channel.name.rpartition(";")[0]) == uid:
+            del self.local_halves[channel.name.rpartition(";")[0]]
+        self.channels.pop(uid, None)
+        self._hung.add(uid)
+        self._hung_order.append(uid)
+        if len(self._hung_order) > self.rules.remembered_hangups:
+            self._hung.discard(self._hung_order.popleft())
+
+    def finish(self, conv: Conversation, interrupted: bool = False) -> None:
+        """Close `conv`, release its state and emit its record (and the `ended` event).
+
+        A call closed without its hangups (interrupted) ends at its last sign of life: the
+        last event seen about any of its channels.
+        """
+        conv.interrupted = conv.interrupted or interrupted
+        end = self.now
+        if interrupted:
+            end = max(
+                [conv.started, *(self.channels[uid].seen for uid in conv.channels if uid in self.channels)]
+            )
+        for uid in list(conv.channels):
+            if uid in self.channels:
+                self._forget(self.channels[uid])
+        conv.channels.clear()
+        for linkedid in conv.linkedids:
+            if self.by_linkedid.get(linkedid) is conv:
+                del self.by_linkedid[linkedid]
+        self.conversations.discard(conv)
+        for leg in conv.legs:
+            if leg.end is None:
+                leg.end = end
+        if not _worth_a_record(conv):
+            return
+        call = records.build_call(conv, self.rules, end)
+        if call is not None:
+            self.emit_live(conv, LiveKind.ENDED)
+            self.out.append(call)
+
+
+def _adopt_parties(older: Conversation, younger: Conversation) -> None:
+    older.origin = younger.origin
+    older.client_uid = younger.client_uid
+    older.legs = younger.legs
+    older.originated = older.originated or younger.originated
+    older.hangup_side = younger.hangup_side
+
+
+def _worth_a_record(conv: Conversation) -> bool:
+    """A conversation is a call when a phone took part and someone was dialled or reached it."""
+    origin = conv.origin
+    if origin is None:
+        return False
+    return origin.kind is Kind.EXTERNAL or bool(conv.dial_count or conv.pickup or conv.queue)

@@ -1,0 +1,82 @@
+"""Who is talking to the client right now: a walk over bridges and Local pairs.
+
+Media flows between channels in one bridge and between the two halves of a Local pair, so the
+employees talking to the client are the employee channels reachable from the client's channel
+along those links. A queue, an IVR or a ringing phone is not in a bridge with the client, so it
+never counts as a human answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from connector.calls.state import Channel, Conversation, Kind, Leg
+
+
+def reachable(
+    start: str,
+    channels: Mapping[str, Channel],
+    bridges: Mapping[str, set[str]],
+    follow_dials: bool = False,
+) -> Iterator[Channel]:
+    """Channels linked to `start` (not itself) by bridges, Local pairs and, if asked, dials."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        current = channels.get(stack.pop())
+        if current is None:
+            continue
+        linked: list[str] = []
+        if current.bridge is not None:
+            linked.extend(bridges.get(current.bridge, ()))
+        if current.peer is not None:
+            linked.append(current.peer)
+        if follow_dials:
+            linked.extend(current.dials)
+        for uid in linked:
+            if uid not in seen and uid in channels:
+                seen.add(uid)
+                stack.append(uid)
+                yield channels[uid]
+
+
+def talking(
+    conv: Conversation, channels: Mapping[str, Channel], bridges: Mapping[str, set[str]]
+) -> dict[str, str]:
+    """Extension → uniqueid of the employees connected to the client now."""
+    client = conv.client_uid
+    if client is None or client not in channels:
+        return {}
+    self_ext = channels[client].ext
+    found: dict[str, str] = {}
+    for channel in reachable(client, channels, bridges):
+        if channel.kind is Kind.EMPLOYEE and channel.ext and channel.ext != self_ext:
+            found.setdefault(channel.ext, channel.uniqueid)
+    return found
+
+
+def update(conv: Conversation, now_talking: Mapping[str, str], now: float) -> list[str]:
+    """Close the legs of employees no longer talking, open legs for new ones; the new extensions."""
+    opened: list[str] = []
+    still = conv.open_legs()
+    for ext, leg in still.items():
+        if ext not in now_talking:
+            leg.end = now
+    for ext in now_talking:
+        if ext not in still:
+            conv.legs.append(Leg(ext, now))
+            opened.append(ext)
+    return opened
+
+
+def employee_behind(
+    start: str, channels: Mapping[str, Channel], bridges: Mapping[str, set[str]], exclude: str | None
+) -> str | None:
+    """The first employee extension reachable from `start`, dials included (transfer targets)."""
+    first = channels.get(start)
+    if first is not None and first.kind is Kind.EMPLOYEE and first.ext != exclude:
+        return first.ext
+    for channel in reachable(start, channels, bridges, follow_dials=True):
+        if channel.kind is Kind.EMPLOYEE and channel.ext != exclude:
+            return channel.ext
+    return None

@@ -1,0 +1,83 @@
+"""The tracker's rules: numbering plan, lines (DIDs) and lifetime limits, as one frozen object.
+
+`TrackerRules` is built once: from the connector's settings (`rules_from_settings`), from the
+`numbering` object of a capture file (`rules_from_numbering`) or directly in tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from connector.calls import phones
+
+if TYPE_CHECKING:
+    from connector.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerRules:
+    """How the tracker reads numbers and how long it lets a conversation live."""
+
+    country_code: str = phones.DEFAULT_COUNTRY
+    national_prefix: str = phones.DEFAULT_NATIONAL_PREFIX
+    national_length: int = phones.DEFAULT_NATIONAL_LENGTH
+    internal_pattern: str = r"^[0-9]{2,5}$"
+    dids: tuple[str, ...] = ()  # the company's external lines; empty: the dialled number is the DID
+    max_call_seconds: float = 4 * 3600.0
+    expiry_check_seconds: float = 60.0  # how often (in event time) feed() looks for expired calls
+    remembered_hangups: int = 65536  # hung-up channels remembered so late duplicates are ignored
+    _internal: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.country_code.isdigit():
+            raise ValueError("country_code must be digits, e.g. '7'")
+        if self.max_call_seconds <= 0:
+            raise ValueError("max_call_seconds must be positive")
+        object.__setattr__(self, "_internal", re.compile(self.internal_pattern))
+
+    def is_extension(self, name: str) -> bool:
+        """Whether an endpoint name (or number) is an employee's extension."""
+        return self._internal.match(name) is not None
+
+    def normalize(self, number: str) -> str:
+        """`number` in E.164 with this plan's default country (see `phones.normalize`)."""
+        return phones.normalize(number, self.country_code, self.national_prefix, self.national_length)
+
+    def line_for(self, dialled: str) -> str | None:
+        """The DID (E.164) an inbound call to `dialled` came in on, or None if it is not a line."""
+        if not dialled or not any(ch.isdigit() for ch in dialled) or self.is_extension(dialled):
+            return None
+        if not self.dids:
+            return self.normalize(dialled)
+        found = phones.find_number(dialled, self.dids, self.national_length)
+        return self.normalize(found) if found is not None else None
+
+
+def rules_from_settings(settings: Settings) -> TrackerRules:
+    """Rules from `connector.config.Settings` (its `numbering` and `calls` sections)."""
+    numbering = settings.numbering
+    return TrackerRules(
+        country_code=numbering.country_code,
+        national_prefix=numbering.national_prefix,
+        internal_pattern=numbering.internal_pattern,
+        dids=tuple(line.number for line in numbering.lines),
+        max_call_seconds=float(settings.calls.max_call_seconds),
+    )
+
+
+def rules_from_numbering(numbering: dict[str, Any] | None, **overrides: Any) -> TrackerRules:
+    """Rules from a capture file's `numbering` object (`country`, `internal_pattern`, `dids`)."""
+    numbering = numbering or {}
+    values: dict[str, Any] = {}
+    if "country" in numbering:
+        values["country_code"] = str(numbering["country"])
+    if "national_prefix" in numbering:
+        values["national_prefix"] = str(numbering["national_prefix"])
+    if "internal_pattern" in numbering:
+        values["internal_pattern"] = str(numbering["internal_pattern"])
+    if numbering.get("dids"):
+        values["dids"] = tuple(str(d) for d in numbering["dids"])
+    values.update(overrides)
+    return TrackerRules(**values)

@@ -1,0 +1,51 @@
+"""The demo's people: employees 201..208 with fresh tokens, and a few clients the captures call from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.builtin.store import Store
+
+EMPLOYEES = (
+    ("201", "Анна Администратор", "admin"),
+    ("202", "Михаил Менеджер", "manager"),
+    ("203", "Елена Продажи", "employee"),
+    ("204", "Сергей Продажи", "employee"),
+    ("205", "Ольга Поддержка", "employee"),
+    ("206", "Дмитрий Поддержка", "employee"),
+    ("207", "Ирина Бухгалтерия", "employee"),
+    ("208", "Павел Склад", "employee"),
+)
+
+# name, phone, responsible extension, company (name, INN) or None. The captures call from these
+# numbers and from some others, which stay unknown so their contact cards appear as unsorted.
+CLIENTS = (
+    ("Иван Петров", "+79161234567", "201", ("ООО «Ромашка»", "7701234567")),
+    ("Мария Иванова", "+79267770011", "202", None),
+    ("ИП Кузнецов", "+79035550101", "205", ("ИП Кузнецов А. В.", "771234567890")),
+)
+
+
+async def seed(db_path: Path) -> dict[str, str]:
+    """Fill a fresh demo database; extension → API token of each employee."""
+    store = await Store.open(db_path)
+    try:
+        tokens: dict[str, str] = {}
+        ids: dict[str, int] = {}
+        for ext, name, role in EMPLOYEES:
+            row, tokens[ext] = await store.employees.create(name, ext, role)
+            ids[ext] = row["id"]
+        pipeline = (await store.deals.pipelines())[0]
+        for name, phone, ext, company in CLIENTS:
+            company_id = await store.companies.create(*company) if company else None
+            client_id = await store.clients.create(
+                name, [phone], company_id=company_id, responsible_id=ids[ext]
+            )
+            await store.deals.create(
+                {"title": f"Поставка для {name}", "pipeline_id": pipeline["id"], "client_id": client_id,
+                 "value": 120000, "currency": "RUB", "responsible_id": ids[ext]}
+            )  # fmt: skip
+            await store.notes.add_comment(client_id, "Клиент из демонстрационных данных", ids[ext])
+        return tokens
+    finally:
+        await store.close()

@@ -1,0 +1,295 @@
+"""Call control: click-to-call, hang-up, blind and attended transfer, through AMI actions.
+
+The live channel state comes from Asterisk at request time (`CoreShowChannels`), so a request
+never acts on a stale picture. Toll-fraud guards: the number must match one of
+`call_control.number_patterns`, the caller (API token, CRM widget) must be allowed to act for
+the extension, and each caller has a click-to-call rate limit. Every AMI action has a timeout;
+AMI errors become `CallControlError`s the HTTP routes and the CRM entry points understand.
+
+It satisfies the narrow protocols of the CRM entry points: `adapters.amocrm.widget.CallControl`
+and `adapters.bitrix24.webhook.CallControl` (and the built-in CRM's call-back button).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from connector import logs
+from connector.calls.model import TransferKind
+from connector.calls.rules import TrackerRules
+from connector.calls.state import Kind, classify
+from connector.errors import (
+    AmiActionError,
+    AmiConnectionError,
+    CallControlError,
+    CallNotFoundError,
+    NotPermittedError,
+)
+
+if TYPE_CHECKING:
+    from connector.ami.actions import ActionSender
+    from connector.ami.protocol import Message
+
+log = logs.get_logger(__name__)
+
+MAX_CALLERS = 1024  # rate-limit windows kept (one per token / widget)
+ADAPTERS = "crm"  # the rate-limit key of requests from CRM entry points without a token of their own
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class CallControlSettings:
+    """Click-to-call and call control (the `call_control:` section)."""
+
+    enabled: bool = True
+    originate_channel: str = "Local/{ext}@internal-originate"
+    dial_context: str = "all_peers"
+    caller_id: str = '"{number}" <{number}>'
+    variables: dict[str, str] = field(default_factory=dict)
+    number_patterns: tuple[str, ...] = (r"^(\+7|7|8)9\d{9}$", r"^(\+7|7|8)[348]\d{9}$")
+    ring_seconds: int = 30
+    transfer_context: str = "internal"
+    extension_channel: str = "PJSIP/{ext}-"
+    calls_per_minute: int = 10
+    action_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if "{ext}" not in self.originate_channel or "{ext}" not in self.extension_channel:
+            raise ValueError("originate_channel and extension_channel must contain {ext}")
+        for pattern in self.number_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"number pattern {pattern!r} is not a regular expression: {exc}") from exc
+        if not 5 <= self.ring_seconds <= 120 or self.calls_per_minute < 1:
+            raise ValueError("need 5 <= ring_seconds <= 120 and calls_per_minute >= 1")
+        if not 0 < self.action_timeout <= 30:
+            raise ValueError("action_timeout must be more than 0 and at most 30 seconds")
+        if any("," in f"{k}{v}" or "=" in k for k, v in self.variables.items()):
+            raise ValueError("variables: names and values may not contain ',' (nor names '=')")
+
+
+class Caller(Protocol):
+    """Who asks (an API `Principal`): a name for the rate limit, and the extensions it may use."""
+
+    @property
+    def name(self) -> str:
+        """The token's or the person's name."""
+        ...
+
+    def may_act_for(self, extension: str) -> bool:
+        """Whether it may place or control calls for `extension`."""
+        ...
+
+
+class TooManyCallsError(NotPermittedError):
+    """The caller's click-to-call rate limit is used up; `retry_after` seconds until a slot frees."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PbxUnavailableError(CallControlError):
+    """AMI is not connected or Asterisk did not answer in time: nothing was done."""
+
+
+class RateLimiter:
+    """At most `per_minute` requests per caller in any 60 s window (bounded number of callers)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._windows: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def take(self, who: str) -> None:
+        """Count one request by `who`, or raise `TooManyCallsError`."""
+        now = self._clock()
+        window = self._windows.setdefault(who, deque())
+        self._windows.move_to_end(who)
+        while window and window[0] <= now - 60.0:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            raise TooManyCallsError(
+                f"{who} may place {self.per_minute} calls a minute", retry_after=window[0] + 60.0 - now
+            )
+        window.append(now)
+        while len(self._windows) > MAX_CALLERS:
+            self._windows.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    """One channel Asterisk has now (a CoreShowChannel item)."""
+
+    name: str
+    uniqueid: str
+    linkedid: str
+    state: str
+    bridge: str
+
+    @classmethod
+    def of(cls, item: Message) -> LiveChannel:
+        """Read a CoreShowChannel event."""
+        return cls(
+            item.get("Channel", ""),
+            item.get("Uniqueid", ""),
+            item.get("Linkedid", ""),
+            item.get("ChannelStateDesc", ""),
+            item.get("BridgeId", ""),
+        )
+
+
+class CallControl:
+    """Click-to-call, hang-up and transfers for employees' extensions."""
+
+    def __init__(
+        self,
+        ami: ActionSender,
+        settings: CallControlSettings,
+        rules: TrackerRules | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ami = ami
+        self.settings = settings
+        self.rules = rules or TrackerRules()
+        self.limiter = RateLimiter(settings.calls_per_minute, clock)
+        self._patterns = tuple(re.compile(p) for p in settings.number_patterns)
+
+    # -- click-to-call ---------------------------------------------------------------------
+
+    async def originate(
+        self, extension: str, number: str, *, crm_call_id: str | None = None, by: Caller | None = None
+    ) -> str:
+        """Ring `extension`; once it answers, dial `number`. The conversation id (its linkedid)."""
+        dialled = self.check_number(number)
+        self._check_extension(extension, by)
+        self.limiter.take(by.name if by is not None else ADAPTERS)
+        conversation = f"crm-{int(time.time())}.{next(_ids)}"
+        headers = self._originate_headers(extension, dialled, conversation, crm_call_id)
+        await self._send("Originate", headers)
+        log.info("control.originate", extension=extension, number=dialled, conversation=conversation)
+        return conversation
+
+    def _originate_headers(
+        self, extension: str, number: str, conversation: str, crm_call_id: str | None
+    ) -> dict[str, str]:
+        s = self.settings
+        variables = {**s.variables, "CRM_CLICK_TO_CALL": "1"}
+        if crm_call_id:
+            variables["CRM_CALL_ID"] = crm_call_id
+        return {
+            "Channel": s.originate_channel.format(ext=extension),
+            "Context": s.dial_context,
+            "Exten": number,
+            "Priority": "1",
+            "CallerID": s.caller_id.format(number=number, ext=extension),
+            "Timeout": str(s.ring_seconds * 1000),
+            "Async": "true",
+            # Our own uniqueid for the first channel: it is the conversation's linkedid, so the
+            # CRM learns the call's id before the employee even answers.
+            "ChannelId": conversation,
+            "OtherChannelId": conversation + "1",
+            "Variable": ",".join(f"{k}={v}" for k, v in variables.items()),
+        }
+
+    def check_number(self, number: str) -> str:
+        """The number as it will be dialled (digits, optional '+'), or `NotPermittedError`."""
+        cleaned = re.sub(r"[\s\-().]", "", number)
+        if not re.fullmatch(r"\+?[0-9]{3,16}", cleaned) or not any(
+            p.fullmatch(cleaned) for p in self._patterns
+        ):
+            raise NotPermittedError(f"number {number!r} is not allowed for click-to-call")
+        return cleaned
+
+    def _check_extension(self, extension: str, by: Caller | None) -> None:
+        if not self.settings.enabled:
+            raise NotPermittedError("call control is switched off (call_control.enabled)")
+        if not self.rules.is_extension(extension):
+            raise NotPermittedError(f"{extension!r} is not an extension")
+        if by is not None and not by.may_act_for(extension):
+            raise NotPermittedError(f"{by.name} may not act for extension {extension}")
+
+    # -- calls in progress ---------------------------------------------------------------------
+
+    async def hangup(self, extension: str, *, by: Caller | None = None) -> None:
+        """Hang up the employee's channel; on an outgoing call the client's channel too."""
+        self._check_extension(extension, by)
+        channels = await self.channels()
+        mine = self._of_extension(channels, extension)
+        if not mine:
+            raise CallNotFoundError(f"extension {extension} has no call in progress")
+        others: list[str] = []
+        for channel in mine:
+            if self._outgoing(channel, channels):
+                others += [c.name for c in channels if c.linkedid == channel.linkedid and self._external(c)]
+        for name in dict.fromkeys(c.name for c in mine):
+            await self._send("Hangup", {"Channel": name, "Cause": "16"})
+        for name in dict.fromkeys(others):
+            with contextlib.suppress(CallControlError):
+                # Often gone already: Asterisk ends the client's leg with the employee's.
+                await self._send("Hangup", {"Channel": name, "Cause": "16"})
+        targets = len(mine) + len(others)
+        log.info("control.hangup", extension=extension, channels=targets)
+
+    async def transfer(
+        self, extension: str, target: str, kind: TransferKind, *, by: Caller | None = None
+    ) -> None:
+        """Transfer the party talking to `extension` to extension `target` (blind or attended)."""
+        self._check_extension(extension, by)
+        if not self.rules.is_extension(target):
+            raise NotPermittedError(f"transfers go to extensions only, not {target!r}")
+        channels = await self.channels()
+        talking = [c for c in self._of_extension(channels, extension) if c.state == "Up" and c.bridge]
+        if not talking:
+            raise CallNotFoundError(f"extension {extension} is not talking to anyone")
+        channel = talking[-1].name
+        context = self.settings.transfer_context
+        if kind is TransferKind.BLIND:
+            await self._send("BlindTransfer", {"Channel": channel, "Context": context, "Exten": target})
+        else:
+            await self._send("Atxfer", {"Channel": channel, "Context": context, "Exten": target})
+        log.info("control.transfer", extension=extension, target=target, kind=kind.value)
+
+    async def channels(self) -> list[LiveChannel]:
+        """The channels Asterisk has now."""
+        result = await self._send_list("CoreShowChannels", "CoreShowChannelsComplete")
+        return [LiveChannel.of(item) for item in result]
+
+    def _of_extension(self, channels: list[LiveChannel], extension: str) -> list[LiveChannel]:
+        prefix = self.settings.extension_channel.format(ext=extension)
+        return [c for c in channels if c.name.startswith(prefix)]
+
+    def _external(self, channel: LiveChannel) -> bool:
+        return classify(channel.name, self.rules)[0] is Kind.EXTERNAL
+
+    def _outgoing(self, channel: LiveChannel, channels: list[LiveChannel]) -> bool:
+        """Whether the conversation started on our side (the oldest channel is not a trunk)."""
+        origin = next((c for c in channels if c.uniqueid == channel.linkedid), None)
+        return origin is None or not self._external(origin)
+
+    # -- AMI, with errors the callers understand -------------------------------------------------
+
+    async def _send(self, action: str, headers: dict[str, str]) -> None:
+        try:
+            await self.ami.send(action, headers, within=self.settings.action_timeout)
+        except AmiConnectionError as exc:
+            raise PbxUnavailableError(f"the PBX is not reachable: {exc}") from exc
+        except AmiActionError as exc:
+            if "no answer" in str(exc):
+                raise PbxUnavailableError(str(exc)) from exc
+            raise CallControlError(str(exc)) from exc
+
+    async def _send_list(self, action: str, end: str) -> tuple[Message, ...]:
+        try:
+            result = await self.ami.send(action, within=self.settings.action_timeout, list_end=end)
+        except (AmiConnectionError, AmiActionError) as exc:
+            raise PbxUnavailableError(f"the PBX is not reachable: {exc}") from exc
+        return result.events

@@ -1,0 +1,65 @@
+"""Build what delivery needs from the settings: the outbox file and the enabled adapters.
+
+Used by the `outbox` subcommands and available to the service: each adapter gets the shared
+HTTP session and its own durable `StateStore` in the outbox file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from adapters import registry
+from adapters.base import Adapter, AdapterContext
+from connector import logs
+from connector.config import Settings
+from connector.sync.outbox import Outbox
+
+log = logs.get_logger(__name__)
+
+
+def enabled(adapter_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The adapters whose settings do not say `enabled: false`."""
+    return {name: s for name, s in adapter_settings.items() if getattr(s, "enabled", True)}
+
+
+async def open_outbox(settings: Settings) -> Outbox:
+    """The outbox file named by the settings (`StorageError` if it cannot be used)."""
+    box = settings.outbox
+    return await Outbox.open(
+        box.path(settings.storage.dir), synchronous=box.synchronous, busy_timeout=box.busy_timeout
+    )
+
+
+def build_adapters(
+    settings: Settings,
+    outbox: Outbox,
+    session: aiohttp.ClientSession,
+    *,
+    recording_url: Callable[[str], str] | None = None,
+    call_control: Any = None,
+) -> dict[str, Adapter]:
+    """One adapter per enabled section of `adapters:`, each with its context injected."""
+    built: dict[str, Adapter] = {}
+    for name, adapter_settings in enabled(settings.adapters).items():
+        context = AdapterContext(
+            name=name,
+            session=session,
+            state=outbox.state(name),
+            recording_url=recording_url or (lambda path: ""),
+            call_control=call_control,
+        )
+        built[name] = registry.factory(name)(adapter_settings, context)
+    return built
+
+
+async def close_adapters(adapters: Mapping[str, Adapter]) -> None:
+    """`aclose()` every adapter; one failing does not stop the others."""
+    for name, adapter in adapters.items():
+        try:
+            await adapter.aclose()
+        except Exception:
+            # Isolation boundary: shutting down must reach every adapter.
+            log.exception("adapter.close_failed", adapter=name)

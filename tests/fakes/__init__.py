@@ -1,0 +1,1 @@
+"""Fake CRM servers and adapters: real implementations on loopback, never client-side mocks."""

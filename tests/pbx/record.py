@@ -1,0 +1,81 @@
+"""Record AMI captures of the scenario catalogue into tests/fixtures/ami/<scenario>.json.
+
+Usage (as root, from the repository root):
+    python -m tests.pbx.record                 # every scenario
+    python -m tests.pbx.record NAME [NAME...]  # only these
+    python -m tests.pbx.record --list          # the catalogue
+Each capture is checked against its truth's basic facts (tests/pbx/checks.py); a mismatch is
+reported and makes the exit status 1, but the capture is still written for inspection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .checks import problems
+from .harness import Harness
+from .scenarios import SCENARIOS, record
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+
+
+def write_capture(capture: dict[str, Any], directory: Path = FIXTURES) -> Path:
+    """Write one capture as pretty, UTF-8 JSON (Cyrillic kept readable)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{capture['scenario']}.json"
+    path.write_text(json.dumps(capture, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+async def record_all(names: list[str], directory: Path) -> int:
+    """Record the named scenarios on one harness; return the number that failed a check."""
+    started = time.monotonic()
+    h = await Harness.start()
+    print(f"harness up in {time.monotonic() - started:.1f} s: Asterisk {h.asterisk_version}")
+    failed = 0
+    try:
+        for name in names:
+            began = time.monotonic()
+            capture = await record(h, SCENARIOS[name])
+            path = write_capture(capture, directory)
+            found = problems(capture)
+            failed += bool(found)
+            status = "ok" if not found else "MISMATCH: " + "; ".join(found)
+            print(
+                f"{name}: {len(capture['events'])} events, "
+                f"{time.monotonic() - began:.1f} s -> {path.name} [{status}]"
+            )
+    finally:
+        await h.stop()
+    print(f"recorded {len(names)} scenarios in {time.monotonic() - started:.1f} s")
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", help="scenarios to record (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--out", type=Path, default=FIXTURES, help="output directory")
+    args = parser.parse_args(argv)
+    if args.list:
+        for sc in SCENARIOS.values():
+            print(f"{sc.name}: {sc.description}")
+        return 0
+    unknown = [n for n in args.names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
+    names = args.names or list(SCENARIOS)
+    return 1 if asyncio.run(record_all(names, args.out)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The committed captures (tests/fixtures/ami) follow docs/capture-format.md and agree with their
+truth; and the raw AMI reader keeps multi-byte characters split across TCP reads. No Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from .ami import AmiClient, parse_message
+from .checks import problems
+from .scenarios import SCENARIOS
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+CAPTURES = sorted(FIXTURES.glob("*.json"))
+CALL_KEYS = {
+    "direction",
+    "client",
+    "did",
+    "rang",
+    "answered_by",
+    "disposition",
+    "legs",
+    "transfers",
+    "queue",
+    "pickup",
+    "originated",
+    "recording",
+    "talk_seconds",
+}
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_every_scenario_has_a_committed_capture() -> None:
+    assert {p.stem for p in CAPTURES} == set(SCENARIOS)
+
+
+def test_catalogue_has_at_least_25_scenarios() -> None:
+    assert len(SCENARIOS) >= 25
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+def test_capture_follows_the_format(path: Path) -> None:
+    capture = _load(path)
+
+    assert capture["format"] == "ami-capture/1"
+    assert capture["scenario"] == path.stem
+    assert capture["asterisk_version"].startswith("22.")
+    assert capture["numbering"]["dids"] == ["74951110001", "74951110002"]
+    assert capture["truth"]["calls"]
+    for call in capture["truth"]["calls"]:
+        assert set(call) >= CALL_KEYS
+    for event in capture["events"]:
+        assert "Event" in event
+        assert all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+            for v in event.values()
+        )
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+def test_capture_events_agree_with_its_truth(path: Path) -> None:
+    assert problems(_load(path)) == []
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+def test_capture_truth_is_the_catalogue_truth(path: Path) -> None:
+    assert _load(path)["truth"]["calls"] == SCENARIOS[path.stem].truth
+
+
+def test_repeated_headers_become_lists() -> None:
+    message = parse_message(b"Event: Foo\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nX: y")
+
+    assert message == {"Event": "Foo", "ChanVariable": ["A=1", "B=2"], "X": "y"}
+
+
+async def test_reader_keeps_a_multibyte_character_split_across_reads() -> None:
+    name = "Иван".encode()
+    event = b"Event: Newchannel\r\nCallerIDName: " + name + b"\r\n\r\n"
+    cut = event.index(name) + 1  # inside the two bytes of "И"
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"Response: Success\r\nActionID: t-1\r\n\r\n" + event[:cut])
+        await writer.drain()
+        await asyncio.sleep(0.05)  # a separate TCP segment for the rest
+        writer.write(event[cut:])
+        await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = AmiClient("127.0.0.1", port, "u", "s", name="t")
+    try:
+        await client.connect()
+        _, got = await client.wait_event(lambda e: e.get("Event") == "Newchannel", wait_timeout=5)
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+    assert got["CallerIDName"] == "Иван"

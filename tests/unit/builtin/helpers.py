@@ -1,0 +1,117 @@
+"""Shared pieces for the built-in CRM tests: call records and a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from adapters.base import AdapterContext, MemoryState
+from adapters.builtin import routes
+from adapters.builtin.adapter import BuiltinAdapter
+from adapters.builtin.store import Store
+from connector.api.app import create_app
+from connector.api.live import LiveHub
+from connector.api.recordings import LinkSigner, RecordingLinks
+from connector.calls.model import Call, Direction, Disposition, Leg
+from connector.config import ApiToken, HttpSettings
+from connector.settings_schema import Secret
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+SERVICE_TOKEN = "service-token-123456"
+
+# name, extension, role, token
+EMPLOYEES = (
+    ("Анна Админ", "200", "admin", "tok-admin-200"),
+    ("Марк Менеджер", "201", "manager", "tok-manager-201"),
+    ("Егор Сотрудник", "202", "employee", "tok-employee-202"),
+    ("Ева Сотрудник", "203", "employee", "tok-employee-203"),
+)
+
+
+def make_call(
+    call_id: str = "1700000000.1",
+    client: str = "+79161234567",
+    *,
+    direction: Direction = Direction.INBOUND,
+    answered_by: str | None = "202",
+    rang: tuple[str, ...] = ("202",),
+    did: str | None = "74951110001",
+    start: datetime = T0,
+    talk: int = 60,
+    recording: str | None = None,
+) -> Call:
+    """A finished call record as the tracker would emit it."""
+    answered_at = start + timedelta(seconds=5) if answered_by else None
+    ended = (answered_at or start) + timedelta(seconds=talk if answered_by else 20)
+    legs = (Leg(answered_by, answered_at, ended),) if answered_by and answered_at else ()
+    return Call(
+        id=call_id,
+        linkedids=(call_id,),
+        direction=direction,
+        client=client,
+        did=did,
+        started_at=start,
+        answered_at=answered_at,
+        ended_at=ended,
+        disposition=Disposition.ANSWERED if answered_by else Disposition.MISSED,
+        rang=rang,
+        answered_by=answered_by,
+        legs=legs,
+        recordings=(recording,) if recording else (),
+    )
+
+
+@dataclasses.dataclass
+class CrmServer:
+    """A running daemon HTTP app with the built-in CRM mounted."""
+
+    url: str
+    store: Store
+    adapter: BuiltinAdapter
+    hub: LiveHub
+    links: RecordingLinks
+    app: web.Application
+    tokens: dict[str, str]  # extension → token
+
+    def headers(self, ext: str) -> dict[str, str]:
+        """The Authorization header of the employee at `ext`."""
+        return {"Authorization": f"Bearer {self.tokens[ext]}"}
+
+
+@asynccontextmanager
+async def crm_server(tmp_path: Path, call_control: Any = None) -> AsyncIterator[CrmServer]:
+    """Start the app on an ephemeral loopback port with four employees; stop it afterwards."""
+    import aiohttp
+
+    settings = HttpSettings(tokens=(ApiToken("widget", Secret(SERVICE_TOKEN), ("*",), "service"),))
+    recordings_dir = tmp_path / "monitor"
+    recordings_dir.mkdir(exist_ok=True)
+    async with aiohttp.ClientSession() as session:
+        store = Store(tmp_path / "crm.db")
+        adapter = BuiltinAdapter(AdapterContext("builtin", session, MemoryState()), store)
+        await adapter.start()
+        tokens = {}
+        for name, ext, role, token in EMPLOYEES:
+            await store.employees.create(name, ext, role, token)
+            tokens[ext] = token
+        hub = LiveHub(maxsize=16)
+        links = RecordingLinks(LinkSigner("test-secret"), recordings_dir, ttl=600)
+        app = create_app(settings, hub=hub)
+        routes.setup(app, store, links=links, call_control=call_control, page_size=20)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            yield CrmServer(f"http://127.0.0.1:{port}", store, adapter, hub, links, app, tokens)
+        finally:
+            hub.close()
+            await runner.cleanup()
+            await adapter.aclose()
