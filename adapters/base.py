@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+from aiohttp import web
 
 from connector.calls.model import Call, Direction, Disposition, LiveEvent, call_from_dict, live_from_dict
 from connector.errors import PermanentError
@@ -194,6 +195,9 @@ class Adapter:
 
     async def on_live(self, event: LiveEvent) -> None:
         """React to a live call event (ring-time registration, screen pop)."""
+
+    def mount(self, app: web.Application) -> None:
+        """Add the routes this CRM calls us on (widget, webhooks) to the daemon's HTTP app."""
 
     async def start(self) -> None:
         """Prepare (e.g. read the user list); raise `TransientError` if the CRM is not ready."""

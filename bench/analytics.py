@@ -210,7 +210,6 @@ async def run(calls: int, runs: int, keep: Path | None) -> None:
             began = time.perf_counter()
             await ensure_schema(store.db, [(line.number, line.name) for line in LINES])
             await _campaigns(store)
-            await store.db.conn.execute("ANALYZE")
             print(f"  analytics schema + indexes on existing data: {time.perf_counter() - began:.1f} s")
             await measure(store, runs)
         finally:

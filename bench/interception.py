@@ -191,8 +191,8 @@ async def _live_call(h: Any, caller: str) -> float:
     """One call (phone 201 busy: it ends at once); seconds the AGI step took in Asterisk's clock."""
     h.begin()
     await h.inbound(LIVE_LINE, caller)
-    _, start = await h.wait_pbx(Event="Newexten", Application="AGI")
-    _, after = await h.wait_pbx(Event="Newexten", Context="crm-interception", Application="GotoIf")
+    index, start = await h.wait_pbx(Event="Newexten", Application="AGI")
+    _, after = await h.wait_pbx(Event="Newexten", Application="GotoIf", since=index + 1)
     await h.wait_idle(quiet=0.1)
     return float(after["Timestamp"]) - float(start["Timestamp"])
 

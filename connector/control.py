@@ -196,7 +196,7 @@ class CallControl:
             # Our own uniqueid for the first channel: it is the conversation's linkedid, so the
             # CRM learns the call's id before the employee even answers.
             "ChannelId": conversation,
-            "OtherChannelId": conversation + "1",
+            "OtherChannelId": conversation + ";2",
             "Variable": ",".join(f"{k}={v}" for k, v in variables.items()),
         }
 

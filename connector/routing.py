@@ -396,8 +396,8 @@ class ParallelInterceptor:
         attempt = self.attempts.get(event.call_id)
         if event.kind is LiveKind.RINGING:
             if attempt is None:
-                if len(self.attempts) >= self.max_calls:
-                    return  # more calls ringing than the PBX has lines: something is wrong
+                while len(self.attempts) >= self.max_calls:
+                    self.attempts.popitem(last=False)  # the oldest: its ENDED was never seen
                 attempt = self.attempts[event.call_id] = _Attempt(event.call_id)
                 self._spawn(self._start(attempt, event.client, event.did or ""))
             if event.exten:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 import aiohttp
@@ -26,6 +26,7 @@ from connector import logs
 from connector.ami.cdr import CdrRecovery
 from connector.ami.client import AmiClient, ChannelSnapshot
 from connector.ami.feed import CallFeed
+from connector.api import recordings
 from connector.api.app import HUB_KEY
 from connector.api.health import HealthSources, setup_health
 from connector.calls.model import Call, LiveEvent
@@ -42,6 +43,7 @@ log = logs.get_logger(__name__)
 
 EXPIRE_EVERY = 60.0  # seconds between checks for calls past max_call_seconds
 STATUS_EVERY = 10.0  # seconds between STATUS= updates to systemd
+ADAPTER_START = 10.0  # seconds an adapter may take to prepare before AMI starts anyway
 HTTP_SHUTDOWN = 3.0  # seconds open HTTP requests (WebSockets) get on shutdown
 
 
@@ -54,11 +56,14 @@ class Service:
         self.health = HealthSources()
         self.app: web.Application | None = None
         self.adapters: dict[str, Adapter] = {}
+        # One link maker per process: with an empty link_secret each maker has a random key.
+        self.links = recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Start every stage in order; each pushes its undo onto `stack`."""
         outbox = await self._storage(stack)
+        self._build_adapters(stack, outbox)
         self.app = await self._http(stack)
         dispatcher = await self._adapters(stack, outbox)
         feed = self._feed(stack, outbox)
@@ -79,7 +84,7 @@ class Service:
 
     async def _http(self, stack: contextlib.AsyncExitStack) -> web.Application:
         self._stage("http")
-        app = create_http_app(self.settings, self.health)
+        app = create_http_app(self.settings, self.health, self.adapters, self.links)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -92,19 +97,18 @@ class Service:
         log.info("http.listening", host=self.settings.http.host, port=self.settings.http.port)
         return app
 
-    async def _adapters(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> Dispatcher:
-        self._stage("adapters")
+    def _build_adapters(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> None:
+        """Construct the adapters (no network yet) so the HTTP app can mount their routes."""
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
         stack.push_async_callback(session.close)
-        self.adapters = wiring.build_adapters(_with_storage(self.settings), outbox, session)
+        self.adapters = wiring.build_adapters(
+            _with_storage(self.settings), outbox, session, recording_url=self.links.url
+        )
         stack.push_async_callback(wiring.close_adapters, self.adapters)
-        for name, adapter in self.adapters.items():
-            try:
-                async with asyncio.timeout(30):
-                    await adapter.start()
-            except (ConnectorError, TimeoutError) as exc:
-                # A CRM that is not ready must not stop the others: its jobs wait in the outbox.
-                log.warning("adapter.start_failed", adapter=name, error=str(exc) or "timed out")
+
+    async def _adapters(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> Dispatcher:
+        self._stage("adapters")
+        await asyncio.gather(*(_start_adapter(name, a) for name, a in self.adapters.items()))
         dispatcher = Dispatcher(
             outbox, self.adapters, self.settings.outbox, limits=rate_limits(self.settings.adapters)
         )
@@ -193,18 +197,29 @@ class Service:
         log.debug("service.stage", stage=stage)
 
 
-def create_http_app(settings: Settings, health: HealthSources) -> web.Application:
-    """The aiohttp application with /healthz and /metrics mounted.
+def create_http_app(
+    settings: Settings,
+    health: HealthSources,
+    adapters: Mapping[str, Adapter] | None = None,
+    links: recordings.RecordingLinks | None = None,
+) -> web.Application:
+    """The daemon's aiohttp application: health, metrics, live events, and each part's routes.
 
-    The seam for the API: `connector.api.app.create_app` builds the application (auth, live
-    events); the built-in CRM, call control and webhooks mount their routes onto it.
+    The built-in CRM (pages, REST API, screen pop), signed recording links, the amoCRM widget
+    and the Bitrix24 click-to-call webhook are mounted here, before the app is frozen.
     """
+    from adapters.builtin.routes import mount as mount_crm
     from connector.api import live
     from connector.api.app import create_app
 
     app = create_app(settings.http)
     setup_health(app, health)
-    live.setup(app)
+    links = links or recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
+    if mount_crm(app, settings) is None:
+        live.setup(app)
+        recordings.setup(app, links)
+    for adapter in (adapters or {}).values():
+        adapter.mount(app)
     return app
 
 
@@ -217,6 +232,16 @@ def _with_storage(settings: Settings) -> Settings:
     adapters = dict(settings.adapters)
     adapters["builtin"] = with_storage(adapters["builtin"], settings.storage.dir)
     return dataclasses.replace(settings, adapters=adapters)
+
+
+async def _start_adapter(name: str, adapter: Adapter) -> None:
+    """Prepare one adapter; a CRM that is not ready must not stop the others (or AMI)."""
+    try:
+        async with asyncio.timeout(ADAPTER_START):
+            await adapter.start()
+    except (ConnectorError, TimeoutError) as exc:
+        # Its jobs wait in the outbox until the CRM is back.
+        log.warning("adapter.start_failed", adapter=name, error=str(exc) or "timed out")
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -92,6 +92,10 @@ class AmoCrmAdapter(Adapter):
         if isinstance(self.credentials, OAuthTokens):
             await self.credentials.aclose()
 
+    def mount(self, app: web.Application) -> None:
+        """The widget's endpoints under /amocrm/widget/ (click-to-call, hang-up, transfer)."""
+        app.add_subapp("/amocrm/widget/", self.widget_app())
+
     def widget_app(self) -> web.Application:
         """The aiohttp sub-application the amoCRM widget calls (mount it under /amocrm/widget)."""
         from adapters.amocrm.widget import create_widget_app

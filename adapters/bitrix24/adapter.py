@@ -17,6 +17,8 @@ import os
 import time
 from collections.abc import AsyncIterator
 
+from aiohttp import web
+
 from adapters.base import Adapter, AdapterContext, Capability, Contact
 from adapters.bitrix24 import entities, mapping, telephony
 from adapters.bitrix24.cards import Cards
@@ -61,6 +63,12 @@ class Bitrix24Adapter(Adapter):
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    def mount(self, app: web.Application) -> None:
+        """The ONEXTERNALCALLSTART webhook (click-to-call from the portal) at `webhook_path`."""
+        from adapters.bitrix24.webhook import routes
+
+        app.router.add_routes(routes(self))
 
     async def start(self) -> None:
         """Read the users' inner phones and publish the DIDs as external lines."""

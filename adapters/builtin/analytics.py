@@ -175,7 +175,7 @@ async def employees(db: Database, period: Period, sort: str = "answered", descen
     """Each employee's calls, talk time, comments and closed deals in the period, ranked by `sort`."""
     dids = await tracking_dids(db)
     people = await db.fetch_all("SELECT id, name, extension FROM employees ORDER BY extension")
-    calls = await _calls_by_employee(db, period, dids)
+    calls = await _calls_by_employee(db, period, dids, [p["extension"] for p in people])
     missed = await _missed_by_employee(db, period)
     comments = await _by_key(
         db, "SELECT author_id AS k, COUNT(*) AS n FROM comments WHERE created_at >= ? AND created_at < ?"
@@ -217,16 +217,18 @@ def _employee_row(
     }
 
 
-async def _calls_by_employee(db: Database, period: Period, dids: list[str]) -> dict[str, Row]:
+async def _calls_by_employee(
+    db: Database, period: Period, dids: list[str], extensions: list[str]
+) -> dict[str, Row]:
     # `employee` is who answered (or, unanswered, the first who rang): answered and outgoing are theirs.
     rows = await db.fetch_all(
         "SELECT employee, SUM(direction = 'inbound' AND disposition = 'answered') AS answered,"
         f" SUM(direction = 'inbound' AND disposition = 'answered' AND did IN ({_marks(dids)}))"
         " AS answered_tracking, SUM(direction = 'outbound') AS outgoing,"
         " SUM(CASE WHEN disposition = 'answered' THEN talk_seconds ELSE 0 END) AS talk_seconds"
-        " FROM calls WHERE started_at >= ? AND started_at < ? AND direction IN ('inbound', 'outbound')"
-        " AND employee IS NOT NULL GROUP BY employee",
-        [*dids, period.since, period.until],
+        f" FROM calls WHERE employee IN ({_marks(extensions)}) AND started_at >= ? AND started_at < ?"
+        " AND direction IN ('inbound', 'outbound') GROUP BY employee",
+        [*dids, *extensions, period.since, period.until],
     )
     return {r["employee"]: r for r in rows}
 

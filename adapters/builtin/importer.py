@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,10 +72,11 @@ def _csv_rows(data: bytes) -> list[list[str]]:
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file: all mean "not XLSX"
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ImportFileError(f"not a readable XLSX file: {exc}") from exc
     try:
         rows: list[list[str]] = []
@@ -405,5 +407,16 @@ def to_csv(rows: list[Row]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        writer.writerow(["" if row[k] is None else row[k] for k in EXPORT_COLUMNS])
+        writer.writerow([_safe_cell(row[k]) for k in EXPORT_COLUMNS])
     return out.getvalue().encode("utf-8-sig")
+
+
+def _safe_cell(value: object) -> object:
+    """A cell a spreadsheet will not run as a formula (a quote before =, @, + or - text)."""
+    if not isinstance(value, str):
+        return "" if value is None else value
+    risky = value.startswith(("=", "@", "\t", "\r")) or (
+        value.startswith(("+", "-"))
+        and not value[1:].replace(" ", "").replace(",", "").replace("+", "").isdigit()
+    )
+    return "'" + value if risky else value

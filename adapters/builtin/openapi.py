@@ -75,7 +75,38 @@ _BODIES: dict[str, dict[str, Any]] = {
     "CallDeal": _obj([], title=_S, pipeline_id=_I, value={"type": "number"}, currency=_S),
     "Spam": _obj([], spam={"type": "boolean"}),
     "CallBack": _obj([], extension=_S),
+    "TrackingNumber": _obj(["number"], number=_S, name=_S),
+    "TrackingNumberName": _obj(["name"], name=_S),
+    "Campaign": _obj(
+        ["name", "numbers", "starts_on"], name=_S, numbers={"type": "array", "items": _S},
+        starts_on={"type": "string", "format": "date"},
+        ends_on={"type": ["string", "null"], "format": "date"}, budget={"type": "number"},
+    ),
+    "CampaignPatch": _obj(
+        [], name=_S, numbers={"type": "array", "items": _S}, starts_on={"type": "string", "format": "date"},
+        ends_on={"type": ["string", "null"], "format": "date"}, budget={"type": ["number", "null"]},
+    ),
+    "Import": {
+        "type": "object",
+        "required": ["file", "mapping"],
+        "properties": {
+            "file": {"type": "string", "contentEncoding": "binary", "description": "CSV or XLSX, ≤ 50 MB"},
+            "mapping": {"type": "string", "description": "JSON: column header → client field"},
+            "list_name": _S,
+            "dry_run": {"type": "boolean"},
+        },
+    },
+    "ImportFile": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "contentEncoding": "binary"}},
+    },
 }  # fmt: skip
+
+_PERIOD = [
+    _q("from", {"type": "string", "format": "date"}, "first day (default: the 1st of this month)"),
+    _q("to", {"type": "string", "format": "date"}, "last day (default: today)"),
+]
+_NUMBER = [{"name": "number", "in": "path", "required": True, "schema": _S}]
 
 # (method, path, summary, parameters, request body schema name or "")
 _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
@@ -116,6 +147,26 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("get", "/api/crm/tasks", "List tasks", [_q("assignee_id", _I), _q("done", _S), _q("mine", _S)], ""),
     ("post", "/api/crm/tasks", "Create a task", [], "Task"),
     ("patch", "/api/crm/tasks/{id}", "Mark a task done or open", _ID, "TaskDone"),
+    ("get", "/api/crm/analytics/summary", "Summary: new clients, deals, calls, campaign costs", _PERIOD, ""),
+    ("get", "/api/crm/analytics/funnel", "Deal funnel per pipeline (won/lost in the period)", _PERIOD, ""),
+    ("get", "/api/crm/analytics/employees", "Employee results", [*_PERIOD, _q("sort", _S)], ""),
+    ("get", "/api/crm/analytics/lines", "Incoming calls per tracking number", _PERIOD, ""),
+    ("get", "/api/crm/tracking-numbers", "Tracking numbers (lines) with names", [], ""),
+    ("post", "/api/crm/tracking-numbers", "Add a tracking number (admins)", [], "TrackingNumber"),
+    ("patch", "/api/crm/tracking-numbers/{number}", "Rename one (admins)", _NUMBER, "TrackingNumberName"),
+    ("get", "/api/crm/campaigns", "Ad campaigns with the cost of a new lead in the period", _PERIOD, ""),
+    ("post", "/api/crm/campaigns", "Start an ad campaign", [], "Campaign"),
+    ("patch", "/api/crm/campaigns/{id}", "Edit a campaign", _ID, "CampaignPatch"),
+    ("post", "/api/crm/campaigns/{id}/end", "End a campaign today", _ID, ""),
+    ("delete", "/api/crm/campaigns/{id}", "Delete a campaign", _ID, ""),
+    ("post", "/api/crm/imports/preview", "Headers and sample rows of an upload", [], "multipart:ImportFile"),
+    ("post", "/api/crm/imports", "Import clients (or rehearse with dry_run)", [], "multipart:Import"),
+    ("get", "/api/crm/imports", "Recent imports (undo within 24 h)", [], ""),
+    ("delete", "/api/crm/imports/{id}", "Undo an import", _ID, ""),
+    (
+        "get", "/api/crm/export", "Export clients as CSV (admins)",
+        [_q("start", _I), _q("count", _I), _q("list", _S)], "",
+    ),
 ]  # fmt: skip
 
 _PROBLEM = {
@@ -131,8 +182,10 @@ def _operation(summary: str, params: list[dict[str, Any]], body: str) -> dict[st
         "responses": {"200": {"description": "OK"}, "401": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM},
     }
     if body:
-        ref = {"$ref": f"#/components/schemas/{body}"}
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref}}}
+        media, _, name = body.rpartition(":")
+        content_type = "multipart/form-data" if media == "multipart" else "application/json"
+        ref = {"$ref": f"#/components/schemas/{name}"}
+        op["requestBody"] = {"required": True, "content": {content_type: {"schema": ref}}}
     return op
 
 

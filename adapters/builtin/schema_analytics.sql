@@ -59,6 +59,12 @@ CREATE INDEX IF NOT EXISTS calls_period
     ON calls(started_at, direction, disposition, employee, did, talk_seconds);
 CREATE INDEX IF NOT EXISTS calls_line
     ON calls(did, started_at, direction, disposition, phone);
+-- Employee results: seek each employee's range (no sort of the whole period to group them) ...
+CREATE INDEX IF NOT EXISTS calls_employee
+    ON calls(employee, started_at, direction, disposition, did, talk_seconds);
+-- ... and the missed calls alone, to join them to everyone they rang.
+CREATE INDEX IF NOT EXISTS calls_missed ON calls(started_at, id, direction, disposition)
+    WHERE direction = 'inbound' AND disposition <> 'answered';
 CREATE INDEX IF NOT EXISTS deals_closed ON deals(closed_at, status);
 CREATE INDEX IF NOT EXISTS deals_created ON deals(created_at);
 CREATE INDEX IF NOT EXISTS clients_created ON clients(created_at, kind);

@@ -101,30 +101,9 @@ async def _run(args: argparse.Namespace, state: Path, scenarios: list[list[dict[
         logs.configure("info", "console", settings.secrets())
         tokens = await seed(state / "builtin.db")
         announce(settings, tokens, f"{len(scenarios)} recorded scenarios replayed with fresh ids", args.pause)
-        mount_crm_in(service)
         return await service.run(settings)
     finally:
         await replay.close()
-
-
-def mount_crm_in(service: Any) -> None:
-    """Make sure the service's HTTP app carries the built-in CRM (mounting twice is a no-op).
-
-    The service owns `create_http_app`; until it mounts the CRM itself, the demo wraps it.
-    """
-    from adapters.builtin.routes import mount
-
-    original = service.create_http_app
-    if getattr(original, "mounts_crm", False):
-        return
-
-    def create_http_app(settings: Settings, health: Any) -> Any:
-        app = original(settings, health)
-        mount(app, settings)
-        return app
-
-    create_http_app.mounts_crm = True  # type: ignore[attr-defined]
-    service.create_http_app = create_http_app
 
 
 def announce(settings: Settings, tokens: dict[str, str], source: str, pause: float) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connector import logs
-from connector.commands.demo import ROOT, announce, demo_settings, mount_crm_in
+from connector.commands.demo import ROOT, announce, demo_settings
 
 log = logs.get_logger(__name__)
 
@@ -51,7 +51,6 @@ async def run_live(args: argparse.Namespace, state: Path) -> int:
         logs.configure("info", "console", settings.secrets())
         tokens = await seed(state / "builtin.db")
         announce(settings, tokens, f"real calls on Asterisk {harness.asterisk_version}", args.pause)
-        mount_crm_in(service)
         driver = asyncio.create_task(_drive(harness, args.pause), name="demo-live-driver")
         try:
             return await service.run(settings)

@@ -331,7 +331,7 @@ async function showImport() {
   view(
     h("div", { class: "panel" }, h("h2", { text: "Импорт клиентов (CSV, XLSX; до 5000 строк, 50 МБ)" }), file, area, report),
     h("div", { class: "panel" }, h("h2", { text: "Последние импорты" }), table(["Файл", "Когда", "Создано", "Пропущено", ""],
-      imports.items.map((i) => h("tr", {}, td(i.filename), td(i.created_at.replace("T", " ").slice(0, 16)),
+      imports.items.map((i) => h("tr", {}, td(i.filename), td(new Date(i.created_at).toLocaleString("ru-RU", { dateStyle: "short", timeStyle: "short" })),
         td(num(i.created), "num"), td(num(i.skipped), "num"),
         h("td", {}, i.undone_at ? "отменён" : h("button", { type: "button", text: "Отменить импорт", onclick: () =>
           api(`/imports/${i.id}`, { method: "DELETE" }).then(showImport).catch(fail) })))),
@@ -368,7 +368,10 @@ async function runImport(file, selects, listName, dry, report) {
   report.replaceChildren(
     h("p", { text: `${dry ? "Проверка" : "Импорт"}: строк ${data.rows}, ${dry ? "будет создано" : "создано"} ${data.created}, с ошибками ${data.skipped}.` }),
     h("ul", { class: "report-errors" }, data.errors.map((e) => h("li", { text: `Строка ${e.row}: ${e.message}` }))));
-  if (!dry) setTimeout(() => showImport().then(() => document.getElementById("an-view").prepend(report)).catch(fail), 0);
+  if (!dry) {  // the list of imports now has this one (with its undo button); keep the report on top
+    await showImport();
+    document.getElementById("an-view").prepend(report);
+  }
 }
 
 function exportPanel() {

@@ -38,3 +38,9 @@ async def test_export_a_range_gives_count_clients_from_the_start(empty: Server) 
 async def test_a_manager_may_not_export(empty: Server) -> None:
     status, _ = await export(empty, ext="201")
     assert status == 403
+
+
+async def test_a_cell_that_looks_like_a_formula_is_exported_as_text(empty: Server) -> None:
+    await empty.store.clients.create("=HYPERLINK(1)", ["+79160000001"])
+    _, rows = await export(empty)
+    assert (rows[0]["name"], rows[0]["phones"]) == ("'=HYPERLINK(1)", "+79160000001")

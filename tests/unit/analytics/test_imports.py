@@ -172,3 +172,10 @@ async def test_undo_keeps_the_history_of_a_client_as_a_contact_card(empty: Serve
 async def test_an_employee_may_not_import(empty: Server) -> None:
     status, _ = await post(empty, form(CSV.encode()), ext="202")
     assert status == 403
+
+
+async def test_a_damaged_xlsx_file_is_refused(empty: Server) -> None:
+    status, body = await post(
+        empty, form(b"PK\x03\x04 not really a zip", "clients.xlsx"), "/api/crm/imports/preview"
+    )
+    assert status == 422 and "XLSX" in body["errors"][0]["message"]

@@ -150,3 +150,21 @@ async def test_a_second_ring_of_the_same_call_starts_no_second_attempt() -> None
     p.on_live(event(LiveKind.RINGING, "202"))
     await settle(p)
     assert recorder.actions().count("Originate") == 1
+
+
+async def test_calls_whose_end_was_never_seen_are_forgotten_oldest_first() -> None:
+    recorder = pbx()
+    p = interceptor(recorder)
+    p.max_calls = 2
+    for n in range(3):
+        p.on_live(
+            LiveEvent(
+                LiveKind.RINGING,
+                f"call-{n}",
+                datetime(2026, 11, 23, tzinfo=UTC),
+                Direction.INBOUND,
+                "+79165550000",
+            )
+        )
+    await settle(p)
+    assert list(p.attempts) == ["call-1", "call-2"]
