@@ -17,7 +17,7 @@ import itertools
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,6 +36,7 @@ from connector.errors import (
 if TYPE_CHECKING:
     from connector.ami.actions import ActionSender
     from connector.ami.protocol import Message
+    from connector.ami.session import ActionResult
 
 log = logs.get_logger(__name__)
 
@@ -123,6 +124,34 @@ class RateLimiter:
         window.append(now)
         while len(self._windows) > MAX_CALLERS:
             self._windows.popitem(last=False)
+
+
+class AmiSlot:
+    """An `ActionSender` to hand out before the AMI client exists (the service builds the
+    adapters, and their call control, before it starts AMI); `bind` the client later."""
+
+    def __init__(self) -> None:
+        self._sender: ActionSender | None = None
+
+    def bind(self, sender: ActionSender) -> None:
+        """From now on, actions go to `sender` (the `AmiClient`)."""
+        self._sender = sender
+
+    async def send(
+        self,
+        action: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        within: float | None = None,
+        list_end: str | None = None,
+        follow_event: str | None = None,
+    ) -> ActionResult:
+        """Send through the bound client; `AmiConnectionError` while none is bound."""
+        if self._sender is None:
+            raise AmiConnectionError(f"{action}: AMI is not started yet")
+        return await self._sender.send(
+            action, headers, within=within, list_end=list_end, follow_event=follow_event
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,11 @@ from aiohttp import web
 
 from adapters.base import Adapter
 from connector import logs
+from connector.ami.agi import AgiServer
 from connector.ami.cdr import CdrRecovery
 from connector.ami.client import AmiClient, ChannelSnapshot
 from connector.ami.feed import CallFeed
+from connector.api import control as control_api
 from connector.api import recordings
 from connector.api.app import HUB_KEY
 from connector.api.health import HealthSources, setup_health
@@ -33,7 +35,9 @@ from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_settings
 from connector.calls.tracker import CallTracker
 from connector.config import Settings
+from connector.control import AmiSlot, CallControl
 from connector.errors import ConnectorError
+from connector.routing import ParallelInterceptor, start_interception
 from connector.sdnotify import Notifier
 from connector.sync import wiring
 from connector.sync.dispatcher import Dispatcher, rate_limits
@@ -58,6 +62,10 @@ class Service:
         self.adapters: dict[str, Adapter] = {}
         # One link maker per process: with an empty link_secret each maker has a random key.
         self.links = recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
+        # Adapters and the HTTP app need call control before AMI is up: its sender is bound later.
+        self.ami_slot = AmiSlot()
+        self.control = CallControl(self.ami_slot, settings.call_control, rules_from_settings(settings))
+        self.interceptor: AgiServer | ParallelInterceptor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
@@ -84,7 +92,7 @@ class Service:
 
     async def _http(self, stack: contextlib.AsyncExitStack) -> web.Application:
         self._stage("http")
-        app = create_http_app(self.settings, self.health, self.adapters, self.links)
+        app = create_http_app(self.settings, self.health, self.adapters, self.links, self.control)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -102,7 +110,11 @@ class Service:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
         stack.push_async_callback(session.close)
         self.adapters = wiring.build_adapters(
-            _with_storage(self.settings), outbox, session, recording_url=self.links.url
+            _with_storage(self.settings),
+            outbox,
+            session,
+            recording_url=self.links.url,
+            call_control=self.control,
         )
         stack.push_async_callback(wiring.close_adapters, self.adapters)
 
@@ -160,15 +172,25 @@ class Service:
                 recovery.wakeup.set()  # look for calls made while AMI was away
 
         client = AmiClient(self.settings.ami, feed.on_event, on_session=on_session)
+        self.ami_slot.bind(client)
         client.start()
         stack.push_async_callback(client.stop)
         self.health.ami = client
+        self.interceptor = await start_interception(
+            stack,
+            self.settings.interception,
+            self.adapters,
+            client,
+            country_code=self.settings.numbering.country_code,
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _publish(self, event: LiveEvent) -> None:
         if self.app is not None and HUB_KEY in self.app:
             self.app[HUB_KEY].publish(event)
+        if isinstance(self.interceptor, ParallelInterceptor):
+            self.interceptor.on_live(event)
 
     async def _expire(self, feed: CallFeed) -> None:
         while True:
@@ -202,11 +224,13 @@ def create_http_app(
     health: HealthSources,
     adapters: Mapping[str, Adapter] | None = None,
     links: recordings.RecordingLinks | None = None,
+    control: CallControl | None = None,
 ) -> web.Application:
     """The daemon's aiohttp application: health, metrics, live events, and each part's routes.
 
-    The built-in CRM (pages, REST API, screen pop), signed recording links, the amoCRM widget
-    and the Bitrix24 click-to-call webhook are mounted here, before the app is frozen.
+    Call control, the built-in CRM (pages, REST API, screen pop), signed recording links and
+    each adapter's own routes (amoCRM widget, Bitrix24 webhook) are mounted here, before the app
+    is frozen.
     """
     from adapters.builtin.routes import mount as mount_crm
     from connector.api import live
@@ -215,7 +239,9 @@ def create_http_app(
     app = create_app(settings.http)
     setup_health(app, health)
     links = links or recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
-    if mount_crm(app, settings) is None:
+    if control is not None:
+        control_api.setup(app, control)
+    if mount_crm(app, settings, call_control=control) is None:
         live.setup(app)
         recordings.setup(app, links)
     for adapter in (adapters or {}).values():

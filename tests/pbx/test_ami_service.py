@@ -127,13 +127,20 @@ async def pbx(harness: Harness) -> AsyncIterator[Harness]:
 
 
 def config_for(
-    tmp_path: Path, harness: Harness, http_port: int, ami_port: int | None = None, extra: str = ""
+    tmp_path: Path,
+    harness: Harness,
+    http_port: int,
+    ami_port: int | None = None,
+    *,
+    extra: str = "",
+    http_extra: str = "",
 ) -> Path:
     return write_config(
         tmp_path,
         ami_port=ami_port or harness.pbx_instance.ami_port,
         username=AMI_USER,
         http_port=http_port,
+        http_extra=http_extra,
         extra=NUMBERING + extra,
     )
 
@@ -295,3 +302,49 @@ async def test_the_daemons_own_sigterm_during_a_call(tmp_path: Path, pbx: Harnes
         (f"+{CLIENT}", "answered", False)
     ]
     assert await journal_ids(tmp_path) == [(calls[0]["id"], False)]
+
+
+C2C_TOKEN = "click-to-call-token"
+C2C_HTTP = f"""  tokens:
+    - name: crm
+      token: {C2C_TOKEN}
+      extensions: ["201"]
+"""
+
+
+async def post_api(port: int, path: str, body: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """POST JSON to the daemon's API with the click-to-call token."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {C2C_TOKEN}"}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http,
+        http.post(f"http://127.0.0.1:{port}{path}", json=body, headers=headers) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def test_click_to_call_through_the_daemons_api_is_recorded_once(tmp_path: Path, pbx: Harness) -> None:
+    port = free_port()
+    config = config_for(
+        tmp_path, pbx, port, http_extra=C2C_HTTP, extra="call_control:\n  transfer_context: internal\n"
+    )
+    await pbx.client("89161234500", "answer:1:2")
+    async with daemon(tmp_path, config, "d", secret_of(pbx)) as d:
+        await wait_status(port, "ok")
+        mark = pbx.pbx_mark
+        refused, _ = await post_api(
+            port, "/api/calls/originate", {"extension": "205", "number": "89161234500"}
+        )
+        status, body = await post_api(
+            port, "/api/calls/originate", {"extension": "201", "number": "89161234500"}
+        )
+        await pbx.wait_pbx(Event="Newchannel", since=mark)
+        await pbx.wait_idle()
+        await wait_report(port, "calls_in_progress", 0)
+        calls = await finish(d, port, tmp_path)
+    assert (refused, status) == (403, 202)
+    assert [
+        (c["id"], c["direction"], c["client"], c["answered_by"], c["originated"], c["disposition"])
+        for c in calls
+    ] == [(body["conversation"], "outbound", "+79161234500", "201", True, "answered")]

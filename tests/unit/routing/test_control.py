@@ -184,3 +184,19 @@ async def test_switched_off_call_control_places_no_call() -> None:
 def test_a_variable_with_a_comma_is_refused_at_start_up() -> None:
     with pytest.raises(ValueError, match="variables"):
         CallControlSettings(variables={"ROUTE": "a,b"})
+
+
+async def test_an_unbound_ami_slot_reports_the_pbx_unavailable() -> None:
+    from connector.control import AmiSlot
+
+    with pytest.raises(PbxUnavailableError):
+        await CallControl(AmiSlot(), CallControlSettings()).originate("201", "+79161234567")
+
+
+async def test_a_bound_ami_slot_sends_through_the_client() -> None:
+    from connector.control import AmiSlot
+
+    pbx, slot = RecordingPbx(), AmiSlot()
+    slot.bind(pbx)
+    await CallControl(slot, CallControlSettings()).originate("201", "+79161234567")
+    assert pbx.actions() == ["Originate"]

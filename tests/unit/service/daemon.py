@@ -42,6 +42,7 @@ def write_config(
     username: str,
     http_port: int,
     ami_extra: str = FAST_AMI,
+    http_extra: str = "",
     extra: str = "",
 ) -> Path:
     """A connector.yaml for a test daemon (the AMI secret comes from $AMI_SECRET)."""
@@ -55,6 +56,7 @@ ami:
 {ami_extra}
 http:
   port: {http_port}
+{http_extra}
 storage:
   dir: {tmp_path / "state"}
 logging:
