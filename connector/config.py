@@ -23,6 +23,8 @@ from connector.routing import InterceptionSettings
 from connector.settings_schema import Located, Secret, build
 
 _SCALARS = yaml.constructor.SafeConstructor()
+MIN_TOKEN_LENGTH = 20
+_PLACEHOLDERS = ("change-me", "changeme", "demo-token", "example")
 _REF = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -77,6 +79,13 @@ class ApiToken:
     extensions: tuple[str, ...] = ("*",)
     role: Literal["admin", "service"] = "service"
 
+    def __post_init__(self) -> None:
+        token = self.token.get()
+        if len(token) < MIN_TOKEN_LENGTH or any(word in token.lower() for word in _PLACEHOLDERS):
+            raise ValueError(
+                f"token of {self.name!r} must be a random string of at least {MIN_TOKEN_LENGTH} characters"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
@@ -88,6 +97,7 @@ class HttpSettings:
     tokens: tuple[ApiToken, ...] = ()
     link_secret: Secret = field(default_factory=lambda: Secret(""))
     recording_link_ttl: int = 3600
+    crm_link_ttl: int = 365 * 24 * 3600
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:
@@ -236,7 +246,20 @@ def loads(text: str, path: str = "<config>", environ: dict[str, str] | None = No
     adapters_data = data.pop("adapters", {}) or {}
     settings = build(Settings, data, where)
     adapters = _build_adapters(adapters_data, where)
-    return _replace(settings, adapters=adapters, source=path)
+    settings = _replace(settings, adapters=adapters, source=path)
+    _check_recording_links(settings, where)
+    return settings
+
+
+def _check_recording_links(settings: Settings, where: Located) -> None:
+    """CRMs that store recording links need a stable key and an address they can reach."""
+    linking = [name for name in ("amocrm",) if getattr(settings.adapters.get(name), "enabled", False)]
+    if not linking:
+        return
+    if not settings.http.public_url:
+        raise where.error("http.public_url", f"is required by {linking[0]}: it links recordings to it")
+    if not settings.http.link_secret:
+        raise where.error("http.link_secret", f"is required by {linking[0]}: links must survive restarts")
 
 
 def _build_adapters(data: Any, where: Located) -> dict[str, Any]:

@@ -54,7 +54,13 @@ class CallControlSettings:
     dial_context: str = "all_peers"
     caller_id: str = '"{number}" <{number}>'
     variables: dict[str, str] = field(default_factory=dict)
-    number_patterns: tuple[str, ...] = (r"^(\+7|7|8)9\d{9}$", r"^(\+7|7|8)[348]\d{9}$")
+    # Russian mobile (9xx), geographic (3xx, 4xx, 8[1-9]x) and toll-free 800 numbers; never the
+    # premium-rate 80[1-9] ranges that toll fraud aims at.
+    number_patterns: tuple[str, ...] = (
+        r"^(\+7|7|8)9\d{9}$",
+        r"^(\+7|7|8)[34]\d{9}$",
+        r"^(\+7|7|8)(800|8[1-9]\d)\d{7}$",
+    )
     ring_seconds: int = 30
     transfer_context: str = "internal"
     extension_channel: str = "PJSIP/{ext}-"
@@ -200,7 +206,9 @@ class CallControl:
         """Ring `extension`; once it answers, dial `number`. The conversation id (its linkedid)."""
         dialled = self.check_number(number)
         self._check_extension(extension, by)
-        self.limiter.take(by.name if by is not None else ADAPTERS)
+        # Per token, or per employee's extension for CRM entry points: one busy clicker in a CRM
+        # must not block click-to-call for the whole office.
+        self.limiter.take(by.name if by is not None else f"{ADAPTERS}:{extension}")
         conversation = f"crm-{int(time.time())}.{next(_ids)}"
         headers = self._originate_headers(extension, dialled, conversation, crm_call_id)
         await self._send("Originate", headers)

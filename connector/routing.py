@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from connector.ami.actions import ActionSender
     from connector.ami.agi import AgiServer
 
+# What an extension handed to the dialplan may look like: digits only, as MikoPBX numbers them.
+SAFE_EXTENSION = re.compile(r"[0-9]{1,15}")
+
 log = logs.get_logger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -232,6 +235,11 @@ class ResponsibleFinder:
         override = self.settings.users.get(name, {}).get(str(user)) if user is not None else None
         extension = override or getattr(contact, "responsible_extension", None)
         if not extension:
+            return None
+        if not SAFE_EXTENSION.fullmatch(str(extension)):
+            # CRM users edit their own "inner phone": it reaches Dial() and DEVICE_STATE(), where
+            # `,`, `&`, `$` or `(` would inject dial targets or dialplan functions (toll fraud).
+            log.warning("routing.unsafe_extension", adapter=name, extension=repr(extension)[:40])
             return None
         return Responsible(
             str(extension), name, None if user is None else str(user), getattr(contact, "name", "")
@@ -445,9 +453,13 @@ class ParallelInterceptor:
             "Variable": f"CRM_CALLER={caller},CRM_RESPONSIBLE={attempt.extension}",
         }
         # Marks the attempt in the AMI stream before its channel exists, so a tracker can file the
-        # attempt's channel under the client's call (its uniqueid is ours: ChannelId).
+        # attempt's channel under the client's call (its uniqueid is ours: ChannelId). The
+        # caller is named by CallerUniqueid/CallerLinkedid (connector/calls/interception.py);
+        # the bare Uniqueid/Linkedid stay for readers of the first version of the marker.
         marker = {
             "UserEvent": "CrmInterception",
+            "CallerUniqueid": attempt.call_id,
+            "CallerLinkedid": attempt.call_id,
             "Uniqueid": attempt.call_id,
             "Linkedid": attempt.call_id,
             "Responsible": attempt.extension,

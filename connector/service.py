@@ -113,10 +113,14 @@ class Service:
             _with_storage(self.settings),
             outbox,
             session,
-            recording_url=self.links.url,
+            recording_url=self._crm_link,
             call_control=self.control,
         )
         stack.push_async_callback(wiring.close_adapters, self.adapters)
+
+    def _crm_link(self, path: str) -> str:
+        """A recording link for a CRM: it stays in the CRM's history, so it lives much longer."""
+        return self.links.url(path, ttl=self.settings.http.crm_link_ttl)
 
     async def _adapters(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> Dispatcher:
         self._stage("adapters")
@@ -238,12 +242,14 @@ def create_http_app(
 
     app = create_app(settings.http)
     setup_health(app, health)
-    links = links or recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
+    # The one link maker whose key signs what adapters send: the CRM's pages reuse it.
+    recordings.setup(
+        app, links or recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
+    )
     if control is not None:
         control_api.setup(app, control)
     if mount_crm(app, settings, call_control=control) is None:
         live.setup(app)
-        recordings.setup(app, links)
     for adapter in (adapters or {}).values():
         adapter.mount(app)
     return app

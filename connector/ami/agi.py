@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections import OrderedDict
 from typing import Any
 
@@ -97,12 +98,18 @@ async def set_variable(request: Any, name: str, value: str) -> None:
 
 async def get_variable(request: Any, expression: str) -> str:
     """GET FULL VARIABLE: `expression` evaluated on the calling channel ('' when unset)."""
-    result = await command(request, f'GET FULL VARIABLE "{_quote(expression)}"')
+    result = await command(request, f'GET FULL VARIABLE "{expression}"')
     value = result.get("result", ("", ""))
     return str(value[1]) if value and value[0] == "1" else ""
 
 
+_UNSAFE = re.compile(r"[$\{\}(),&|;\r\n\"\\]")
+
+
 def _quote(value: str) -> str:
+    # Values come partly from CRMs: nothing that the dialplan would evaluate or split may pass.
+    if _UNSAFE.search(value):
+        raise ValueError(f"refusing an AGI value with dialplan syntax: {value[:40]!r}")
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 

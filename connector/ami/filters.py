@@ -58,8 +58,9 @@ TRACKER_EVENTS: tuple[str, ...] = (
 )
 """Events the tracker and the connector read; anything else is dropped by Asterisk."""
 
-RECORDING_VARIABLES: tuple[str, ...] = ("MIXMONITOR_FILENAME",)
-"""VarSet events let through only for these variables (the recording's file name)."""
+RECORDING_VARIABLES: tuple[str, ...] = ("MIXMONITOR_FILENAME", "FROM_DID", "__FROM_DID")
+"""VarSet events let through only for these: the recording's file name, and MikoPBX's line (DID)
+for trunks that deliver `s` instead of the dialled number."""
 
 RECORDING_APPLICATIONS: tuple[str, ...] = ("MixMonitor",)
 """Newexten events let through only for these applications (their AppData names the file)."""

@@ -41,7 +41,9 @@ class Principal:
         """Admins and managers see every call and recording; employees only their own."""
         if self.is_person:
             return self.role in ("admin", "manager")
-        return "*" in self.extensions
+        # A service token acts for phones (call control, webhooks); reading every call and
+        # recording takes an admin token.
+        return self.role == "admin" and "*" in self.extensions
 
     @property
     def scope(self) -> tuple[str, ...] | None:

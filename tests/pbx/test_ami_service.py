@@ -304,7 +304,7 @@ async def test_the_daemons_own_sigterm_during_a_call(tmp_path: Path, pbx: Harnes
     assert await journal_ids(tmp_path) == [(calls[0]["id"], False)]
 
 
-C2C_TOKEN = "click-to-call-token"
+C2C_TOKEN = "click-to-call-token-0123456789"
 C2C_HTTP = f"""  tokens:
     - name: crm
       token: {C2C_TOKEN}

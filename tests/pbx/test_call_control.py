@@ -33,7 +33,7 @@ from .scenarios import answered, world_leg_hangup
 pytestmark = [pytest.mark.pbx, pytest.mark.asyncio(loop_scope="session")]
 
 LINE1 = DIDS[0]
-TOKEN = "control-test-token-1"
+TOKEN = "control-test-token-1-abcdef"
 
 
 @dataclass

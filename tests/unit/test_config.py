@@ -168,3 +168,12 @@ def test_version_is_printed() -> None:
     result = _cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("crm-connector ")
+
+
+def test_amocrm_needs_a_public_url_for_its_recording_links() -> None:
+    text = MINIMAL + (
+        "adapters:\n  amocrm:\n    enabled: true\n    domain: shop.amocrm.ru\n"
+        "    auth: {mode: long_lived, long_lived_token: t0ken}\n"
+    )
+    with pytest.raises(ConfigError, match=r"http.public_url: is required by amocrm"):
+        config.loads(text)

@@ -12,18 +12,18 @@ from connector.settings_schema import Secret
 from tests.unit.api.conftest import ServeApp
 
 TOKENS = (
-    ApiToken("widget", Secret("svc-token-aaaa"), ("201", "202"), "service"),
-    ApiToken("ops", Secret("svc-token-bbbb"), ("*",), "admin"),
+    ApiToken("widget", Secret("svc-token-aaaa-0123456789"), ("201", "202"), "service"),
+    ApiToken("ops", Secret("svc-token-bbbb-0123456789"), ("*",), "admin"),
 )
 
 
 async def test_a_service_token_resolves_to_its_extensions() -> None:
-    principal = await Authenticator(TOKENS).resolve("svc-token-aaaa")
+    principal = await Authenticator(TOKENS).resolve("svc-token-aaaa-0123456789")
     assert principal is not None and principal.extensions == ("201", "202") and not principal.sees_all
 
 
 async def test_a_service_token_for_every_extension_sees_all() -> None:
-    principal = await Authenticator(TOKENS).resolve("svc-token-bbbb")
+    principal = await Authenticator(TOKENS).resolve("svc-token-bbbb-0123456789")
     assert principal is not None and principal.sees_all and principal.may_act_for("999")
 
 
@@ -51,13 +51,15 @@ def _app() -> web.Application:
 
 async def test_a_bearer_header_authenticates(serve: ServeApp, http: aiohttp.ClientSession) -> None:
     url = await serve(_app())
-    async with http.get(f"{url}/api/whoami", headers={"Authorization": "Bearer svc-token-bbbb"}) as r:
+    async with http.get(
+        f"{url}/api/whoami", headers={"Authorization": "Bearer svc-token-bbbb-0123456789"}
+    ) as r:
         assert (await r.json())["name"] == "ops"
 
 
 async def test_the_session_cookie_authenticates(serve: ServeApp, http: aiohttp.ClientSession) -> None:
     url = await serve(_app())
-    async with http.get(f"{url}/api/whoami", headers={"Cookie": f"{COOKIE}=svc-token-aaaa"}) as r:
+    async with http.get(f"{url}/api/whoami", headers={"Cookie": f"{COOKIE}=svc-token-aaaa-0123456789"}) as r:
         assert (await r.json())["name"] == "widget"
 
 

@@ -50,8 +50,8 @@ async def test_closing_the_hub_ends_every_stream() -> None:
 
 def _app() -> web.Application:
     tokens = (
-        ApiToken("phone-202", Secret("tok-202-abcd"), ("202",), "service"),
-        ApiToken("all", Secret("tok-all-abcd"), ("*",), "service"),
+        ApiToken("phone-202", Secret("tok-202-abcd-0123456789"), ("202",), "service"),
+        ApiToken("all", Secret("tok-all-abcd-0123456789"), ("*",), "service"),
     )
     app = create_app(HttpSettings(tokens=tokens))
 
@@ -76,7 +76,7 @@ async def test_the_socket_streams_events_of_the_callers_extension(
 ) -> None:
     app = _app()
     url = await serve(app)
-    ws = await _connect(http, url, "tok-202-abcd")
+    ws = await _connect(http, url, "tok-202-abcd-0123456789")
     await _subscribed(app, 1)
     app[HUB_KEY].publish(event("other", exten="203"))
     app[HUB_KEY].publish(event("mine", exten="202"))
@@ -87,7 +87,9 @@ async def test_the_socket_streams_events_of_the_callers_extension(
 
 async def test_following_another_extension_is_forbidden(serve: ServeApp, http: aiohttp.ClientSession) -> None:
     url = await serve(_app())
-    async with http.get(f"{url}/api/live?exten=203", headers={"Authorization": "Bearer tok-202-abcd"}) as r:
+    async with http.get(
+        f"{url}/api/live?exten=203", headers={"Authorization": "Bearer tok-202-abcd-0123456789"}
+    ) as r:
         assert r.status == 403
 
 
@@ -100,7 +102,7 @@ async def test_the_socket_needs_a_token(serve: ServeApp, http: aiohttp.ClientSes
 async def test_closing_the_hub_closes_the_socket(serve: ServeApp, http: aiohttp.ClientSession) -> None:
     app = _app()
     url = await serve(app)
-    ws = await _connect(http, url, "tok-all-abcd", "?exten=205")
+    ws = await _connect(http, url, "tok-all-abcd-0123456789", "?exten=205")
     await _subscribed(app, 1)
     app[HUB_KEY].close()
     message = await ws.receive()
@@ -114,7 +116,7 @@ async def test_stopping_the_server_ends_open_streams(http: aiohttp.ClientSession
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    ws = await _connect(http, url, "tok-all-abcd")
+    ws = await _connect(http, url, "tok-all-abcd-0123456789")
     await _subscribed(app, 1)
     await runner.cleanup()
     message = await ws.receive()

@@ -39,7 +39,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def _app(links: RecordingLinks, allow: bool = False) -> web.Application:
-    tokens = (ApiToken("own", Secret("tok-own-1234"), ("202",), "service"),)
+    tokens = (ApiToken("own", Secret("tok-own-1234-0123456789"), ("202",), "service"),)
     app = create_app(HttpSettings(tokens=tokens))
 
     async def access(principal: Principal, rel: str) -> bool:
@@ -122,7 +122,7 @@ async def test_a_user_not_allowed_to_hear_it_gets_403(
 ) -> None:
     links = RecordingLinks(LinkSigner("k"), root)
     url = await serve(_app(links, allow=False))
-    headers = {"Authorization": "Bearer tok-own-1234"}
+    headers = {"Authorization": "Bearer tok-own-1234-0123456789"}
     async with http.get(f"{url}/recordings/2026/11/call.mp3", headers=headers) as r:
         assert r.status == 403
 
@@ -132,7 +132,7 @@ async def test_an_allowed_user_hears_it_without_a_link(
 ) -> None:
     links = RecordingLinks(LinkSigner("k"), root)
     url = await serve(_app(links, allow=True))
-    headers = {"Authorization": "Bearer tok-own-1234"}
+    headers = {"Authorization": "Bearer tok-own-1234-0123456789"}
     async with http.get(f"{url}/recordings/2026/11/call.mp3", headers=headers) as r:
         assert r.status == 200 and await r.read() == AUDIO
 

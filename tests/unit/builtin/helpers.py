@@ -23,7 +23,8 @@ from connector.config import ApiToken, HttpSettings
 from connector.settings_schema import Secret
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-SERVICE_TOKEN = "service-token-123456"
+SERVICE_TOKEN = "service-token-123456-abcdef"
+ADMIN_SERVICE_TOKEN = "admin-service-token-7890-abcdef"
 
 # name, extension, role, token
 EMPLOYEES = (
@@ -89,7 +90,12 @@ async def crm_server(tmp_path: Path, call_control: Any = None) -> AsyncIterator[
     """Start the app on an ephemeral loopback port with four employees; stop it afterwards."""
     import aiohttp
 
-    settings = HttpSettings(tokens=(ApiToken("widget", Secret(SERVICE_TOKEN), ("*",), "service"),))
+    settings = HttpSettings(
+        tokens=(
+            ApiToken("widget", Secret(SERVICE_TOKEN), ("*",), "service"),
+            ApiToken("reports", Secret(ADMIN_SERVICE_TOKEN), ("*",), "admin"),
+        )
+    )
     recordings_dir = tmp_path / "monitor"
     recordings_dir.mkdir(exist_ok=True)
     async with aiohttp.ClientSession() as session:

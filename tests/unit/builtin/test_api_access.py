@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.unit.builtin.helpers import SERVICE_TOKEN, CrmServer, make_call
+from tests.unit.builtin.helpers import ADMIN_SERVICE_TOKEN, SERVICE_TOKEN, CrmServer, make_call
 
 
 async def test_a_request_without_a_token_gets_401_problem_json(
@@ -60,13 +60,22 @@ async def test_another_employees_call_is_not_found_for_an_employee(
         assert r.status == 404 and r.content_type == "application/problem+json"
 
 
-async def test_a_service_token_for_every_extension_sees_all_calls(
+async def test_an_admin_token_for_every_extension_sees_all_calls(
     server: CrmServer, http: aiohttp.ClientSession
 ) -> None:
     await server.adapter.log_call(make_call("23.1", rang=("203",), answered_by="203"))
-    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    headers = {"Authorization": f"Bearer {ADMIN_SERVICE_TOKEN}"}
     async with http.get(f"{server.url}/api/crm/calls", headers=headers) as r:
         assert (await r.json())["total"] == 1
+
+
+async def test_a_call_control_service_token_reads_no_calls(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    await server.adapter.log_call(make_call("23.2", rang=("203",), answered_by="203"))
+    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    async with http.get(f"{server.url}/api/crm/calls", headers=headers) as r:
+        assert (await r.json())["total"] == 0
 
 
 async def test_only_admins_add_employees(server: CrmServer, http: aiohttp.ClientSession) -> None:

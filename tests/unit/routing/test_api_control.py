@@ -22,7 +22,7 @@ from connector.settings_schema import Secret
 
 from .recorder import RecordingPbx, channel
 
-TOKEN = "api-token-for-tests"
+TOKEN = "api-token-for-tests-abcdef"
 WIDGET = "widget-token-for-tests"
 
 

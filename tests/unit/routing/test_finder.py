@@ -121,3 +121,17 @@ async def test_close_cancels_the_lookups_left_running() -> None:
         await f.find(PHONE)
     await f.aclose()
     assert not f._running
+
+
+@pytest.mark.parametrize(
+    "injected",
+    [
+        "201)}${SHELL(id>/tmp/pwn)}${DEVICE_STATE(PJSIP/201",  # dialplan function injection
+        "79991234567@all_peers/n&Local/201",  # an extra Dial() target: toll fraud
+        "201,20,tT",  # Dial() options
+        "201\n",  # `$` in a pattern would let a trailing newline through
+    ],
+)
+async def test_a_crm_extension_with_dialplan_syntax_is_never_used(injected: str) -> None:
+    found = await finder(("bitrix24", Crm(injected)), ("amocrm", Crm("202"))).find(PHONE)
+    assert found is not None and (found.extension, found.adapter) == ("202", "amocrm")
