@@ -119,6 +119,7 @@ class AdapterContext:
     state: StateStore
     recording_url: Callable[[str], str] = lambda path: ""  # signed, expiring link for a recording
     call_control: Any = None  # the call-control service, for click-to-call entry points
+    push_internal: bool = False  # calls.push_internal: internal calls reach this CRM too
 
 
 class Adapter:
@@ -148,8 +149,8 @@ class Adapter:
         return jobs
 
     def wants_call(self, call: Call) -> bool:
-        """Whether this CRM hears of `call` at all (internal calls are skipped by default)."""
-        return call.direction is not Direction.INTERNAL
+        """Whether this CRM hears of `call` at all (internal calls only with `push_internal`)."""
+        return call.direction is not Direction.INTERNAL or self.context.push_internal
 
     def wants_unsorted(self, call: Call) -> bool:
         """Whether `call` may create an unsorted lead (incoming, any disposition)."""

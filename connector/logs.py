@@ -7,9 +7,11 @@ secret value (from the config) is replaced wherever it appears in a line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import typing
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -40,6 +42,24 @@ class SecretScrubber:
         return text
 
 
+class _Stderr:
+    """Standard error as found at each write; a failing write is dropped, never raised.
+
+    A log line must not take the daemon down: a closed or broken stderr (journald restarting,
+    a replaced stream) would otherwise raise inside whichever task logged, such as the AMI reader.
+    """
+
+    def write(self, text: str) -> None:
+        """Write `text` to the current sys.stderr, ignoring a closed or broken stream."""
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(text)
+
+    def flush(self) -> None:
+        """Flush the current sys.stderr, ignoring a closed or broken stream."""
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+
+
 def wants_json(fmt: str) -> bool:
     """JSON for journald/pipes, console for a terminal, unless forced."""
     if fmt in ("json", "console"):
@@ -67,7 +87,7 @@ def configure(level: str = "info", fmt: str = "auto", secrets: Iterable[str] = (
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=typing.cast(typing.TextIO, _Stderr())),
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)

@@ -94,7 +94,8 @@ class AmoCrmAdapter(Adapter):
 
     def mount(self, app: web.Application) -> None:
         """The widget's endpoints under /amocrm/widget/ (click-to-call, hang-up, transfer)."""
-        app.add_subapp("/amocrm/widget/", self.widget_app())
+        if self.settings.widget.enabled:
+            app.add_subapp("/amocrm/widget/", self.widget_app())
 
     def widget_app(self) -> web.Application:
         """The aiohttp sub-application the amoCRM widget calls (mount it under /amocrm/widget)."""

@@ -134,8 +134,10 @@ class CallFeed:
                 await self.queue.join()
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
-        if not self.queue.empty():
-            log.error("feed.unwritten_at_shutdown", count=self.queue.qsize())
+        while not self.queue.empty():
+            # Past the grace: leave every unwritten record in the log so it can be re-entered.
+            item = self.queue.get_nowait()
+            log.error("feed.unwritten_at_shutdown", kind=type(item).__name__, record=item.to_dict())
 
     async def _write_all(self) -> None:
         while True:
@@ -155,6 +157,11 @@ class CallFeed:
                 return
             except StorageError as exc:
                 log.warning("feed.write_failed", attempt=attempt + 1, error=str(exc))
+                await asyncio.sleep(0.5 * 2**attempt)
+            except Exception as exc:
+                # Isolation boundary: an unexpected error must not kill the writer, or every
+                # later call would pile up in the queue and be dropped.
+                log.exception("feed.write_error", attempt=attempt + 1, error=repr(exc))
                 await asyncio.sleep(0.5 * 2**attempt)
         self.stats.write_failures += 1
         log.error("feed.write_gave_up", kind=type(item).__name__, record=item.to_dict())

@@ -50,6 +50,7 @@ def build_adapters(
             state=outbox.state(name),
             recording_url=recording_url or (lambda path: ""),
             call_control=call_control,
+            push_internal=settings.calls.push_internal,
         )
         built[name] = registry.factory(name)(adapter_settings, context)
     return built

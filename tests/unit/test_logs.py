@@ -35,3 +35,15 @@ def test_console_format_is_plain_text(capsys: pytest.CaptureFixture[str]) -> Non
     err = capsys.readouterr().err
     assert "hello" in err
     assert not err.strip().startswith("{")
+
+
+def test_a_closed_log_stream_never_raises_into_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    logs.configure("info", "json")
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr("sys.stderr", closed)
+    logs.get_logger("t").error("ami.lost", reason="journald went away")
+    monkeypatch.undo()
+    assert closed.closed

@@ -16,15 +16,16 @@ from tests.unit.ami import calls
 class Recorder:
     """Stands in for the outbox's record_call/record_live: keeps what it was given."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, error: Exception | None = None) -> None:
         self.calls: list[Call] = []
         self.live: list[LiveEvent] = []
         self.failures = failures
+        self.error = error or StorageError("database is locked")
 
     async def call(self, call: Call) -> None:
         if self.failures:
             self.failures -= 1
-            raise StorageError("database is locked")
+            raise self.error
         self.calls.append(call)
 
     async def event(self, event: LiveEvent) -> None:
@@ -98,6 +99,16 @@ async def test_after_a_daemon_restart_a_call_in_progress_is_picked_up_from_the_c
 
 async def test_a_locked_outbox_is_retried_and_the_call_kept() -> None:
     recorder = Recorder(failures=1)
+    feed = make_feed(recorder)
+    feed.start()
+    for event in calls.ringing() + calls.hangups():
+        feed.on_event(event)
+    await feed.stop(grace=10)
+    assert [c.id for c in recorder.calls] == ["1.1"]
+
+
+async def test_an_unexpected_outbox_error_does_not_stop_the_writer() -> None:
+    recorder = Recorder(failures=1, error=ValueError("no active connection"))
     feed = make_feed(recorder)
     feed.start()
     for event in calls.ringing() + calls.hangups():

@@ -274,3 +274,15 @@ async def test_ack_and_claim_hands_over_the_next_job_of_the_chain(outbox: Outbox
         JobState.RUNNING,
         1,
     )
+
+
+async def test_internal_calls_make_no_jobs_unless_pushed(outbox: Outbox) -> None:
+    import dataclasses
+
+    internal = make_call("1700000000.7", direction=Direction.INTERNAL, client="202", did=None)
+    pushing = RecordingAdapter(dataclasses.replace(context("pushing"), push_internal=True))
+    await outbox.record_call(internal, [crm("quiet"), pushing])
+    assert sorted(j.key for j in await outbox.jobs()) == [
+        f"pushing:{internal.id}:attach_recording",
+        f"pushing:{internal.id}:log_call",
+    ]
