@@ -9,6 +9,7 @@ and misses) are cached briefly: one call asks several times (unsorted, log, rout
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,9 @@ def phone_values(contact: dict[str, Any]) -> list[str]:
     return values
 
 
+CACHE_SIZE = 10_000  # caller numbers remembered at most (a few MB)
+
+
 class ContactDirectory:
     """Looks contacts up by phone (cached for `ttl` seconds) and creates them."""
 
@@ -58,7 +62,7 @@ class ContactDirectory:
         self._ttl = ttl
         self._base_url = base_url
         self._clock = clock
-        self._cache: dict[str, tuple[float, Contact | None]] = {}
+        self._cache: OrderedDict[str, tuple[float, Contact | None]] = OrderedDict()
 
     async def find(self, phone: str) -> Contact | None:
         """The contact with this number, or None."""
@@ -136,7 +140,11 @@ class ContactDirectory:
         return f"{self._base_url}/{kind}/detail/{entity_id}"
 
     def _remember(self, key: str, contact: Contact | None) -> None:
+        # Bounded: one entry per caller number would otherwise grow for as long as the daemon runs.
         self._cache[key] = (self._clock() + self._ttl, contact)
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
 
 def embedded(answer: Any, name: str) -> list[dict[str, Any]]:

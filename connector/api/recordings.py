@@ -51,7 +51,8 @@ class LinkSigner:
 
     def verify(self, path: str, expires: str, signature: str) -> bool:
         """Whether the signature matches and has not expired."""
-        if not expires.isdigit() or int(expires) < self.clock():
+        # A real expiry has 10 digits; a huge one would only cost a big-integer parse.
+        if not expires.isdigit() or len(expires) > 12 or int(expires) < self.clock():
             return False
         return hmac.compare_digest(self.signature(path, int(expires)), signature)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.amocrm.contacts import spellings
 from tests.fakes.amocrm import FakeAmoCrm
 from tests.unit.amocrm.conftest import CLIENT, Build
@@ -114,3 +116,16 @@ async def test_company_search_can_be_turned_off(fake: FakeAmoCrm, build: Build) 
     fake.add_company("ООО Ромашка", ["84951234567"])
     adapter = await build(search_companies=False)
     assert await adapter.lookup("+74951234567") is None
+
+
+async def test_the_cache_forgets_the_oldest_number_past_its_size(
+    fake: FakeAmoCrm, build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.amocrm.contacts.CACHE_SIZE", 2)
+    adapter = await build()
+    for number in (CLIENT, "+79160000001", "+79160000002"):
+        await adapter.lookup(number)
+    before = searches(fake)
+    await adapter.lookup("+79160000002")  # still cached
+    await adapter.lookup(CLIENT)  # evicted: asked again
+    assert searches(fake) - before == 3  # one number asked again, in its three spellings
