@@ -176,6 +176,7 @@ class Bitrix24Adapter(Adapter):
         """Attach the recording to the finished call; a retry never finishes the call again."""
         if not (self.settings.upload_history and self.settings.upload_recordings):
             return
+        path = await asyncio.to_thread(converted, path)
         try:
             name = mapping.recording_name(path)
         except ValueError as exc:
@@ -219,3 +220,13 @@ class Bitrix24Adapter(Adapter):
                 del self._locks[conversation]
             else:
                 self._locks[conversation] = (lock, users - 1)
+
+
+def converted(path: str) -> str:
+    """The recording as it is on disk now: MikoPBX converts MixMonitor's wav to mp3 after the call
+    (and may drop the wav), so the announced name is tried with mp3 first, then as announced."""
+    stem = os.path.splitext(path)[0]
+    for candidate in (stem + ".mp3", path, stem + ".wav"):
+        if os.path.isfile(candidate):
+            return candidate
+    return path

@@ -171,6 +171,18 @@ async def test_recording_is_attached_after_finish(
     assert (record["FILENAME"], record["content"]) == (mp3.name, RECORDING)
 
 
+async def test_a_wav_announced_by_mixmonitor_is_attached_as_the_mp3_mikopbx_made(
+    portal: FakeBitrix24, make_adapter: MakeAdapter, mp3: Path
+) -> None:
+    announced = mp3.with_suffix(".wav")  # converted and removed after the call
+    adapter = await make_adapter()
+    call = answered_call(recordings=(str(announced),))
+    await adapter.log_call(call)
+    await adapter.attach_recording(call, str(announced))
+    (record,) = portal.records.values()
+    assert (record["FILENAME"], record["content"]) == (mp3.name, RECORDING)
+
+
 async def test_large_recording_goes_through_the_upload_url(
     portal: FakeBitrix24, make_adapter: MakeAdapter, mp3: Path
 ) -> None:
