@@ -86,6 +86,7 @@ class AmiClient:
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._fresh: set[str] | None = None
+        self._gone: set[str] | None = None  # hung up while the channel list was being read
         self._lost_at: float | None = None
         filters = settings.filters or default_filters()
         self._login = Login(settings.username, settings.secret.get(), settings.events, filters)
@@ -222,17 +223,21 @@ class AmiClient:
         """Hand the channels alive now to the hook; a failure there is logged, not fatal."""
         if self._on_session is None:
             return
-        self._fresh = set()
+        self._fresh, self._gone = set(), set()
         try:
             result = await self.send("CoreShowChannels", list_end="CoreShowChannelsComplete")
-            alive = {item.get("Uniqueid", "") for item in result.events} | self._fresh
-            snapshot = ChannelSnapshot(result.events, frozenset(alive - {""}), time.time(), first)
+            # A channel listed but hung up before the list ended must not be adopted: its Hangup
+            # has already gone by, so nothing would ever close it.
+            gone = self._gone
+            listed = tuple(item for item in result.events if item.get("Uniqueid", "") not in gone)
+            alive = ({item.get("Uniqueid", "") for item in listed} | self._fresh) - gone
+            snapshot = ChannelSnapshot(listed, frozenset(alive - {""}), time.time(), first)
         except (AmiActionError, AmiConnectionError) as exc:
             # the watch that follows sees a dead session at once and reconnects
             log.warning("ami.resync_failed", reason=str(exc))
             return
         finally:
-            self._fresh = None
+            self._fresh, self._gone = None, None
         try:
             await self._on_session(snapshot)
         except Exception:
@@ -248,6 +253,8 @@ class AmiClient:
             counts[name] = counts.get(name, 0) + 1
         if self._fresh is not None and name == "Newchannel":
             self._fresh.add(message.get("Uniqueid", ""))
+        if self._gone is not None and name == "Hangup":
+            self._gone.add(message.get("Uniqueid", ""))
         self._on_event(message)
 
     # -- state changes, each logged once ------------------------------------------------------

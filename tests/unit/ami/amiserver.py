@@ -57,6 +57,7 @@ class AmiServer:
         self.frozen = False
         self.answer_pings = True
         self.drop_on_list = 0  # drop the connection instead of answering the next N CoreShowChannels
+        self.hang_up_while_listing: set[str] = set()  # uniqueids whose Hangup comes amid the list
         self.logged_in = asyncio.Condition()
         self.action_seen = asyncio.Condition()
         self._server: asyncio.Server | None = None
@@ -174,6 +175,8 @@ class AmiServer:
         )
         for channel in self.channels:
             await self._write(conn, {"Event": "CoreShowChannel", "ActionID": aid, **channel})
+            if channel.get("Uniqueid") in self.hang_up_while_listing:
+                await self._write(conn, {"Event": "Hangup", "Cause": "16", **channel})
         await self._write(
             conn,
             {

@@ -169,6 +169,23 @@ async def test_after_a_reconnect_the_hook_gets_the_channels_alive_now(server: Am
     assert [(s.first, s.alive) for s in snapshots] == [(True, frozenset({"1.1"})), (False, frozenset())]
 
 
+async def test_a_channel_that_hangs_up_while_listed_is_not_taken_for_alive(server: AmiServer) -> None:
+    snapshots: list[ChannelSnapshot] = []
+
+    async def hook(snapshot: ChannelSnapshot) -> None:
+        snapshots.append(snapshot)
+
+    server.channels = [
+        {"Channel": "PJSIP/201-00000001", "Uniqueid": "1.1", "Linkedid": "1.1"},
+        {"Channel": "PJSIP/202-00000002", "Uniqueid": "1.2", "Linkedid": "1.2"},
+    ]
+    server.hang_up_while_listing = {"1.1"}
+    async with running(settings_for(server), Events(), hook) as client:
+        await client.wait_connected(5)
+    (snapshot,) = snapshots
+    assert (snapshot.alive, [c["Uniqueid"] for c in snapshot.channels]) == (frozenset({"1.2"}), ["1.2"])
+
+
 async def test_a_connection_lost_during_the_resync_is_reopened(server: AmiServer) -> None:
     snapshots: list[ChannelSnapshot] = []
 
