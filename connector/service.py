@@ -161,7 +161,14 @@ class Service:
         async def record_call(call: Call) -> None:
             await outbox.record_call(call, adapters)
 
-        recovery = CdrRecovery(options, outbox.state("cdr"), record_call, feed.seen, feed.tracker.rules)
+        recovery = CdrRecovery(
+            options,
+            outbox.state("cdr"),
+            record_call,
+            feed.seen,
+            feed.tracker.rules,
+            journalled=outbox.journalled,
+        )
         self._spawn(recovery.run(), "cdr-recovery", stack)
         return recovery
 

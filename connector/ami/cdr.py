@@ -23,6 +23,7 @@ from adapters.base import StateStore
 from connector import logs
 from connector.calls.model import Call, Direction, Disposition
 from connector.calls.rules import TrackerRules
+from connector.calls.state import id_key
 from connector.config import CdrRecoverySettings
 
 log = logs.get_logger(__name__)
@@ -60,12 +61,16 @@ class CdrRecovery:
         record: Callable[[Call], Awaitable[Any]],
         seen: SeenLinkedids,
         rules: TrackerRules,
+        *,
+        journalled: Callable[[Iterable[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self._record = record
         self.seen = seen
         self.rules = rules
+        # The outbox journal's linkedids: `seen` is forgotten at a restart, the journal is not.
+        self._journalled = journalled
         self.recovered = 0
         self.wakeup = asyncio.Event()
 
@@ -93,6 +98,9 @@ class CdrRecovery:
         if not rows:
             return []
         calls = [c for c in self._calls(rows) if c is not None]
+        if self._journalled is not None and calls:
+            known = await self._journalled(lid for c in calls for lid in c.linkedids)
+            calls = [c for c in calls if not known.intersection(c.linkedids)]
         for call in calls:
             await self._record(call)
         await self.state.set(CURSOR_KEY, rows[-1]["id"])
@@ -125,7 +133,7 @@ def call_from_rows(rows: list[sqlite3.Row], rules: TrackerRules) -> Call | None:
         dict.fromkeys(str(r["dst_num"]) for r in rows if rules.is_extension(str(r["dst_num"] or "")))
     )
     return Call(
-        id=min(str(r["linkedid"]) for r in rows),
+        id=min((str(r["linkedid"]) for r in rows), key=id_key),  # the tracker's choice: numeric
         linkedids=tuple(sorted({str(r["linkedid"]) for r in rows})),
         direction=direction,
         client=rules.normalize(client) if direction is not Direction.INTERNAL else client,

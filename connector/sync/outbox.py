@@ -96,6 +96,10 @@ class Outbox:
                 " ON CONFLICT (id) DO NOTHING",
                 (call.id, call.ended_at.timestamp(), now, json.dumps(payload, ensure_ascii=False)),
             )
+            await conn.executemany(
+                "INSERT OR IGNORE INTO call_linkedids (linkedid, call_id) VALUES (?, ?)",
+                [(linkedid, call.id) for linkedid in {call.id, *call.linkedids}],
+            )
             await self._adopt_live_jobs(conn, call)
             for name, kind in planned:
                 key = job_key(name, kind, payload)
@@ -337,7 +341,21 @@ class Outbox:
                 " WHERE j.payload IS NULL AND j.conversation = calls.id AND j.state != 'delivered')",
                 (self.clock() - older_than,),
             )
+            await conn.execute("DELETE FROM call_linkedids WHERE call_id NOT IN (SELECT id FROM calls)")
             return cursor.rowcount
+
+    async def journalled(self, linkedids: Iterable[str]) -> set[str]:
+        """Which of `linkedids` belong to a call already in the journal."""
+        wanted = list(dict.fromkeys(linkedids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):  # SQLite's bound on host parameters
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetch(
+                f"SELECT linkedid FROM call_linkedids WHERE linkedid IN ({marks})", chunk
+            )
+            found.update(str(row[0]) for row in rows)
+        return found
 
     async def journal(self, call_id: str) -> dict[str, Any] | None:
         """The journalled call `call_id` (`Call.to_dict()` shape), if kept."""

@@ -6,6 +6,8 @@ Append a new tuple to change the schema; never edit one that has shipped.
 - `jobs`: one row per adapter and kind of work, unique by idempotency `key`. A job's `payload` is
   NULL when it is the journal's call. Jobs of one adapter and conversation run in `id` order.
 - `adapter_state`: the adapters' durable key → JSON values (OAuth tokens, CRM-side ids).
+- `call_linkedids` (v2): every linkedid of a journalled call, so a call recovered from another
+  source (MikoPBX's CDR) is recognised whichever of its linkedids that source names.
 """
 
 from __future__ import annotations
@@ -46,5 +48,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at REAL NOT NULL,
             PRIMARY KEY (adapter, key)
         )""",
+    ),
+    (
+        """CREATE TABLE call_linkedids (
+            linkedid TEXT PRIMARY KEY,
+            call_id TEXT NOT NULL
+        )""",
+        "CREATE INDEX call_linkedids_call ON call_linkedids (call_id)",
+        """INSERT OR IGNORE INTO call_linkedids (linkedid, call_id)
+            SELECT value, calls.id FROM calls, json_each(calls.payload, '$.linkedids')""",
     ),
 )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from adapters.base import MemoryState
-from connector.ami.cdr import CdrRecovery, SeenLinkedids
+from connector.ami.cdr import CdrRecovery, SeenLinkedids, call_from_rows
 from connector.calls.model import Call, Direction, Disposition
 from connector.calls.rules import TrackerRules
 from connector.config import CdrRecoverySettings
@@ -95,3 +96,46 @@ async def test_a_missing_cdr_database_is_never_created(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         await recovery(missing, state, SeenLinkedids(), []).poll()
     assert not missing.parent.exists()
+
+
+async def test_a_call_already_in_the_journal_is_not_recovered_after_a_restart(
+    cdr_db: Path, tmp_path: Path
+) -> None:
+    from connector.sync.outbox import Outbox
+
+    outbox = await Outbox.open(tmp_path / "outbox.db")
+    try:
+        state = MemoryState()
+        recorded: list[Call] = []
+        await recovery(cdr_db, state, SeenLinkedids(), recorded).poll()  # the cursor starts
+        add_row(
+            cdr_db, "done.1", "74951234567", "202", disposition="ANSWERED", answer="2025-11-22 13:00:05.000"
+        )
+        add_row(
+            cdr_db, "gap.1", "74957778899", "201", disposition="ANSWERED", answer="2025-11-22 13:00:10.000"
+        )
+        journalled_call = call_from_rows(_rows(cdr_db, "done.1"), TrackerRules())
+        assert journalled_call is not None
+        await outbox.record_call(journalled_call, [])
+        # after a restart `seen` is empty: the journal is what says "done.1" was recorded
+        reader = CdrRecovery(
+            CdrRecoverySettings(enabled=True, db_path=cdr_db), state, _append(recorded), SeenLinkedids(),
+            TrackerRules(), journalled=outbox.journalled,
+        )  # fmt: skip
+        await reader.poll()
+    finally:
+        await outbox.close()
+    assert [c.id for c in recorded] == ["gap.1"]
+
+
+def _append(recorded: list[Call]) -> Callable[[Call], Awaitable[None]]:
+    async def record(call: Call) -> None:
+        recorded.append(call)
+
+    return record
+
+
+def _rows(db: Path, linkedid: str) -> list[sqlite3.Row]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return list(conn.execute("SELECT * FROM cdr_general WHERE linkedid = ?", (linkedid,)))
