@@ -32,7 +32,7 @@ _REF = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 class CdrRecoverySettings:
     """Recover calls missed while AMI was down from MikoPBX's cdr.db (read-only)."""
 
-    enabled: bool = False
+    enabled: bool = True
     db_path: Path = Path("/storage/usbdisk1/mikopbx/astlogs/asterisk/cdr.db")
     poll_seconds: float = 30.0
 

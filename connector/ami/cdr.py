@@ -76,11 +76,18 @@ class CdrRecovery:
 
     async def run(self) -> None:
         """Poll every `poll_seconds`, and at once when `wakeup` is set (after an AMI reconnect)."""
+        unreadable = False
         while True:
             try:
                 await self.poll()
             except sqlite3.Error as exc:
-                log.warning("cdr.unreadable", path=str(self.settings.db_path), error=str(exc))
+                if not unreadable:  # once, not every poll: on plain Asterisk there is no cdr.db
+                    log.warning("cdr.unreadable", path=str(self.settings.db_path), error=str(exc))
+                unreadable = True
+            else:
+                if unreadable:
+                    log.info("cdr.readable_again", path=str(self.settings.db_path))
+                unreadable = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.poll_seconds):
                     await self.wakeup.wait()
