@@ -68,6 +68,9 @@ def problem_response(status: int, title: str, detail: str = "", **extra: Any) ->
     )
 
 
+_KEPT_HEADERS = frozenset({"Allow", "Retry-After", "WWW-Authenticate", "Vary"})
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every error into problem+json; unexpected ones are logged (isolation boundary)."""
@@ -79,9 +82,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         response = problem_response(exc.status, exc.reason, instance=request.path)
-        for name in ("Allow", "Retry-After", "WWW-Authenticate"):
-            if name in exc.headers:
-                response.headers[name] = exc.headers[name]
+        for name, value in exc.headers.items():
+            # CORS headers too: a widget's script must see the 401, not a CORS failure.
+            if name in _KEPT_HEADERS or name.startswith("Access-Control-"):
+                response.headers[name] = value
         return response
     except Exception:
         log.exception("http.unhandled", method=request.method, path=request.path)

@@ -52,9 +52,11 @@ class Widget:
             return response.status, await response.json()
 
 
-async def serve(control: RecordingCallControl | None, **options: object) -> AsyncIterator[str]:
+async def serve(
+    control: RecordingCallControl | None, root: web.Application | None = None, **options: object
+) -> AsyncIterator[str]:
     settings = WidgetSettings(enabled=True, token=Secret(TOKEN), allowed_origins=(ORIGIN,), **options)  # type: ignore[arg-type]
-    root = web.Application()
+    root = root if root is not None else web.Application()
     root.add_subapp("/amocrm/widget/", create_widget_app(settings, UserMap({"201": "555"}, 600), control))
     runner = web.AppRunner(root)
     await runner.setup()
@@ -138,3 +140,15 @@ async def test_without_call_control_the_endpoint_is_unavailable(session: aiohttp
             url + "/hangup", json={"extension": "201"}, headers={"Authorization": f"Bearer {TOKEN}"}
         ) as response:
             assert response.status == 503
+
+
+async def test_a_refusal_inside_the_daemons_app_still_reaches_the_widgets_script(
+    session: aiohttp.ClientSession,
+) -> None:
+    from connector.api.app import create_app
+    from connector.config import HttpSettings
+
+    async for url in serve(RecordingCallControl(), create_app(HttpSettings())):
+        headers = {"Authorization": "Bearer wrong", "Origin": ORIGIN}
+        async with session.post(url + "/hangup", json={"extension": "201"}, headers=headers) as response:
+            assert (response.status, response.headers.get("Access-Control-Allow-Origin")) == (401, ORIGIN)
