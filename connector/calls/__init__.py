@@ -5,9 +5,10 @@ Modules, in the order an event meets them:
 - `tracker`: `CallTracker` — `feed(event)`, `expire(now)`, `alive_channels()`,
   `close_missing(alive, at)`, `close_all(at)`; the event → handler table.
 - `core`: channels from snapshots, linkedid grouping into conversations, legs, finishing.
-- `channels`, `dials`, `bridges`, `transfers`, `queues`, `dialplan`, `resync`: one module per
-  event family (`dialplan`: VarSet/Newexten — recording file names, the line of an inbound
-  call; `resync`: CoreShowChannel snapshots adopted after a reconnect).
+- `channels`, `dials`, `bridges`, `transfers`, `queues`, `dialplan`, `interception`, `resync`:
+  one module per event family (`dialplan`: VarSet/Newexten — recording file names, the line of
+  an inbound call; `interception`: the CrmInterception UserEvent of responsible-manager
+  interception; `resync`: CoreShowChannel snapshots adopted after a reconnect).
 - `legs`: who talks to the client (bridges and Local pairs); `records`: direction, parties,
   disposition and the finished `Call`; `state`: the mutable working state.
 - `model`: the frozen `Call` / `LiveEvent` records and their JSON shape.

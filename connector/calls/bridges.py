@@ -26,6 +26,7 @@ def on_bridge_enter(t: Tracking, event: AmiEvent) -> None:
             if other is not None:
                 conv = t.merge(conv, t.conv_of(other))
     members.add(channel.uniqueid)
+    t.remember_member(bridge, channel.uniqueid)
     t.refresh(conv)
 
 
@@ -58,6 +59,7 @@ def on_bridge_merge(t: Tracking, event: AmiEvent) -> None:
     members = t.bridges.setdefault(target, set())
     convs = [t.conv_of(t.channels[uid]) for uid in members | moved if uid in t.channels]
     for uid in moved:
+        t.remember_member(target, uid)
         if uid in t.channels:
             t.channels[uid].bridge = target
     members |= moved

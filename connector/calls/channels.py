@@ -41,7 +41,7 @@ def on_hangup_request(t: Tracking, event: AmiEvent) -> None:
     """HangupRequest: someone asked this channel to hang up (who hung up first)."""
     channel = t.channel(event, create=False)
     if channel is not None:
-        t.note_hangup_side(channel)
+        t.note_hangup_side(channel, requested=True)
 
 
 def on_hangup(t: Tracking, event: AmiEvent) -> None:
@@ -49,5 +49,5 @@ def on_hangup(t: Tracking, event: AmiEvent) -> None:
     channel = t.channel(event, create=False)
     if channel is None:
         return
-    t.note_hangup_side(channel)
+    t.note_hangup_side(channel, requested=False)
     t.remove_channel(channel, as_int(val(event, "Cause")))

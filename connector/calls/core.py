@@ -23,6 +23,11 @@ from connector.calls.state import Channel, Conversation, Kind, classify, id_key
 AmiEvent = Mapping[str, str | list[str]]
 Emitted = LiveEvent | Call
 
+# How many bridges keep the list of channels they ever held (`Tracking.bridge_history`), and how
+# many channels each list keeps: enough for every bridge of the calls in progress on a busy PBX.
+REMEMBERED_BRIDGES = 4096
+REMEMBERED_MEMBERS = 16
+
 
 def val(event: AmiEvent, key: str) -> str:
     """A header's value ('' when absent; the last value of a repeated header)."""
@@ -51,6 +56,11 @@ class Tracking:
         self.by_linkedid: dict[str, Conversation] = {}
         self.conversations: set[Conversation] = set()
         self.local_halves: dict[str, str] = {}  # "Local/x@ctx-0001" → uniqueid of ;1, until ;2 arrives
+        # Bridge → the uniqueids that were ever in it, in order of entry (oldest bridges dropped
+        # first). An attended transfer's consultation bridge is often empty by the time
+        # AttendedTransfer arrives (its members were merged away), and that event names the
+        # target only when Asterisk wins a race (see transfers.py): this is where the target was.
+        self.bridge_history: dict[str, list[str]] = {}
         self.out: list[Emitted] = []
         self._hung: set[str] = set()
         self._hung_order: deque[str] = deque()
@@ -143,6 +153,16 @@ class Tracking:
         elif target is not old:
             self.merge(old, target)
 
+    def remember_member(self, bridge: str, uid: str) -> None:
+        """Note that channel `uid` was in `bridge` (see `bridge_history`)."""
+        members = self.bridge_history.get(bridge)
+        if members is None:
+            members = self.bridge_history[bridge] = []
+            if len(self.bridge_history) > REMEMBERED_BRIDGES:
+                del self.bridge_history[next(iter(self.bridge_history))]
+        if uid not in members and len(members) < REMEMBERED_MEMBERS:
+            members.append(uid)
+
     # -- conversations ---------------------------------------------------------------------
 
     def merge(self, a: Conversation, b: Conversation) -> Conversation:
@@ -152,9 +172,10 @@ class Tracking:
         older, younger = (
             (a, b) if (a.started, id_key(a.call_id)) <= (b.started, id_key(b.call_id)) else (b, a)
         )
-        for linkedid in younger.linkedids:
+        for linkedid in younger.linkedids | younger.aliases:
             self.by_linkedid[linkedid] = older
         older.linkedids |= younger.linkedids
+        older.aliases |= younger.aliases
         older.channels |= younger.channels
         if older.origin is None:
             _adopt_parties(older, younger)
@@ -171,6 +192,7 @@ class Tracking:
         older.causes.update(younger.causes)
         older.partial = older.partial or younger.partial
         older.client_name = older.client_name or younger.client_name
+        older.intercepted_by = older.intercepted_by or younger.intercepted_by
         self.conversations.discard(younger)
         self.refresh(older)
         return older
@@ -179,6 +201,7 @@ class Tracking:
         """Recompute who talks to the client; open and close legs; announce new answers."""
         last = conv.legs[-1].ext if conv.legs else None
         for ext in legs.update(conv, legs.talking(conv, self.channels, self.bridges), self.now):
+            conv.hangup_after_talk = None  # the talk goes on: whoever hung up before did not end it
             if ext != last:
                 self.emit_live(conv, LiveKind.ANSWERED, exten=ext)
 
@@ -192,15 +215,30 @@ class Tracking:
         """Queue a live event about `conv` for the caller of `feed`."""
         self.out.append(records.live(conv, self.rules, kind, self.now, **extra))
 
-    def note_hangup_side(self, channel: Channel) -> None:
-        """Remember who hung up first: the client, or an employee talking to them."""
+    def note_hangup_side(self, channel: Channel, requested: bool) -> None:
+        """Remember who hung up first: the client, or an employee talking to them.
+
+        A HangupRequest (`requested`: the far end sent BYE) names its side at once. A Hangup
+        with no request before it (an AMI Hangup, the dialplan) arrives after the channel
+        already left the bridge, so the talk is over and the legs closed: then the first of the
+        client and the last employee to hang up is only a candidate (`hangup_after_talk`),
+        dropped if the client talks to someone again (a blind transfer), used when the call ends.
+        """
         conv = self.conv_of(channel)
         if conv.hangup_side is not None:
             return
-        if channel.uniqueid == conv.client_uid:
-            conv.hangup_side = "client"
-        elif channel.ext is not None and conv.open_legs().get(channel.ext) is not None:
-            conv.hangup_side = "employee"
+        is_client = channel.uniqueid == conv.client_uid
+        talking = conv.open_legs()
+        if requested or talking or not conv.legs:
+            if is_client:
+                conv.hangup_side = "client"
+            elif channel.ext is not None and talking.get(channel.ext) is not None:
+                conv.hangup_side = "employee"
+        elif conv.hangup_after_talk is None:
+            if is_client:
+                conv.hangup_after_talk = "client"
+            elif channel.ext is not None and channel.ext == conv.legs[-1].ext:
+                conv.hangup_after_talk = "employee"
 
     def remove_channel(self, channel: Channel, cause: int | None) -> None:
         """The channel hung up: forget it, and finish its conversation if it was the last."""
@@ -211,8 +249,19 @@ class Tracking:
         if cause is not None and channel.uniqueid in (conv.client_uid, origin):
             conv.causes[channel.uniqueid] = cause
         self.refresh(conv)
-        if not conv.channels:
+        if not conv.channels or all(self._waiting_attempt(conv, uid) for uid in conv.channels):
+            # An interception attempt still ringing does not keep the caller's call open: the
+            # call is over (and its end is what tells the daemon to stop that attempt).
             self.finish(conv)
+
+    def _waiting_attempt(self, conv: Conversation, uid: str) -> bool:
+        channel = self.channels.get(uid)
+        return channel is not None and channel.linkedid in conv.aliases
+
+    def is_attempt(self, channel: Channel) -> bool:
+        """Whether `channel` belongs to an interception attempt (see interception.py)."""
+        aliases = self.conv_of(channel).aliases
+        return channel.linkedid in aliases or channel.uniqueid in aliases
 
     def _forget(self, channel: Channel) -> None:
         uid = channel.uniqueid
@@ -239,6 +288,7 @@ class Tracking:
         last event seen about any of its channels.
         """
         conv.interrupted = conv.interrupted or interrupted
+        conv.hangup_side = conv.hangup_side or conv.hangup_after_talk
         end = self.now
         if interrupted:
             end = max(
@@ -248,7 +298,7 @@ class Tracking:
             if uid in self.channels:
                 self._forget(self.channels[uid])
         conv.channels.clear()
-        for linkedid in conv.linkedids:
+        for linkedid in conv.linkedids | conv.aliases:
             if self.by_linkedid.get(linkedid) is conv:
                 del self.by_linkedid[linkedid]
         self.conversations.discard(conv)
@@ -269,6 +319,7 @@ def _adopt_parties(older: Conversation, younger: Conversation) -> None:
     older.legs = younger.legs
     older.originated = older.originated or younger.originated
     older.hangup_side = younger.hangup_side
+    older.hangup_after_talk = younger.hangup_after_talk
 
 
 def _worth_a_record(conv: Conversation) -> bool:

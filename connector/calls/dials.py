@@ -24,7 +24,8 @@ def on_dial_begin(t: Tracking, event: AmiEvent) -> None:
         dest.dialled_by = source.uniqueid
         if dest.uniqueid not in source.dials:
             source.dials.append(dest.uniqueid)
-    elif not val(event, "Uniqueid"):
+    elif not val(event, "Uniqueid") and not t.is_attempt(dest):
+        # An Originate is click-to-call, unless it is an interception attempt's.
         _originated(t, conv, event)
     conv.dial_count += 1
     if dest.kind is Kind.EMPLOYEE and dest.ext:
@@ -88,6 +89,8 @@ def on_dial_end(t: Tracking, event: AmiEvent) -> None:
     if anchor is None:
         return
     conv = t.conv_of(anchor)
+    if dest is not None and source is None and t.is_attempt(dest):
+        return  # an interception attempt's own dial says nothing about the caller's call
     status = val(event, "DialStatus")
     if source is None or source.kind in _PHONES or (dest is not None and dest.kind is Kind.EXTERNAL):
         conv.outer_status = status
@@ -98,5 +101,5 @@ def on_dial_end(t: Tracking, event: AmiEvent) -> None:
 def on_originate_response(t: Tracking, event: AmiEvent) -> None:
     """OriginateResponse: the channel was created by an Originate (click-to-call)."""
     channel = t.channel(event, create=False)
-    if channel is not None:
+    if channel is not None and not t.is_attempt(channel):
         t.conv_of(channel).originated = True

@@ -8,7 +8,7 @@ never counts as a human answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from connector.calls.state import Channel, Conversation, Kind, Leg
 
@@ -18,9 +18,11 @@ def reachable(
     channels: Mapping[str, Channel],
     bridges: Mapping[str, set[str]],
     follow_dials: bool = False,
+    skip: Collection[str] = (),
 ) -> Iterator[Channel]:
-    """Channels linked to `start` (not itself) by bridges, Local pairs and, if asked, dials."""
-    seen = {start}
+    """Channels linked to `start` (not itself) by bridges, Local pairs and, if asked, dials;
+    the channels in `skip` are neither yielded nor crossed."""
+    seen = {start, *skip}
     stack = [start]
     while stack:
         current = channels.get(stack.pop())
@@ -72,11 +74,21 @@ def update(conv: Conversation, now_talking: Mapping[str, str], now: float) -> li
 def employee_behind(
     start: str, channels: Mapping[str, Channel], bridges: Mapping[str, set[str]], exclude: str | None
 ) -> str | None:
-    """The first employee extension reachable from `start`, dials included (transfer targets)."""
+    """The first employee extension reachable from `start`, dials included (transfer targets).
+
+    A Local half is looked through to its far side: the search does not go back through the
+    bridge the half itself is in, because that bridge holds the near party (after an attended
+    transfer's merge, the transferee: an employee too in an internal call).
+    """
     first = channels.get(start)
-    if first is not None and first.kind is Kind.EMPLOYEE and first.ext != exclude:
+    if first is None:
+        return None
+    if first.kind is Kind.EMPLOYEE and first.ext != exclude:
         return first.ext
-    for channel in reachable(start, channels, bridges, follow_dials=True):
+    near: set[str] = set()
+    if first.kind is Kind.LOCAL and first.peer is not None and first.bridge is not None:
+        near = bridges.get(first.bridge, set()) - {start}
+    for channel in reachable(start, channels, bridges, follow_dials=True, skip=near):
         if channel.kind is Kind.EMPLOYEE and channel.ext != exclude:
             return channel.ext
     return None

@@ -105,6 +105,7 @@ def build_call(conv: Conversation, rules: TrackerRules, ended: float) -> Call | 
         hangup_cause=_cause(conv),
         hangup_side=conv.hangup_side,
         interrupted=conv.interrupted,
+        intercepted_by=conv.intercepted_by,
     )
 
 

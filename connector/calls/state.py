@@ -102,6 +102,9 @@ class Conversation:
 
     linkedids: set[str]
     started: float
+    # Linkedids of interception attempts filed under this conversation (see interception.py):
+    # looked up like linkedids, never its id.
+    aliases: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)  # alive uniqueids
     origin: Channel | None = None  # first phone channel: who started the conversation
     client_uid: str | None = None  # the channel whose talks with employees make the legs
@@ -121,7 +124,9 @@ class Conversation:
     outer_status: str = ""  # DialStatus of the last dial made by a phone (or an originate)
     causes: dict[str, int] = field(default_factory=dict)  # uniqueid → hangup cause (origin, client)
     hangup_side: str | None = None
+    hangup_after_talk: str | None = None  # side of the first hangup after the talk ended (see core)
     client_name: str | None = None
+    intercepted_by: str | None = None  # the responsible manager rung by interception
 
     @property
     def call_id(self) -> str:

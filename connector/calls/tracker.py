@@ -36,7 +36,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from connector.calls import bridges, channels, dialplan, dials, queues, resync, transfers
+from connector.calls import bridges, channels, dialplan, dials, interception, queues, resync, transfers
 from connector.calls.core import AmiEvent, Emitted, Tracking
 from connector.calls.model import Call
 from connector.calls.rules import TrackerRules
@@ -65,6 +65,7 @@ HANDLERS: Mapping[str, Handler] = {
     "QueueCallerJoin": queues.on_queue_join,
     "VarSet": dialplan.on_var_set,
     "Newexten": dialplan.on_new_exten,
+    "UserEvent": interception.on_user_event,
 }
 
 

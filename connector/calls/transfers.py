@@ -6,7 +6,7 @@ from __future__ import annotations
 from connector.calls import legs
 from connector.calls.core import AmiEvent, Tracking, val
 from connector.calls.model import LiveKind, TransferKind
-from connector.calls.state import Channel, Conversation, TransferNote
+from connector.calls.state import Channel, Conversation, Kind, TransferNote
 
 
 def on_blind_transfer(t: Tracking, event: AmiEvent) -> None:
@@ -36,26 +36,50 @@ def on_attended_transfer(t: Tracking, event: AmiEvent) -> None:
     if conv is None or first is None:
         return
     source = _employee(t, first, None)
-    target = _target(t, event, second, source)
+    target = _target(t, event, first, second or first, source)
     if source and target and target != source:
         _note(t, conv, TransferKind.ATTENDED, source, target)
 
 
-def _target(t: Tracking, event: AmiEvent, second: Channel | None, source: str | None) -> str | None:
-    """The employee the client was transferred to: the named target (through its Local pair),
-    else whoever else is in the consultation bridge, else whoever the transferer reached."""
+def _target(t: Tracking, event: AmiEvent, first: Channel, second: Channel, source: str | None) -> str | None:
+    """The employee the client was transferred to (None if the events do not tell).
+
+    The AttendedTransfer event names the target (TransferTarget*) only when Asterisk finds it
+    at that moment, and in a transfer completed by the transferer hanging up it often does not:
+    bridge_basic.c's get_transfer_parties() asks for the transferer's peer in the consultation
+    bridge while the transferer's own thread is pulling it out of that bridge (already uncounted,
+    not yet detached), and ast_bridge_peer() answers only for a two-party bridge, so about one
+    event in three comes without TransferTarget*. Its BridgeMerge has by then moved the target's
+    channel out of the consultation bridge, so that bridge is empty either way. Candidates, best
+    first: the named target; whoever is or was in the consultation bridge besides the
+    transferer; whoever the transferee now talks to; whoever the transferer's consultation
+    channel reached (dials too).
+    """
+    skip = {first.uniqueid, second.uniqueid}
     starts: list[str] = []
     named = t.channel(event, "TransferTarget", create=False)
     if named is not None:
         starts.append(named.uniqueid)
-    bridge = t.bridges.get(val(event, "SecondBridgeUniqueid"), set())
-    starts.extend(sorted(uid for uid in bridge if second is None or uid != second.uniqueid))
-    if second is not None:
-        starts.append(second.uniqueid)
+    second_bridge = val(event, "SecondBridgeUniqueid")
+    starts.extend(sorted(t.bridges.get(second_bridge, set()) - skip))
+    starts.extend(uid for uid in t.bridge_history.get(second_bridge, ()) if uid not in skip)
     for start in starts:
         found = legs.employee_behind(start, t.channels, t.bridges, source)
         if found:
             return found
+    found = _talking_to(t, t.channel(event, "Transferee", create=False), skip, source)
+    if found:
+        return found
+    return legs.employee_behind(second.uniqueid, t.channels, t.bridges, source)
+
+
+def _talking_to(t: Tracking, transferee: Channel | None, skip: set[str], source: str | None) -> str | None:
+    """The employee the transferee is connected to now (bridges and Local pairs), not `source`."""
+    if transferee is None:
+        return None
+    for channel in legs.reachable(transferee.uniqueid, t.channels, t.bridges, skip=skip):
+        if channel.kind is Kind.EMPLOYEE and channel.ext and channel.ext != source:
+            return channel.ext
     return None
 
 

@@ -628,6 +628,19 @@ async def attended_transfer_feature_code(h: Harness) -> None:
     await _consult_then_leave(h, "201", "204")
 
 
+@scenario(
+    "attended_transfer_ami_completed, in the variant Asterisk produces about one run in three: "
+    "its AttendedTransfer has no TransferTarget* headers (bridge_basic.c looks for the "
+    "transferer's peer while the hanging-up transferer is being pulled out of the "
+    "consultation bridge). The play is the same, so a re-recording is the race variant only "
+    "if its AttendedTransfer lacks TransferTargetChannel: re-record until it does",
+    SCENARIOS["attended_transfer_ami_completed"].truth,
+    routes={LINE1: "201"},
+)
+async def attended_transfer_ami_completed_race(h: Harness) -> None:
+    await attended_transfer_ami_completed(h)
+
+
 # ============================================================== outbound
 @scenario(
     "201 dials 89161234567 (8-format); the client answers after 1 s, hangs up after 2 s "
