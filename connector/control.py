@@ -91,6 +91,11 @@ class Caller(Protocol):
         """The token's or the person's name."""
         ...
 
+    @property
+    def rate_key(self) -> str:
+        """Who the rate limit counts: unique per token or per person (names are not)."""
+        ...
+
     def may_act_for(self, extension: str) -> bool:
         """Whether it may place or control calls for `extension`."""
         ...
@@ -125,7 +130,7 @@ class RateLimiter:
             window.popleft()
         if len(window) >= self.per_minute:
             raise TooManyCallsError(
-                f"{who} may place {self.per_minute} calls a minute", retry_after=window[0] + 60.0 - now
+                f"at most {self.per_minute} calls a minute may be placed", retry_after=window[0] + 60.0 - now
             )
         window.append(now)
         while len(self._windows) > MAX_CALLERS:
@@ -208,7 +213,7 @@ class CallControl:
         self._check_extension(extension, by)
         # Per token, or per employee's extension for CRM entry points: one busy clicker in a CRM
         # must not block click-to-call for the whole office.
-        self.limiter.take(by.name if by is not None else f"{ADAPTERS}:{extension}")
+        self.limiter.take(by.rate_key if by is not None else f"{ADAPTERS}:{extension}")
         conversation = f"crm-{int(time.time())}.{next(_ids)}"
         headers = self._originate_headers(extension, dialled, conversation, crm_call_id)
         await self._send("Originate", headers)

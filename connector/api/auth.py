@@ -55,6 +55,11 @@ class Principal:
         """May manage employees and settings."""
         return self.role == "admin"
 
+    @property
+    def rate_key(self) -> str:
+        """Unique per person or per token, for rate limits (two employees may share a name)."""
+        return f"employee:{self.employee_id}" if self.is_person else f"token:{self.name}"
+
     def may_act_for(self, extension: str) -> bool:
         """Whether this caller may place or control calls for `extension` (toll-fraud guard)."""
         return "*" in self.extensions or extension in self.extensions

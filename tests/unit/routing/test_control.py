@@ -26,6 +26,10 @@ class Token:
     name: str
     extensions: tuple[str, ...]
 
+    @property
+    def rate_key(self) -> str:
+        return f"token:{self.name}"
+
     def may_act_for(self, extension: str) -> bool:
         return "*" in self.extensions or extension in self.extensions
 
