@@ -74,7 +74,13 @@ def demo_settings(
 ) -> Settings:
     """The demo's configuration, validated like any other."""
     data: dict[str, Any] = {
-        "ami": {"host": "127.0.0.1", "port": ami_port, "username": ami_user, "secret": ami_secret},
+        "ami": {
+            "host": "127.0.0.1",
+            "port": ami_port,
+            "username": ami_user,
+            "secret": ami_secret,
+            "cdr_recovery": {"enabled": False},  # the demo has no MikoPBX cdr.db
+        },
         "http": {"host": "127.0.0.1", "port": http_port, "link_secret": secrets.token_hex(16)},
         "storage": {"dir": str(state), "recordings_dir": str(recordings_dir or state / "monitor")},
         "numbering": {
