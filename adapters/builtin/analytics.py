@@ -9,7 +9,7 @@ success = (closed − lost) / closed. Each report is a few grouped queries over 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from adapters.builtin.campaigns import Campaigns, spellings
@@ -76,17 +76,31 @@ async def _deal_totals(db: Database, period: Period) -> dict[str, Any]:
 
 
 async def _call_totals(db: Database, period: Period, dids: list[str]) -> dict[str, int]:
-    row = await db.fetch_one(
-        "SELECT COUNT(*) AS total, COALESCE(SUM(direction = 'inbound'), 0) AS incoming,"
-        " COALESCE(SUM(direction = 'inbound' AND disposition = 'answered'), 0) AS answered,"
-        " COALESCE(SUM(direction = 'inbound' AND disposition <> 'answered'), 0) AS missed,"
-        " COALESCE(SUM(direction = 'outbound'), 0) AS outgoing,"
-        f" COALESCE(SUM(direction = 'inbound' AND did IN ({_marks(dids)})), 0) AS tracking"
-        " FROM calls WHERE started_at >= ? AND started_at < ? AND direction IN ('inbound', 'outbound')",
+    # One range of calls_report_direction per direction (the IN loop keeps GROUP BY order) ...
+    rows = await db.fetch_all(
+        "SELECT direction, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered FROM calls"
+        " WHERE direction IN ('inbound', 'outbound') AND started_at >= ? AND started_at < ?"
+        " GROUP BY direction",
+        (period.since, period.until),
+    )
+    by = {r["direction"]: r for r in rows}
+    incoming = int(by["inbound"]["calls"]) if "inbound" in by else 0
+    answered = int(by["inbound"]["answered"]) if "inbound" in by else 0
+    outgoing = int(by["outbound"]["calls"]) if "outbound" in by else 0
+    # ... and one per tracking number of calls_report_line: a bare count, no per-row test.
+    tracking = await db.scalar(
+        f"SELECT COUNT(*) FROM calls WHERE direction = 'inbound' AND did IN ({_marks(dids)})"
+        " AND started_at >= ? AND started_at < ?",
         [*dids, period.since, period.until],
     )
-    assert row is not None
-    return {k: int(v) for k, v in row.items()}
+    return {
+        "total": incoming + outgoing,
+        "incoming": incoming,
+        "answered": answered,
+        "missed": incoming - answered,
+        "outgoing": outgoing,
+        "tracking": int(tracking or 0),
+    }
 
 
 async def hourly(db: Database, dids: list[str], now: datetime, period: Period) -> list[dict[str, Any]]:
@@ -105,12 +119,26 @@ async def hourly(db: Database, dids: list[str], now: datetime, period: Period) -
 
 async def daily(db: Database, dids: list[str], now: datetime, period: Period) -> list[dict[str, Any]]:
     """Incoming calls on tracking numbers on each of the last 365 local days (oldest first)."""
-    shift = sql_shift(period.tz, now)
+    # Local days by the offset in force now, as the hourly chart counts (see `sql_shift`).
+    offset = now.astimezone(period.tz).utcoffset() or timedelta()
+    offset = timedelta(minutes=offset.total_seconds() // 60)
     last = now.astimezone(period.tz).date()
     days = [last - timedelta(days=n) for n in range(364, -1, -1)]
-    year = Period(days[0], last, period.tz)
-    counts = await _grouped(db, "date(started_at, ?)", shift, dids, since=year.since, until=year.until)
-    return [{"date": d.isoformat(), "calls": counts.get(d.isoformat(), 0)} for d in days]
+    if not dids:
+        return [{"date": d.isoformat(), "calls": 0} for d in days]
+
+    def start(day: date) -> str:
+        return iso(datetime.combine(day, time(), UTC) - offset)
+
+    # Each day's count is one range of calls_report_line per tracking number, counted in the index:
+    # no date() on every call and no sort to group them (the subquery runs once per day, not per call).
+    rows = await db.fetch_all(
+        f"WITH days(day, since, until) AS (VALUES {', '.join('(?, ?, ?)' for _ in days)})"
+        " SELECT day, (SELECT COUNT(*) FROM calls WHERE direction = 'inbound'"
+        f" AND did IN ({_marks(dids)}) AND started_at >= since AND started_at < until) AS calls FROM days",
+        [*(x for d in days for x in (d.isoformat(), start(d), start(d + timedelta(days=1)))), *dids],
+    )
+    return [{"date": r["day"], "calls": int(r["calls"])} for r in rows]
 
 
 async def _grouped(
@@ -119,8 +147,8 @@ async def _grouped(
     if not dids:
         return {}
     rows = await db.fetch_all(
-        f"SELECT {bucket} AS bucket, COUNT(*) AS calls FROM calls WHERE did IN ({_marks(dids)})"
-        " AND started_at >= ? AND started_at < ? AND direction = 'inbound' GROUP BY bucket",
+        f"SELECT {bucket} AS bucket, COUNT(*) AS calls FROM calls WHERE direction = 'inbound'"
+        f" AND did IN ({_marks(dids)}) AND started_at >= ? AND started_at < ? GROUP BY bucket",
         [shift, *dids, since, until],
     )
     return {r["bucket"]: int(r["calls"]) for r in rows}
@@ -221,24 +249,43 @@ async def _calls_by_employee(
     db: Database, period: Period, dids: list[str], extensions: list[str]
 ) -> dict[str, Row]:
     # `employee` is who answered (or, unanswered, the first who rang): answered and outgoing are theirs.
+    # One range of calls_report_employee per (direction, employee), grouped in index order.
     rows = await db.fetch_all(
-        "SELECT employee, SUM(direction = 'inbound' AND disposition = 'answered') AS answered,"
-        f" SUM(direction = 'inbound' AND disposition = 'answered' AND did IN ({_marks(dids)}))"
-        " AS answered_tracking, SUM(direction = 'outbound') AS outgoing,"
+        "SELECT direction, employee, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered,"
         " SUM(CASE WHEN disposition = 'answered' THEN talk_seconds ELSE 0 END) AS talk_seconds"
-        f" FROM calls WHERE employee IN ({_marks(extensions)}) AND started_at >= ? AND started_at < ?"
-        " AND direction IN ('inbound', 'outbound') GROUP BY employee",
+        f" FROM calls WHERE direction IN ('inbound', 'outbound') AND employee IN ({_marks(extensions)})"
+        " AND started_at >= ? AND started_at < ? GROUP BY direction, employee",
+        [*extensions, period.since, period.until],
+    )
+    out: dict[str, Row] = {}
+    for r in rows:
+        row = out.setdefault(
+            r["employee"], {"answered": 0, "answered_tracking": 0, "outgoing": 0, "talk_seconds": 0}
+        )
+        if r["direction"] == "inbound":
+            row["answered"] += int(r["answered"])
+        else:
+            row["outgoing"] += int(r["calls"])
+        row["talk_seconds"] += r["talk_seconds"]
+    # Answered on tracking numbers: one range of calls_report_employee_line per (line, employee).
+    tracked = await db.fetch_all(
+        "SELECT employee, COUNT(*) AS n FROM calls WHERE direction = 'inbound' AND disposition = 'answered'"
+        f" AND did IN ({_marks(dids)}) AND employee IN ({_marks(extensions)})"
+        " AND started_at >= ? AND started_at < ? GROUP BY did, employee",
         [*dids, *extensions, period.since, period.until],
     )
-    return {r["employee"]: r for r in rows}
+    for r in tracked:
+        out[r["employee"]]["answered_tracking"] += int(r["n"])
+    return out
 
 
 async def _missed_by_employee(db: Database, period: Period) -> dict[str, int]:
-    # A missed call counts for everyone it rang, since each of them could have answered it.
+    # A missed call counts for everyone it rang, since each of them could have answered it. The ids
+    # come from calls_report_missed as one sorted list, so the call_extensions seeks run in key order.
     rows = await db.fetch_all(
-        "SELECT x.extension AS k, COUNT(*) AS n FROM calls c JOIN call_extensions x ON x.call_id = c.id"
-        " WHERE c.started_at >= ? AND c.started_at < ? AND c.direction = 'inbound'"
-        " AND c.disposition <> 'answered' GROUP BY x.extension",
+        "SELECT extension AS k, COUNT(*) AS n FROM call_extensions WHERE call_id IN"
+        " (SELECT id FROM calls WHERE direction = 'inbound' AND disposition <> 'answered'"
+        " AND started_at >= ? AND started_at < ?) GROUP BY extension",
         (period.since, period.until),
     )
     return {r["k"]: int(r["n"]) for r in rows}
@@ -264,7 +311,12 @@ async def _deals_by_employee(db: Database, period: Period) -> dict[Any, Row]:
 async def lines(db: Database, period: Period) -> dict[str, Any]:
     """Per tracking number: calls, answered, % answered, unique callers; the total and average rows."""
     numbers = await db.fetch_all("SELECT number, name FROM tracking_numbers ORDER BY number")
-    items = [await _line_row(db, n, period) for n in numbers]
+    counts = await _line_counts(db, [n["number"] for n in numbers], period)
+    items = [
+        {**n, **row, "answered_percent": percent(row["answered"], row["calls"])}
+        for n in numbers
+        for row in [counts.get(n["number"], {"calls": 0, "answered": 0, "unique_callers": 0})]
+    ]
     items.sort(key=lambda r: (-r["calls"], r["number"]))
     return {
         "period": period.as_dict(),
@@ -274,25 +326,49 @@ async def lines(db: Database, period: Period) -> dict[str, Any]:
     }
 
 
-_LINE_SQL = (
-    "SELECT COUNT(*) AS calls, COALESCE(SUM(disposition = 'answered'), 0) AS answered,"
-    " COUNT(DISTINCT phone) AS unique_callers FROM calls WHERE did IN ({marks})"
-    " AND started_at >= ? AND started_at < ? AND direction = 'inbound'"
+_LINE_WHERE = (
+    "FROM calls WHERE direction = 'inbound' AND did IN ({marks}) AND started_at >= ? AND started_at < ?"
 )
 
 
-async def _line_row(db: Database, number: Row, period: Period) -> Row:
-    dids = spellings([number["number"]])
-    row = await db.fetch_one(_LINE_SQL.format(marks=_marks(dids)), [*dids, period.since, period.until])
+async def _line_counts(db: Database, numbers: list[str], period: Period) -> dict[str, Row]:
+    """Calls, answered and unique callers per tracking number, in one pass over calls_report_line."""
+    # One range per stored spelling, grouped in index order (no sort); the spellings of a number
+    # are then added up, which is exact for the counts but not for unique callers when both occur.
+    dids = spellings(numbers)
+    rows = await db.fetch_all(
+        "SELECT did, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered,"
+        f" COUNT(DISTINCT phone) AS unique_callers {_LINE_WHERE.format(marks=_marks(dids))} GROUP BY did",
+        [*dids, period.since, period.until],
+    )
+    found: dict[str, list[Row]] = {}
+    for r in rows:
+        found.setdefault("+" + r["did"].lstrip("+"), []).append(r)
+    out: dict[str, Row] = {}
+    for number in numbers:
+        parts = found.get("+" + number.lstrip("+"), [])
+        if len(parts) > 1:  # the number stored both with and without '+': count its callers once
+            out[number] = await _line_query(db, spellings([number]), period)
+        elif parts:
+            out[number] = {k: int(parts[0][k]) for k in ("calls", "answered", "unique_callers")}
+    return out
+
+
+async def _line_query(db: Database, dids: list[str], period: Period) -> Row:
+    # Unique callers through a sorted GROUP BY phone: cheaper than COUNT(DISTINCT)'s b-tree.
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS unique_callers, COALESCE(SUM(n), 0) AS calls, COALESCE(SUM(a), 0) AS answered"
+        " FROM (SELECT phone, COUNT(*) AS n, SUM(disposition = 'answered') AS a"
+        f" {_LINE_WHERE.format(marks=_marks(dids))} GROUP BY phone)",
+        [*dids, period.since, period.until],
+    )
     assert row is not None
-    return {**number, **row, "answered_percent": percent(row["answered"], row["calls"])}
+    return {k: int(row[k]) for k in ("calls", "answered", "unique_callers")}
 
 
 async def _lines_total(db: Database, numbers: list[str], period: Period) -> Row:
     # Unique callers over all numbers: one caller who rang two numbers counts once.
-    dids = spellings(numbers)
-    row = await db.fetch_one(_LINE_SQL.format(marks=_marks(dids)), [*dids, period.since, period.until])
-    assert row is not None
+    row = await _line_query(db, spellings(numbers), period)
     return {**row, "answered_percent": percent(row["answered"], row["calls"])}
 
 
