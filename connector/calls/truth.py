@@ -14,7 +14,7 @@ from typing import Any
 from connector.calls.model import Call
 
 TALK_TOLERANCE = 2.0
-_PLAIN = (
+TRUTH_KEYS = (
     "direction",
     "client",
     "did",
@@ -28,6 +28,7 @@ _PLAIN = (
     "originated",
     "recording",
 )
+"""The keys of a truth entry compared as they are (`talk_seconds` comes with a tolerance)."""
 
 
 def comparable(call: Call | dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def differences(got: dict[str, Any], want: dict[str, Any], tolerance: float = TA
     """How one emitted call (`comparable` shape) differs from one truth entry."""
     found = [
         f"{key}: got {got.get(key)!r}, want {want[key]!r}"
-        for key in _PLAIN
+        for key in TRUTH_KEYS
         if key in want and got.get(key) != want[key]
     ]
     if "talk_seconds" in want and abs(got["talk_seconds"] - float(want["talk_seconds"])) > tolerance:

@@ -26,6 +26,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connector.calls.capture import as_event
+from connector.calls.model import Call
+from connector.calls.rules import rules_from_numbering
+from connector.calls.tracker import CallTracker
+
 from .ami import AmiClient, AmiError, Message, header, match
 
 HERE = Path(__file__).resolve().parent
@@ -501,3 +506,16 @@ class Harness:
             seen = len(self.pbx.events)
             if time.monotonic() > deadline:
                 raise HarnessError("PBX events never went quiet")
+
+
+async def calls_since(h: Harness, mark: int) -> list[Call]:
+    """The calls the tracker makes of the PBX's events from `mark` (after the PBX is idle)."""
+    await h.wait_pbx(Event="Newchannel", since=mark)
+    await h.wait_idle()
+    tracker = CallTracker(rules_from_numbering(NUMBERING))
+    calls: list[Call] = []
+    for raw in h.pbx.events[mark:]:
+        event = as_event(raw)
+        if event is not None:
+            calls.extend(item for item in tracker.feed(event) if isinstance(item, Call))
+    return calls

@@ -19,15 +19,13 @@ from aiohttp import web
 from connector.ami.client import AmiClient
 from connector.api import control as control_api
 from connector.api.app import create_app
-from connector.calls.capture import as_event
 from connector.calls.model import Call
 from connector.calls.rules import rules_from_numbering
-from connector.calls.tracker import CallTracker
 from connector.config import AmiSettings, ApiToken, HttpSettings
 from connector.control import CallControl, CallControlSettings
 from connector.settings_schema import Secret
 
-from .harness import AMI_USER, DIDS, NUMBERING, Harness
+from .harness import AMI_USER, DIDS, NUMBERING, Harness, calls_since
 from .scenarios import answered, world_leg_hangup
 
 pytestmark = [pytest.mark.pbx, pytest.mark.asyncio(loop_scope="session")]
@@ -82,19 +80,6 @@ async def api(pbx_harness: Harness) -> AsyncIterator[Api]:
         await runner.cleanup()
         await ami.stop()
         await h.reset()
-
-
-async def calls_since(h: Harness, mark: int) -> list[Call]:
-    """The calls the tracker makes of the PBX's events from `mark` (after the PBX is idle)."""
-    await h.wait_pbx(Event="Newchannel", since=mark)
-    await h.wait_idle()
-    tracker = CallTracker(rules_from_numbering(NUMBERING))
-    calls: list[Call] = []
-    for raw in h.pbx.events[mark:]:
-        event = as_event(raw)
-        if event is not None:
-            calls.extend(item for item in tracker.feed(event) if isinstance(item, Call))
-    return calls
 
 
 def first_to_leave(h: Harness, mark: int) -> str:

@@ -9,27 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from connector.calls.truth import TRUTH_KEYS
+
 from .ami import AmiClient, parse_message
 from .checks import problems
 from .scenarios import SCENARIOS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
 CAPTURES = sorted(FIXTURES.glob("*.json"))
-CALL_KEYS = {
-    "direction",
-    "client",
-    "did",
-    "rang",
-    "answered_by",
-    "disposition",
-    "legs",
-    "transfers",
-    "queue",
-    "pickup",
-    "originated",
-    "recording",
-    "talk_seconds",
-}
+CALL_KEYS = {*TRUTH_KEYS, "talk_seconds"}
 
 
 def _load(path: Path) -> dict:

@@ -22,7 +22,6 @@ from adapters.base import Contact
 from connector.ami.agi import AgiServer
 from connector.ami.client import AmiClient
 from connector.ami.protocol import Message
-from connector.calls.capture import as_event
 from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_numbering
 from connector.calls.tracker import CallTracker
@@ -30,7 +29,7 @@ from connector.config import AmiSettings
 from connector.routing import Interception, InterceptionSettings, ParallelInterceptor, ResponsibleFinder
 from connector.settings_schema import Secret
 
-from .harness import AMI_USER, DIDS, NUMBERING, Harness
+from .harness import AMI_USER, DIDS, NUMBERING, Harness, calls_since
 
 pytestmark = [pytest.mark.pbx, pytest.mark.asyncio(loop_scope="session")]
 
@@ -117,19 +116,6 @@ async def agi(pbx_harness: Harness) -> AsyncIterator[Agi]:
     finally:
         await endpoint.close()
         await pbx_harness.reset()
-
-
-async def calls_since(h: Harness, mark: int) -> list[Call]:
-    """The calls the tracker makes of the PBX's events from `mark` (after the PBX is idle)."""
-    await h.wait_pbx(Event="Newchannel", since=mark)
-    await h.wait_idle()
-    tracker = CallTracker(rules_from_numbering(NUMBERING))
-    calls: list[Call] = []
-    for raw in h.pbx.events[mark:]:
-        event = as_event(raw)
-        if event is not None:
-            calls.extend(item for item in tracker.feed(event) if isinstance(item, Call))
-    return calls
 
 
 def intercept_reason(h: Harness, mark: int) -> str:
