@@ -92,3 +92,12 @@ async def test_reader_keeps_a_multibyte_character_split_across_reads() -> None:
         server.close()
         await server.wait_closed()
     assert got["CallerIDName"] == "Иван"
+
+
+def test_the_race_capture_has_an_attended_transfer_without_its_target() -> None:
+    # The fixture exists for an AttendedTransfer without TransferTarget* (Asterisk omits them in
+    # a thread window). A live run of the scenario rarely hits it; a re-recording that missed the
+    # window would silently lose the case.
+    events = _load(FIXTURES / "attended_transfer_ami_completed_race.json")["events"]
+    transfers = [e for e in events if e.get("Event") == "AttendedTransfer"]
+    assert len(transfers) == 1 and "TransferTargetChannel" not in transfers[0]
