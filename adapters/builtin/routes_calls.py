@@ -22,9 +22,7 @@ from adapters.builtin.validate import (
 )
 from connector.api.app import Problem, read_json
 from connector.api.auth import Principal
-from connector.api.control import CONTROL_KEY
-from connector.control import PbxUnavailableError, TooManyCallsError
-from connector.errors import CallControlError, NotPermittedError
+from connector.api.control import CONTROL_KEY, run_action
 
 
 def call_filter(request: web.Request, principal: Principal) -> CallFilter:
@@ -182,16 +180,7 @@ async def call_back(request: web.Request) -> web.Response:
     # The daemon's call control checks the caller itself (extensions, number patterns, rate);
     # simpler implementations (tests, widgets) take just the extension and the number.
     extra = {"by": principal} if "by" in inspect.signature(originate).parameters else {}
-    try:
-        result = await originate(extension, call["phone"], **extra)
-    except TooManyCallsError as exc:
-        raise Problem(429, "Too Many Requests", str(exc)) from exc
-    except NotPermittedError as exc:
-        raise Problem(403, "Forbidden", str(exc)) from exc
-    except PbxUnavailableError as exc:
-        raise Problem(503, "Service Unavailable", str(exc)) from exc
-    except CallControlError as exc:
-        raise Problem(409, "Conflict", str(exc)) from exc
+    result = await run_action(originate(extension, call["phone"], **extra))
     return ok({"extension": extension, "number": call["phone"], "result": result}, 202)
 
 

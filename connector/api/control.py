@@ -39,7 +39,7 @@ async def originate(request: web.Request) -> web.Response:
     """Click-to-call: the employee's phone rings first, then the client is dialled."""
     principal, body = await _prepare(request)
     number = _text(body, "number")
-    conversation = await _run(
+    conversation = await run_action(
         request.app[CONTROL_KEY].originate(_text(body, "extension"), number, by=principal)
     )
     return web.json_response({"conversation": conversation}, status=202)
@@ -48,7 +48,7 @@ async def originate(request: web.Request) -> web.Response:
 async def hangup(request: web.Request) -> web.Response:
     """Hang up the employee's call (on an outgoing call, the client's side too)."""
     principal, body = await _prepare(request)
-    await _run(request.app[CONTROL_KEY].hangup(_text(body, "extension"), by=principal))
+    await run_action(request.app[CONTROL_KEY].hangup(_text(body, "extension"), by=principal))
     return web.json_response({"ok": True})
 
 
@@ -60,7 +60,7 @@ async def transfer(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise Problem(400, "Bad Request", "kind must be 'blind' or 'attended'") from exc
     control = request.app[CONTROL_KEY]
-    await _run(control.transfer(_text(body, "extension"), _text(body, "target"), kind, by=principal))
+    await run_action(control.transfer(_text(body, "extension"), _text(body, "target"), kind, by=principal))
     return web.json_response({"ok": True})
 
 
@@ -76,7 +76,7 @@ def _text(body: dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
-async def _run(action: Awaitable[Any]) -> Any:
+async def run_action(action: Awaitable[Any]) -> Any:
     """Await a call-control action, turning its refusals into problem+json answers."""
     try:
         return await action

@@ -201,6 +201,21 @@ async def test_crm_call_backs_of_one_employee_do_not_use_up_a_namesakes_rate_lim
     assert [a["Channel"] for a in await daemon.originates()][-1] == "Local/203@internal-originate"
 
 
+async def test_crm_call_back_past_the_rate_limit_says_when_to_try_again(daemon: Daemon) -> None:
+    crm = daemon.crm
+    ivan = ("Иван Петров", "202", "employee", "ivan-petrov-202-token-5d7a1e3c90")
+    await crm.store.employees.create(*ivan)
+    await crm.log_call(make_call("1763805600.41", CLIENT, answered_by="202", rang=("202",)))
+    for _ in range(daemon.settings.call_control.calls_per_minute):
+        await daemon.http.post("/api/crm/calls/1763805600.41/callback", json={}, headers=_as(ivan))
+    refused = await daemon.http.post("/api/crm/calls/1763805600.41/callback", json={}, headers=_as(ivan))
+    assert (refused.status, refused.content_type, int(refused.headers["Retry-After"]) > 0) == (
+        429,
+        "application/problem+json",
+        True,
+    )
+
+
 # -- Bitrix24: ONEXTERNALCALLSTART -------------------------------------------------------------
 
 
