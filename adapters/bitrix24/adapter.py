@@ -65,15 +65,25 @@ class Bitrix24Adapter(Adapter):
     # -- lifecycle --------------------------------------------------------------------------
 
     def mount(self, app: web.Application) -> None:
-        """The ONEXTERNALCALLSTART webhook (click-to-call from the portal) at `webhook_path`."""
-        from adapters.bitrix24.webhook import routes
+        """The ONEXTERNALCALLSTART webhook (click-to-call from the portal) at `webhook_path` and,
+        for an application, its ONAPPINSTALL handler at `install_path`."""
+        from adapters.bitrix24 import install, webhook
 
-        app.router.add_routes(routes(self))
+        app.router.add_routes(webhook.routes(self))
+        if self.settings.auth == "oauth":
+            app.router.add_routes(install.routes(self))
+
+    @property
+    def logs_calls(self) -> bool:
+        """Whether calls reach the portal's history: register/finish need an application."""
+        return self.settings.upload_history and self.settings.auth == "oauth"
 
     async def start(self) -> None:
         """Read the users' inner phones and publish the DIDs as external lines."""
+        for warning in self.settings.warnings():
+            log.warning("bitrix24.webhook_mode", limits=warning)
         await self.directory.refresh()
-        if self.settings.lines:
+        if self.settings.lines and self.settings.auth == "oauth":
             try:
                 await self._sync_lines()
             except AdapterError as exc:
@@ -81,23 +91,30 @@ class Bitrix24Adapter(Adapter):
                 log.warning("bitrix24.lines_not_published", error=str(exc))
 
     async def _sync_lines(self) -> None:
+        """Add the missing lines, rename the others (add refuses an existing number), and set
+        CRM_AUTO_CREATE explicitly: the portal's default (Y) would create leads on its own."""
         existing = await self.client.call("telephony.externalLine.get")
-        have = {str(line.get("NUMBER")): str(line.get("NAME") or "") for line in existing or []}
+        have = {str(line.get("NUMBER")): line for line in existing or [] if isinstance(line, dict)}
+        auto = "Y" if self.settings.line_crm_auto_create else "N"
         for line in self.settings.lines:
-            if have.get(line.number) != line.name:
-                await self.client.call(
-                    "telephony.externalLine.add", {"NUMBER": line.number, "NAME": line.name}
-                )
+            fields = {"NUMBER": line.number, "NAME": line.name, "CRM_AUTO_CREATE": auto}
+            current = have.get(line.number)
+            if current is None:
+                await self.client.call("telephony.externalLine.add", fields)
+            elif (str(current.get("NAME") or ""), str(current.get("CRM_AUTO_CREATE") or "")) != (
+                line.name,
+                auto,
+            ):
+                await self.client.call("telephony.externalLine.update", fields)
 
     def wants_live(self, event: LiveEvent) -> bool:
         """Live events matter only when calls are uploaded, and only with a client number."""
-        return (
-            self.settings.upload_history and bool(mapping.digits(event.client)) and super().wants_live(event)
-        )
+        return self.logs_calls and bool(mapping.digits(event.client)) and super().wants_live(event)
 
     def wants_call(self, call: Call) -> bool:
-        """External calls with a number: the portal refuses a call without PHONE_NUMBER for good."""
-        return bool(mapping.digits(call.client)) and super().wants_call(call)
+        """External calls with a number (the portal refuses a call without PHONE_NUMBER for good),
+        and only for an application (a webhook's register is refused: WRONG_AUTH_TYPE)."""
+        return self.logs_calls and bool(mapping.digits(call.client)) and super().wants_call(call)
 
     # -- lookups (routing, interception) ------------------------------------------------------
 
@@ -164,7 +181,7 @@ class Bitrix24Adapter(Adapter):
 
     async def log_call(self, call: Call) -> None:
         """Finish the call for its responsible, then register and finish the other transfer legs."""
-        if not self.settings.upload_history:
+        if not self.logs_calls:
             return
         async with self._locked(call.id):
             await self.directory.ensure_fresh()
@@ -174,7 +191,7 @@ class Bitrix24Adapter(Adapter):
 
     async def attach_recording(self, call: Call, path: str) -> None:
         """Attach the recording to the finished call; a retry never finishes the call again."""
-        if not (self.settings.upload_history and self.settings.upload_recordings):
+        if not (self.logs_calls and self.settings.upload_recordings):
             return
         path = await asyncio.to_thread(converted, path)
         try:

@@ -3,7 +3,9 @@
 OAuth: the access token lives an hour, the refresh token 180 days and is replaced at every
 refresh, so each new pair is stored durably (in the adapter's `StateStore`) before it is used —
 lose it and the app must be reinstalled. Refreshes are single-flight: concurrent requests that
-all saw `expired_token` cause one refresh.
+all saw `expired_token` cause one refresh. The first pair comes from the portal itself: installing
+the application posts ONAPPINSTALL to the app's handler (`adapters.bitrix24.install`), which calls
+`OAuthAuth.install`; a refresh token in the YAML is only a fallback for an app installed by hand.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from connector.errors import AuthError, TransientError
 
 TOKENS_KEY = "bitrix24:oauth"
 BASE_KEY = "bitrix24:base_url"
+APP_TOKEN_KEY = "bitrix24:application_token"  # auth[application_token] from ONAPPINSTALL
 
 
 class Auth(Protocol):
@@ -148,6 +151,12 @@ class OAuthAuth:
             if tokens.get("access_token") and tokens.get("access_token") != stale:
                 return  # another request refreshed while we waited
             refresh_token = str(tokens.get("refresh_token") or self._initial_refresh)
+            if not refresh_token:
+                raise AuthError(
+                    "the application is not installed yet: install it in the portal (its install "
+                    "handler is the daemon's install_path) or set refresh_token",
+                    adapter=self._adapter,
+                )
             fresh = await self._exchange(refresh_token)
             tokens.update(
                 access_token=fresh["access_token"],
@@ -181,6 +190,22 @@ class OAuthAuth:
         if not payload.get("access_token") or not payload.get("refresh_token"):
             raise AuthError("oauth refresh: the answer has no tokens", adapter=self._adapter)
         return payload
+
+    async def install(self, access: str, refresh: str, expires_in: float, client_endpoint: str) -> None:
+        """Store the tokens ONAPPINSTALL brought (they replace whatever was stored)."""
+        async with self._lock:
+            tokens = {
+                "access_token": access,
+                "refresh_token": refresh,
+                "expires_at": time.time() + (expires_in or 3600.0),
+            }
+            if client_endpoint:
+                tokens["client_endpoint"] = client_endpoint
+            await self._state.set(TOKENS_KEY, tokens)
+
+    def portal_rest(self) -> str:
+        """The configured portal's REST root (an install event must come from this portal)."""
+        return self._portal_rest
 
     async def moved(self, location: str) -> None:
         """Follow the portal to its new address from now on."""

@@ -57,6 +57,11 @@ class Bitrix24Client:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._adapter = adapter
 
+    @property
+    def auth(self) -> Auth:
+        """How this client proves who it is (the install handler stores an app's first tokens)."""
+        return self._auth
+
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         """The `result` of `method` called with `params`."""
         payload = await self.call_raw(method, params or {})

@@ -19,6 +19,11 @@ from adapters.bitrix24.errors import WrongAuthTypeError
 from adapters.bitrix24.mapping import portal_phone, same_number
 from adapters.bitrix24.settings import EntitySettings
 from connector.calls.model import Direction
+from connector.errors import PermanentError
+
+# Entity changes made for calls are not news: without this every contact, deal and reassignment
+# the connector makes is posted to the portal's live feed (crm.*.add/update params).
+NO_FEED = {"REGISTER_SONET_EVENT": "N"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +77,42 @@ async def ensure_entities(
     contact_id = found.contacts[0] if found.contacts else None
     if rules.create == "lead":
         return await _create_lead(client, rules, phone, contact_id, user_id)
-    created = Created()
     if contact_id is None:
-        fields: dict[str, Any] = {"NAME": _fill(rules.contact_name, phone), "SOURCE_ID": rules.source_id}
-        fields["PHONE"] = [{"VALUE": portal_phone(phone), "VALUE_TYPE": "WORK"}]
-        contact_id = await _add(client, "contact", fields, user_id)
-        created.entities.append(("CONTACT", contact_id))
-    created.bind = ("CONTACT", contact_id)
+        return await _create_contact(client, rules, phone, user_id)
+    created = Created(bind=("CONTACT", contact_id))
     if rules.create == "deal":
-        deal = {
-            "TITLE": _fill(rules.deal_title, phone),
-            "CONTACT_ID": contact_id,
-            "SOURCE_ID": rules.source_id,
-        }
-        created.entities.append(("DEAL", await _add(client, "deal", deal, user_id)))
+        created.entities.append(
+            ("DEAL", await _add(client, "deal", _deal(rules, phone, contact_id), user_id))
+        )
     return created
+
+
+async def _create_contact(client: Bitrix24Client, rules: EntitySettings, phone: str, user_id: str) -> Created:
+    """The contact and (by the rules) its deal in one `batch`: one request, and one answer to
+    lose — a retry then finds the contact by phone and creates nothing twice."""
+    fields: dict[str, Any] = {"NAME": _fill(rules.contact_name, phone), "SOURCE_ID": rules.source_id}
+    fields["PHONE"] = [{"VALUE": portal_phone(phone), "VALUE_TYPE": "WORK"}]
+    commands: dict[str, tuple[str, dict[str, Any]]] = {
+        "contact": ("crm.contact.add", _add_params(fields, user_id))
+    }
+    if rules.create == "deal":
+        deal = _deal(rules, phone, "$result[contact]")
+        commands["deal"] = ("crm.deal.add", _add_params(deal, user_id))
+    answers = await client.batch(commands, halt=True)
+    if answers.errors or "contact" not in answers.results:
+        problem = next(iter(answers.errors.values()), {})
+        raise PermanentError(
+            f"crm.contact.add: {problem.get('error_description') or 'no id'}", adapter="bitrix24"
+        )
+    contact_id = int(answers.results["contact"])
+    created = Created(entities=[("CONTACT", contact_id)], bind=("CONTACT", contact_id))
+    if "deal" in answers.results:
+        created.entities.append(("DEAL", int(answers.results["deal"])))
+    return created
+
+
+def _deal(rules: EntitySettings, phone: str, contact_id: int | str) -> dict[str, Any]:
+    return {"TITLE": _fill(rules.deal_title, phone), "CONTACT_ID": contact_id, "SOURCE_ID": rules.source_id}
 
 
 async def _create_lead(
@@ -109,7 +135,10 @@ async def _create_lead(
 async def reassign(client: Bitrix24Client, entities: list[tuple[str, int]], user_id: str) -> None:
     """Make `user_id` responsible for the entities created for a call (one batch)."""
     commands = {
-        f"u{n}": (f"crm.{kind.lower()}.update", {"id": entity_id, "fields": {"ASSIGNED_BY_ID": user_id}})
+        f"u{n}": (
+            f"crm.{kind.lower()}.update",
+            {"id": entity_id, "fields": {"ASSIGNED_BY_ID": user_id}, "params": NO_FEED},
+        )
         for n, (kind, entity_id) in enumerate(entities[:50])
     }
     await client.batch(commands)
@@ -169,8 +198,12 @@ async def _has_active(client: Bitrix24Client, found: Found) -> bool:
 
 
 async def _add(client: Bitrix24Client, kind: str, fields: dict[str, Any], user_id: str) -> int:
-    new_id = await client.call(f"crm.{kind}.add", {"fields": {**fields, "ASSIGNED_BY_ID": user_id}})
+    new_id = await client.call(f"crm.{kind}.add", _add_params(fields, user_id))
     return int(new_id)
+
+
+def _add_params(fields: dict[str, Any], user_id: str) -> dict[str, Any]:
+    return {"fields": {**fields, "ASSIGNED_BY_ID": user_id}, "params": NO_FEED}
 
 
 def _fill(template: str, phone: str) -> str:

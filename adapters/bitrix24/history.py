@@ -2,6 +2,10 @@
 
 Only `finish` writes the call into the CRM (the activity on the client's card), so it runs exactly
 once per registration, remembered in the state store: a retried job continues where it stopped.
+A finish whose answer was lost is the hard case: the portal did it, we do not know, and the retry
+is told "Call is not found" (a finished call has left the active calls). So the intent is stored
+before each finish (per call and per transfer leg); "not found" after a finish was sent means done.
+Only "not found" for a finish never sent means the portal lost the registration: register afresh.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from adapters.bitrix24.settings import Settings
 from adapters.bitrix24.telephony import Registration
 from adapters.bitrix24.users import Directory
 from connector import logs
-from connector.calls.model import Call
+from connector.calls.model import Call, Leg
 from connector.errors import PermanentError
 
 log = logs.get_logger(__name__)
@@ -48,14 +52,33 @@ class History:
             await self._finish_main(call, conversation, record)
         for index, leg in mapping.other_legs(call):
             if not record.legs.get(str(index)):
-                user = self.directory.user_or_pbx(leg.extension)
-                call_id = await self.registrar.register_leg(call, index, user, record.crm)
-                await telephony.finish(
-                    self.client, self._params(call_id, user, round(leg.talk_seconds), "200")
-                )
-                record.legs[str(index)] = True
-                await telephony.save(self.state, conversation, record)
+                await self._finish_leg(call, conversation, record, index, leg)
         await self._close_strays(call, conversation)
+
+    async def _finish_leg(
+        self, call: Call, conversation: str, record: Registration, index: int, leg: Leg
+    ) -> None:
+        key = str(index)
+        user = self.directory.user_or_pbx(leg.extension)
+        call_id = record.leg_calls.get(key)
+        if call_id is None:
+            # a lost register answer is harmless: the portal returns the same CALL_ID to a repeat
+            # with the same EXTERNAL_CALL_ID within 30 minutes
+            call_id = await self.registrar.register_leg(call, index, user, record.crm)
+            record.leg_calls[key] = call_id
+            await telephony.save(self.state, conversation, record)
+        sent_before = key in record.leg_finishing
+        if not sent_before:
+            record.leg_finishing.append(key)
+            await telephony.save(self.state, conversation, record)
+        try:
+            await telephony.finish(self.client, self._params(call_id, user, round(leg.talk_seconds), "200"))
+        except PortalCallNotFoundError:
+            if not sent_before:
+                raise
+            log.info("bitrix24.finish_answer_was_lost", conversation=conversation, leg=index)
+        record.legs[key] = True
+        await telephony.save(self.state, conversation, record)
 
     async def _registration_for(self, call: Call) -> tuple[str, Registration]:
         found = await telephony.load(self.state, (call.id, *call.linkedids))
@@ -72,19 +95,32 @@ class History:
         main = mapping.main_leg(call)
         duration = round(main.talk_seconds if main else call.talk_seconds)
         params = self._params(record.call_id, user, duration, mapping.status_code(call))
+        params.update(mapping.failed_reason(call))
+        sent_before = record.finishing == record.call_id
         try:
-            await telephony.finish(self.client, params)
+            await self._finish_once(conversation, record, params)
         except PortalCallNotFoundError:
-            # The portal lost the registration (or never had it): register afresh and finish that.
-            log.warning("bitrix24.reregister", conversation=conversation)
-            fresh = await self.registrar.register_call(call, external_id=f"{call.id}/re")
-            record.call_id, record.crm = fresh.call_id, fresh.crm
-            record.entities.extend(e for e in fresh.entities if e not in record.entities)
-            await telephony.finish(self.client, {**params, "CALL_ID": record.call_id})
+            if sent_before:
+                # our earlier finish did it; only its answer was lost
+                log.info("bitrix24.finish_answer_was_lost", conversation=conversation)
+            else:
+                # The portal lost the registration (or never had it): register afresh and finish that.
+                log.warning("bitrix24.reregister", conversation=conversation)
+                fresh = await self.registrar.register_call(call, external_id=f"{call.id}/re")
+                record.call_id, record.crm = fresh.call_id, fresh.crm
+                record.entities.extend(e for e in fresh.entities if e not in record.entities)
+                await self._finish_once(conversation, record, {**params, "CALL_ID": record.call_id})
         record.finished = True
         await telephony.save(self.state, conversation, record)
         if record.entities and user != record.user_id:
             await entities.reassign(self.client, [(str(k), int(i)) for k, i in record.entities], user)
+
+    async def _finish_once(self, conversation: str, record: Registration, params: dict[str, Any]) -> None:
+        """Record the intent durably, then send the finish."""
+        if record.finishing != record.call_id:
+            record.finishing = record.call_id
+            await telephony.save(self.state, conversation, record)
+        await telephony.finish(self.client, params)
 
     async def _close_strays(self, call: Call, used: str) -> None:
         """Registrations made at ring time under another linkedid of the conversation: close

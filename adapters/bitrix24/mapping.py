@@ -10,6 +10,7 @@ import zoneinfo
 from datetime import datetime
 from pathlib import PurePath
 
+from adapters.reasons import reason_of, reason_text
 from connector.calls.model import Call, Direction, Disposition, Leg
 
 OUTGOING, INCOMING, INCOMING_REDIRECTED, CALLBACK = 1, 2, 3, 4
@@ -43,10 +44,30 @@ def call_type(
     return INCOMING_REDIRECTED if redirected else INCOMING
 
 
+# The record's reason (issue 24) → STATUS_CODE, for the calls no employee answered. Inbound calls
+# that never reached a free employee are the company's missed calls (304): Bitrix24 lists them as
+# missed and counts them for the responsible; the reason itself goes to FAILED_REASON.
+_REASONS_INBOUND = {
+    "closed_hours": "304",
+    "ivr_abandon": "304",
+    "voicemail": "304",
+    "announcement": "304",
+    "caller_gave_up": "304",
+    "no_answer": "304",
+    "no_route": "304",
+    "busy_on_call": "486",
+}
+_REASONS_OUTBOUND = {"no_route": "404", "busy_on_call": "486", "no_answer": "480", "caller_gave_up": "603-S"}
+
+
 def status_code(call: Call) -> str:
-    """STATUS_CODE for finish, from the disposition and the hangup cause."""
+    """STATUS_CODE for finish, from the reason, the disposition and the hangup cause."""
     if call.disposition is Disposition.ANSWERED:
         return "200"
+    reason = reason_of(call)
+    table = _REASONS_OUTBOUND if call.direction is Direction.OUTBOUND else _REASONS_INBOUND
+    if reason in table:
+        return table[reason]
     if call.disposition is Disposition.BUSY or call.hangup_cause == 17:
         return "486"
     if call.hangup_cause == 21:
@@ -60,6 +81,12 @@ def status_code(call: Call) -> str:
     if call.disposition is Disposition.NO_ANSWER and call.direction is Direction.OUTBOUND:
         return "480"
     return "304"
+
+
+def failed_reason(call: Call) -> dict[str, str]:
+    """FAILED_REASON for finish: why nobody talked, in Russian (nothing for answered calls)."""
+    text = reason_text(call) if call.disposition is not Disposition.ANSWERED else None
+    return {"FAILED_REASON": text} if text else {}
 
 
 def main_leg(call: Call) -> Leg | None:

@@ -85,6 +85,7 @@ class Registrar:
             "TYPE": mapping.call_type(direction, did, self.settings.callback_lines, redirected),
             "CALL_START_DATE": started,
             "SHOW": 0,  # cards are opened per employee with show/hide
+            "ADD_TO_CHAT": 1 if self.settings.add_to_chat else 0,  # register's own; defaults to 1
         }
         if did:
             params["LINE_NUMBER"] = did

@@ -12,6 +12,15 @@ from connector.sync.ratelimit import RateLimit
 OpenCard = Literal["never", "on_ring", "on_answer"]
 
 
+WEBHOOK_LIMITS = (
+    "auth: webhook cannot log calls: telephony.externalCall.register/finish and "
+    "telephony.externalLine.* work only in an application's context (the portal answers "
+    "WRONG_AUTH_TYPE), so no call history, no call cards, no recordings and no external lines "
+    "reach the portal; only lookups (routing, interception) and portal click-to-call work. "
+    "Use auth: oauth with a local application (see docs/crm-requests.md)."
+)
+
+
 def _empty() -> Secret:
     return Secret("")
 
@@ -58,7 +67,9 @@ class Settings:
     """Options of the Bitrix24 adapter (see config/connector.example.yaml for each one)."""
 
     enabled: bool = False
-    auth: Literal["webhook", "oauth"] = "webhook"
+    # oauth (a local or market application) is the default: register/finish and the external
+    # lines work only in an application's context; a webhook gets WRONG_AUTH_TYPE for them.
+    auth: Literal["webhook", "oauth"] = "oauth"
     webhook_url: Secret = field(default_factory=_empty)
     portal: str = ""
     client_id: str = ""
@@ -80,8 +91,10 @@ class Settings:
     lines: tuple[ExternalLine, ...] = ()
     callback_lines: tuple[str, ...] = ()
     timezone: str = "UTC"
-    add_to_chat: bool = False
+    add_to_chat: bool = False  # ADD_TO_CHAT of both register and finish (the portal's default is 1)
     webhook_path: str = "/webhooks/bitrix24"
+    install_path: str = "/webhooks/bitrix24/install"  # the app's handler for ONAPPINSTALL
+    line_crm_auto_create: bool = False  # CRM_AUTO_CREATE of the published lines (the portal's default is Y)
     entities: EntitySettings = field(default_factory=EntitySettings)
 
     def __post_init__(self) -> None:
@@ -102,13 +115,13 @@ class Settings:
             if not url.startswith(("http://", "https://")) or "/rest/" not in url:
                 raise ValueError("webhook_url must look like https://<portal>/rest/<user_id>/<code>/")
             return
+        # refresh_token is optional: the portal hands the first tokens to install_path (ONAPPINSTALL)
         missing = [
             name
             for name, value in (
                 ("portal", self.portal),
                 ("client_id", self.client_id),
                 ("client_secret", self.client_secret.get()),
-                ("refresh_token", self.refresh_token.get()),
             )
             if not value
         ]
@@ -116,6 +129,12 @@ class Settings:
             raise ValueError(f"auth: oauth needs {', '.join(missing)}")
         if not self.portal.startswith(("http://", "https://")):
             raise ValueError("portal must start with https:// (e.g. https://example.bitrix24.ru)")
+
+    def warnings(self) -> list[str]:
+        """What these settings cannot do, said at start-up and by `check-config`."""
+        if not self.enabled or self.auth != "webhook":
+            return []
+        return [WEBHOOK_LIMITS]
 
     def employee(self, extension: str) -> Employee | None:
         """The YAML overrides of `extension`, if any."""

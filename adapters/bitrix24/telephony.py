@@ -40,6 +40,11 @@ class Registration:
     external: bool = False  # registered by the portal itself (click-to-call)
     finished: bool = False
     legs: dict[str, bool] = field(default_factory=dict)  # transfer leg index → finished
+    # Intent recorded before each finish is sent: after a lost answer the portal says "Call is not
+    # found" to the retry (a finished call leaves the active calls), which then means "done".
+    finishing: str | None = None  # the CALL_ID a finish was sent for
+    leg_calls: dict[str, str] = field(default_factory=dict)  # transfer leg index → its CALL_ID
+    leg_finishing: list[str] = field(default_factory=list)  # legs whose finish was sent
 
     @classmethod
     def from_state(cls, value: Any) -> Registration | None:
@@ -74,16 +79,21 @@ async def register(client: Bitrix24Client, params: dict[str, Any]) -> tuple[str,
     return str(answer["CALL_ID"]), crm
 
 
-async def show(client: Bitrix24Client, call_id: str, users: list[str]) -> None:
-    """Open the call card for these users."""
-    if users:
-        await client.call("telephony.externalcall.show", {"CALL_ID": call_id, "USER_ID": _ids(users)})
+async def show(client: Bitrix24Client, call_id: str, users: list[str]) -> bool:
+    """Open the call card for these users; False when the portal no longer knows the call
+    (show/hide answer `result: false` with HTTP 200 for an unknown CALL_ID, not an error)."""
+    if not users:
+        return True
+    answer = await client.call("telephony.externalcall.show", {"CALL_ID": call_id, "USER_ID": _ids(users)})
+    return answer is not False
 
 
-async def hide(client: Bitrix24Client, call_id: str, users: list[str]) -> None:
-    """Close the call card for these users."""
-    if users:
-        await client.call("telephony.externalcall.hide", {"CALL_ID": call_id, "USER_ID": _ids(users)})
+async def hide(client: Bitrix24Client, call_id: str, users: list[str]) -> bool:
+    """Close the call card for these users; False when the portal no longer knows the call."""
+    if not users:
+        return True
+    answer = await client.call("telephony.externalcall.hide", {"CALL_ID": call_id, "USER_ID": _ids(users)})
+    return answer is not False
 
 
 async def finish(client: Bitrix24Client, params: dict[str, Any]) -> None:

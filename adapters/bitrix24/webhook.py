@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
+from adapters.bitrix24.install import application_token
 from adapters.bitrix24.telephony import Registration, pending_key, save
 from connector import logs
 from connector.errors import CallControlError, NotPermittedError
@@ -58,7 +59,7 @@ def routes(adapter: Bitrix24Adapter) -> list[web.RouteDef]:
 async def on_external_call_start(adapter: Bitrix24Adapter, request: web.Request) -> web.Response:
     """Verify the application token, park the portal's CALL_ID, and originate the call."""
     form = await request.post()
-    expected = adapter.settings.application_token.get()
+    expected = await application_token(adapter)
     given = str(form.get("auth[application_token]", ""))
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         log.warning("bitrix24.webhook_refused", reason="application token mismatch")

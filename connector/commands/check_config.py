@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import yaml
 
@@ -23,6 +24,10 @@ def main(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.config)
     if settings is None:
         return 2
+    for name, section in settings.adapters.items():
+        # valid, but unable to do part of its job (e.g. Bitrix24 through an inbound webhook)
+        for warning in getattr(section, "warnings", list)():
+            print(f"warning: adapters.{name}: {warning}", file=sys.stderr)
     if not args.quiet:
         plain = to_plain(settings)
         print(yaml.safe_dump(plain, allow_unicode=True, sort_keys=False), end="")

@@ -1,15 +1,22 @@
 """A faithful fake Bitrix24 portal: a real aiohttp server on 127.0.0.1 that keeps state.
 
 It answers on Bitrix24's own paths — `/rest/<user>/<code>/<method>.json` for an inbound webhook,
-`/rest/<method>.json` with `auth` for an OAuth app, `/oauth/token/` for refreshes — with its
-status codes and error shapes (`{"error": CODE, "error_description": TEXT}`, CODE possibly empty;
-limit pages as HTML on request), a leaky bucket that refuses with 503 QUERY_LIMIT_EXCEEDED,
-expiring single-use OAuth tokens, `batch` with `$result[key][FIELD]` chaining, telephony
-(register dedup by EXTERNAL_CALL_ID within 30 min, "Call is not found" out of order, wav/mp3
-only attachRecord with the uploadUrl flow, CRM_CREATE=1 by the portal's CRM mode, optional
-WRONG_AUTH_TYPE for telephony on webhooks), a 302 to `moved_to` when the portal moved, canned
-raw answers (`inject`) and the CRM entities the adapter touches. Tests assert on its state:
-`calls` (with their card show/hide log), `activities`, `contacts`, `deals`, `leads`, `records`.
+`/rest/<method>.json` with `auth` for an OAuth app (both at once, as a real portal does),
+`/oauth/token/` for refreshes — with its status codes and error shapes (`{"error": CODE,
+"error_description": TEXT}`, CODE possibly empty; limit pages as HTML on request), one leaky
+bucket per portal (webhook and app requests drain the same bucket) that refuses with 503
+QUERY_LIMIT_EXCEEDED, expiring single-use OAuth tokens, `batch` with `$result[key][FIELD]`
+chaining, telephony (register dedup by EXTERNAL_CALL_ID within 30 min, "Call is not found" for
+finish out of order, show/hide of an unknown call → `result: false` with HTTP 200, wav/mp3 only
+attachRecord with the uploadUrl flow, CRM_CREATE=1 by the portal's CRM mode, WRONG_AUTH_TYPE on
+a webhook for exactly the methods b24restdocs says "work only in the context of an application":
+`APP_ONLY`), external lines (add refuses an existing number, update renames, CRM_AUTO_CREATE
+defaults to Y), `app.info`, the ONAPPINSTALL event's auth block (`install_event`), offline events
+(`event.bind` with event_type=offline, `event.offline.get`), a 302 to `moved_to` when the portal
+moved, canned raw answers (`inject`), answers lost after the method ran (`drop_answer`) and the
+CRM entities the adapter touches. Tests assert on its state: `calls` (with their card show/hide
+log), `activities`, `contacts`, `deals`, `leads`, `records`, `lines`, `requests`.
+Each rule's documentation page is listed in docs/crm-requests.md.
 """
 
 from __future__ import annotations
@@ -30,8 +37,26 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 JSON = dict[str, Any]
-TELEPHONY = "telephony."
 DEDUP_SECONDS = 30 * 60
+# b24restdocs: "The method works only in the context of an application" (WRONG_AUTH_TYPE otherwise).
+# show, hide, attachRecord and searchCrmEntities are documented with webhook examples: not here.
+APP_ONLY = frozenset(
+    {
+        "telephony.externalcall.register",
+        "telephony.externalcall.finish",
+        "telephony.externalline.add",
+        "telephony.externalline.update",
+        "telephony.externalline.get",
+        "telephony.externalline.delete",
+        "event.bind",
+        "event.unbind",
+        "event.get",
+        "event.offline.get",
+        "event.offline.clear",
+        "event.offline.list",
+        "app.info",
+    }
+)
 
 
 class FakeError(Exception):
@@ -128,7 +153,6 @@ class FakeBitrix24:
         rate: float = 2.0,
         burst: int = 50,
         limit_as_html: bool = False,
-        telephony_wrong_auth_type: bool = False,
         crm_mode: str = "simple",
     ) -> None:
         self.auth = auth
@@ -136,7 +160,6 @@ class FakeBitrix24:
         self.client_id, self.client_secret = client_id, client_secret
         self.token_ttl = token_ttl
         self.limit_as_html = limit_as_html
-        self.telephony_wrong_auth_type = telephony_wrong_auth_type
         self.crm_mode = crm_mode  # "simple" (contact + deal) or "classic" (lead) for CRM_CREATE=1
         self.bucket = _Bucket(rate, burst)
         self.moved_to: str | None = None
@@ -153,8 +176,14 @@ class FakeBitrix24:
         self.records: dict[str, JSON] = {}
         self.lines: dict[str, JSON] = {}
         self.requests: list[str] = []
+        self.feed: list[str] = []  # live-feed posts made by CRM changes (REGISTER_SONET_EVENT)
         self.limited = 0
         self.injected: dict[str, list[Injected]] = {}
+        self.dropped: dict[str, int] = {}  # method → answers still to lose after running it
+        self.application_token = secrets.token_hex(16)
+        self.member_id = "fake-member-" + secrets.token_hex(4)
+        self.events: dict[str, JSON] = {}  # (event, handler) bound with event.bind
+        self.offline: list[JSON] = []  # the offline event queue event.offline.get reads
         self._ids = itertools.count(100)
         self._uploads: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
@@ -229,6 +258,38 @@ class FakeBitrix24:
         """Answer the next `times` calls of `method` with this raw response."""
         self.injected.setdefault(method.lower(), []).append(Injected(status, body, content_type, times))
 
+    def drop_answer(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` run, then their answer is lost (connection closed)."""
+        self.dropped[method.lower()] = self.dropped.get(method.lower(), 0) + times
+
+    def install_event(self) -> JSON:
+        """The form fields of ONAPPINSTALL as the portal posts them to the app's handler: fresh
+        tokens (the refresh token is single use, like one from /oauth/token/) and the app's
+        application_token."""
+        access, refresh = secrets.token_hex(16), secrets.token_hex(16)
+        self.access_tokens[access] = time.monotonic() + self.token_ttl
+        self.refresh_tokens.add(refresh)
+        auth = {
+            "domain": "127.0.0.1",
+            "scope": "crm,telephony,user",
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": str(int(self.token_ttl)),
+            "server_endpoint": f"{self.url}/oauth/",
+            "status": "L",
+            "client_endpoint": f"{self.url}/rest/",
+            "member_id": self.member_id,
+            "application_token": self.application_token,
+        }
+        fields = {"event": "ONAPPINSTALL", "data[VERSION]": "1", "data[ACTIVE]": "Y", "data[INSTALLED]": "Y"}
+        fields.update({f"auth[{k}]": v for k, v in auth.items()})
+        return fields
+
+    def push_offline(self, event: str, data: JSON) -> None:
+        """A portal event (e.g. ONEXTERNALCALLSTART) waits in the offline queue, if it is bound so."""
+        if (event.upper(), "offline") in {(e["event"], e["event_type"]) for e in self.events.values()}:
+            self.offline.append({"ID": next(self._ids), "EVENT_NAME": event.upper(), "EVENT_DATA": data})
+
     def calls_by_external_id(self, external_id: str) -> list[Call]:
         """The registrations made with this EXTERNAL_CALL_ID."""
         return [c for c in self.calls.values() if c.params.get("EXTERNAL_CALL_ID") == external_id]
@@ -252,9 +313,13 @@ class FakeBitrix24:
                 return web.Response(
                     status=injected.status, text=injected.body, content_type=injected.content_type
                 )
-            result = self._run(method, params)
+            result = self._run(method, params, webhook=self._is_webhook(tail))
         except FakeError as exc:
             return _error(exc)
+        if self.dropped.get(method):
+            self.dropped[method] -= 1
+            if request.transport is not None:
+                request.transport.close()  # the method ran; its answer never arrives
         body: JSON = {"result": result, "time": {"start": time.time()}}
         if isinstance(result, _Paged):
             body.update(total=result.total, **({"next": result.next_start} if result.next_start else {}))
@@ -271,16 +336,22 @@ class FakeBitrix24:
             {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}, status=503
         )
 
+    @staticmethod
+    def _is_webhook(tail: str) -> bool:
+        return len(tail.split("/")) == 3
+
     async def _authorize(self, request: web.Request, tail: str) -> tuple[str, JSON]:
         parts = tail.split("/")
         params = await _params(request)
-        if self.auth == "webhook":
-            if len(parts) != 3 or parts[0] != str(self.webhook_user) or parts[1] != self.webhook_code:
+        if self._is_webhook(tail):
+            if parts[0] != str(self.webhook_user) or parts[1] != self.webhook_code:
                 raise FakeError("INVALID_CREDENTIALS", "Invalid request credentials", 401)
             method = parts[2]
-        else:
-            method = parts[-1]
+        elif len(parts) == 1:
+            method = parts[0]
             self._check_token(str(params.pop("auth", "") or request.query.get("auth", "")))
+        else:
+            raise FakeError("INVALID_CREDENTIALS", "Invalid request credentials", 401)
         method = method.removesuffix(".json").lower()
         return method, params
 
@@ -341,17 +412,17 @@ class FakeBitrix24:
 
     # -- methods ------------------------------------------------------------------------------------
 
-    def _run(self, method: str, params: JSON) -> Any:
+    def _run(self, method: str, params: JSON, *, webhook: bool) -> Any:
         if method == "batch":
-            return self._batch(params)
-        if method.startswith(TELEPHONY) and self.auth == "webhook" and self.telephony_wrong_auth_type:
+            return self._batch(params, webhook)
+        if webhook and method in APP_ONLY:
             raise FakeError("WRONG_AUTH_TYPE", "Current authorization type is denied for this method", 403)
         handler = self._handlers.get(method)
         if handler is None:
             raise FakeError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         return handler(params)
 
-    def _batch(self, params: JSON) -> JSON:
+    def _batch(self, params: JSON, webhook: bool) -> JSON:
         cmd = params.get("cmd") or {}
         if len(cmd) > 50:
             raise FakeError("", "Max batch length exceeded", 400)
@@ -362,7 +433,7 @@ class FakeBitrix24:
             method, _, query = str(text).partition("?")
             try:
                 inner = _chain(php_parse(query), results)
-                results[key] = self._run(method.lower(), inner)
+                results[key] = self._run(method.lower(), inner, webhook=webhook)
             except FakeError as exc:
                 errors[key] = {"error": exc.code, "error_description": exc.description}
                 if halt:
@@ -387,6 +458,18 @@ class FakeBitrix24:
             "telephony.externalcall.searchcrmentities": self._search,
             "telephony.externalline.get": lambda p: list(self.lines.values()),
             "telephony.externalline.add": self._line_add,
+            "telephony.externalline.update": self._line_update,
+            "app.info": lambda p: {
+                "ID": 7,
+                "CODE": self.client_id,
+                "CLIENT_ID": self.client_id,
+                "STATUS": "L",
+                "INSTALLED": True,
+                "member_id": self.member_id,
+            },
+            "event.bind": self._event_bind,
+            "event.get": lambda p: [dict(e) for e in self.events.values()],
+            "event.offline.get": self._offline_get,
         }
         for name, store in (("contact", self.contacts), ("deal", self.deals), ("lead", self.leads)):
             table.update(self._crud(name, store))
@@ -394,9 +477,11 @@ class FakeBitrix24:
 
     def _crud(self, name: str, store: dict[int, JSON]) -> dict[str, Callable[[JSON], Any]]:
         def add(p: JSON) -> int:
+            self._sonet(name, "add", p)
             return self._add(store, dict(p.get("fields") or {}))
 
         def update(p: JSON) -> bool:
+            self._sonet(name, "update", p)
             return self._update(store, p)
 
         def get(p: JSON) -> JSON:
@@ -411,6 +496,12 @@ class FakeBitrix24:
             f"crm.{name}.get": get,
             f"crm.{name}.list": listing,
         }
+
+    def _sonet(self, name: str, action: str, params: JSON) -> None:
+        """crm.*.add/update post to the live feed unless params[REGISTER_SONET_EVENT] is N."""
+        flag = str((params.get("params") or {}).get("REGISTER_SONET_EVENT", "Y")).upper()
+        if flag != "N":
+            self.feed.append(f"crm.{name}.{action}")
 
     def _add(self, store: dict[int, JSON], fields: JSON) -> int:
         new_id = next(self._ids)
@@ -547,7 +638,9 @@ class FakeBitrix24:
         return call
 
     def _card(self, params: JSON, action: str) -> bool:
-        call = self._open_call(params)
+        call = self.calls.get(str(params.get("CALL_ID", "")))
+        if call is None or call.finished is not None:
+            return False  # b24restdocs: "If CALL_ID is not found, the method will return result = false"
         users = params.get("USER_ID")
         for user in users if isinstance(users, list) else [users]:
             uid = int(str(user))
@@ -568,6 +661,8 @@ class FakeBitrix24:
             "RESPONSIBLE_ID": int(user["ID"]),
             "DURATION": duration,
             "STATUS_CODE": status,
+            "FAILED_REASON": str(params.get("FAILED_REASON") or ""),
+            "ADD_TO_CHAT": str(params.get("ADD_TO_CHAT", "1")),
             "DIRECTION": str(call.params.get("TYPE")),
             "PHONE_NUMBER": call.params.get("PHONE_NUMBER"),
             "DEALS": self._active_deals(call),
@@ -656,9 +751,53 @@ class FakeBitrix24:
     def _line_add(self, params: JSON) -> JSON:
         number = str(params.get("NUMBER") or "")
         if not number:
-            raise FakeError("ERROR_CORE", "NUMBER is empty")
-        self.lines[number] = {"NUMBER": number, "NAME": str(params.get("NAME") or ""), "CRM_AUTO_CREATE": "N"}
+            raise FakeError("ERROR_CORE", "NUMBER should not be empty")
+        if number in self.lines:
+            raise FakeError("ERROR_CORE", "Line already exists")
+        self.lines[number] = {
+            "NUMBER": number,
+            "NAME": str(params.get("NAME") or ""),
+            "CRM_AUTO_CREATE": str(params.get("CRM_AUTO_CREATE") or "Y"),
+        }
         return {"ID": len(self.lines)}
+
+    def _line_update(self, params: JSON) -> JSON:
+        number = str(params.get("NUMBER") or "")
+        if not number:
+            raise FakeError("ERROR_CORE", "NUMBER should not be empty")
+        changes: JSON = {k: str(params[k]) for k in ("NAME", "CRM_AUTO_CREATE") if k in params}
+        if not changes:
+            raise FakeError("ERROR_CORE", "There are no fields to update")
+        if number not in self.lines:
+            raise FakeError("ERROR_CORE", f"Could not find line with number {number}")
+        self.lines[number].update(changes)
+        return {"ID": list(self.lines).index(number) + 1}
+
+    def _event_bind(self, params: JSON) -> bool:
+        event = str(params.get("event") or params.get("EVENT") or "").upper()
+        handler = str(params.get("handler") or params.get("HANDLER") or "")
+        kind = str(params.get("event_type") or params.get("EVENT_TYPE") or "online").lower()
+        if not event or (kind == "online" and not handler):
+            raise FakeError("ERROR_HANDLER_URL_MISMATCH", "Handler URL host doesn't match application url")
+        key = f"{event}|{handler}|{kind}"
+        if key in self.events:
+            raise FakeError("ERROR_EVENT_BIND", "Handler already binded")
+        self.events[key] = {
+            "event": event,
+            "handler": handler,
+            "auth_type": "0",
+            "offline": 1 if kind == "offline" else 0,
+            "event_type": kind,
+        }
+        return True
+
+    def _offline_get(self, params: JSON) -> JSON:
+        clear = str(params.get("clear", "1")) not in ("0", "N", "n")
+        limit = max(1, min(int(params.get("limit") or 50), 1000))
+        chunk, rest = self.offline[:limit], self.offline[limit:]
+        if clear:
+            self.offline = rest
+        return {"events": chunk, "process_id": None if clear else secrets.token_hex(8)}
 
 
 class _Paged(list[Any]):

@@ -139,14 +139,24 @@ async def test_error_messages_never_contain_the_webhook_code(
     assert code not in str(caught.value)
 
 
-async def test_wrong_auth_type_for_telephony_on_a_webhook(session: aiohttp.ClientSession) -> None:
-    fake = await start_portal(telephony_wrong_auth_type=True)
-    try:
-        client = webhook_client(fake, session, MemoryState())
+async def test_a_webhook_is_refused_exactly_the_app_only_telephony_methods(
+    portal: FakeBitrix24, session: aiohttp.ClientSession
+) -> None:
+    client = webhook_client(portal, session, MemoryState())
+    call = {"USER_ID": 11, "PHONE_NUMBER": "79161234567", "TYPE": 2}
+    for method, params in (
+        ("telephony.externalcall.register", call),
+        ("telephony.externalcall.finish", {"CALL_ID": "x", "USER_ID": 11, "DURATION": 0}),
+        ("telephony.externalLine.add", {"NUMBER": "74951110001"}),
+        ("telephony.externalLine.get", {}),
+    ):
         with pytest.raises(WrongAuthTypeError, match="OAuth app"):
-            await client.call("telephony.externalcall.searchCrmEntities", {"PHONE_NUMBER": "79161234567"})
-    finally:
-        await fake.stop()
+            await client.call(method, params)
+    # documented with webhook examples: these work
+    assert (
+        await client.call("telephony.externalcall.searchCrmEntities", {"PHONE_NUMBER": "79161234567"}) == []
+    )
+    assert await client.call("telephony.externalcall.show", {"CALL_ID": "unknown", "USER_ID": 11}) is False
 
 
 async def test_unknown_method_is_permanent(portal: FakeBitrix24, session: aiohttp.ClientSession) -> None:

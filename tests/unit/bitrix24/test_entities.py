@@ -39,7 +39,23 @@ async def test_unknown_caller_gets_a_nameless_contact_and_a_deal_titled_with_the
     await adapter.on_live(live(LiveKind.RINGING, "201"))
     (contact,) = portal.contacts.values()
     (deal,) = portal.deals.values()
-    assert (contact["NAME"], deal["TITLE"], deal["CONTACT_ID"]) == ("Без имени", CLIENT, contact["ID"])
+    # the deal is added in the same batch, chained to the contact: ids travel as text, as in a
+    # real portal's answers
+    assert (contact["NAME"], deal["TITLE"], str(deal["CONTACT_ID"])) == (
+        "Без имени",
+        CLIENT,
+        str(contact["ID"]),
+    )
+
+
+async def test_entities_made_for_calls_stay_out_of_the_live_feed(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter(entities=rules())
+    await adapter.on_live(live(LiveKind.RINGING, "201"))
+    await adapter.log_call(answered_call())  # created for 201, reassigned to the answerer 202
+    assert len(portal.contacts) == 1 and {str(d["ASSIGNED_BY_ID"]) for d in portal.deals.values()} == {"12"}
+    assert portal.feed == []  # REGISTER_SONET_EVENT=N on every add and update
 
 
 async def test_call_is_bound_to_the_created_contact(portal: FakeBitrix24, make_adapter: MakeAdapter) -> None:
@@ -163,8 +179,10 @@ async def test_lookup_returns_the_responsible_and_their_extension(
 async def test_lookup_falls_back_to_duplicates_when_telephony_is_refused(
     session: aiohttp.ClientSession, state: MemoryState
 ) -> None:
-    fake = await start_portal(telephony_wrong_auth_type=True)
+    fake = await start_portal()
     try:
+        refusal = '{"error": "WRONG_AUTH_TYPE", "error_description": "Current authorization type is denied"}'
+        fake.inject("telephony.externalcall.searchCrmEntities", 403, refusal)
         fake.add_contact(CLIENT, "Анна", assigned=12)
         adapter = create(settings_for(fake), AdapterContext(name="bitrix24", session=session, state=state))
         found = await adapter.lookup(CLIENT)

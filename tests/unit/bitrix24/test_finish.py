@@ -11,7 +11,15 @@ from adapters.bitrix24 import Bitrix24Adapter
 from connector.calls.model import Call, Leg, LiveKind, Transfer, TransferKind
 from connector.errors import PermanentError, TransientError
 from tests.fakes.bitrix24 import FakeBitrix24
-from tests.unit.bitrix24.conftest import T0, MakeAdapter, answered_call, live, missed_call
+from tests.unit.bitrix24.conftest import (
+    T0,
+    MakeAdapter,
+    answered_call,
+    closed_hours_call,
+    live,
+    missed_call,
+    with_reason,
+)
 
 
 async def ring_and_answer(adapter: Bitrix24Adapter) -> None:
@@ -262,3 +270,32 @@ async def test_recording_still_being_written_is_retried_later(
     with pytest.raises(TransientError, match="still being written"):
         await adapter.attach_recording(call, str(mp3))
     assert portal.records == {}
+
+
+async def test_closed_hours_call_is_a_missed_call_with_its_reason(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter(missed_responsible="203")
+    await adapter.log_call(closed_hours_call())
+    (activity,) = portal.activities
+    assert (activity["STATUS_CODE"], activity["RESPONSIBLE_ID"], activity["DURATION"]) == ("304", 13, 0)
+    assert activity["FAILED_REASON"] == "Звонок в нерабочее время"
+
+
+async def test_a_refusal_of_an_employee_on_another_call_is_busy_with_its_reason(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter()
+    await adapter.log_call(with_reason(missed_call(rang=("201",)), "busy_on_call"))
+    (activity,) = portal.activities
+    assert (activity["STATUS_CODE"], activity["RESPONSIBLE_ID"]) == ("486", 11)
+    assert activity["FAILED_REASON"] == "Сотрудник был занят другим разговором"
+
+
+async def test_calls_are_not_posted_to_the_chat_unless_asked(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter()
+    await adapter.log_call(answered_call())
+    (call,) = portal.calls.values()
+    assert (call.params["ADD_TO_CHAT"], portal.activities[0]["ADD_TO_CHAT"]) == (0, "0")

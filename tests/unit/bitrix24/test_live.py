@@ -9,7 +9,15 @@ from adapters.bitrix24 import create
 from adapters.bitrix24.settings import Employee, ExternalLine
 from connector.calls.model import Direction, LiveKind
 from tests.fakes.bitrix24 import FakeBitrix24
-from tests.unit.bitrix24.conftest import CLIENT, DID, MakeAdapter, live, settings_for, start_portal
+from tests.unit.bitrix24.conftest import (
+    CLIENT,
+    DID,
+    MakeAdapter,
+    answered_call,
+    live,
+    settings_for,
+    start_portal,
+)
 
 
 async def test_queue_call_is_registered_once_with_the_conversation_id(
@@ -136,12 +144,18 @@ async def test_start_publishes_the_dids_as_named_external_lines(
     assert portal.lines[DID]["NAME"] == "Сайт"
 
 
-async def test_lines_refused_to_a_webhook_do_not_stop_the_start(session: aiohttp.ClientSession) -> None:
-    fake = await start_portal(telephony_wrong_auth_type=True)
+async def test_a_webhook_starts_without_asking_for_what_only_an_app_may_do(
+    session: aiohttp.ClientSession,
+) -> None:
+    fake = await start_portal()
     try:
         context = AdapterContext(name="bitrix24", session=session, state=MemoryState())
-        adapter = create(settings_for(fake, lines=(ExternalLine(DID, "Сайт"),)), context)
+        adapter = create(settings_for(fake, auth="webhook", lines=(ExternalLine(DID, "Сайт"),)), context)
         await adapter.start()
         assert fake.lines == {}
+        assert not [m for m in fake.requests if m.startswith("telephony.externalline")]
+        # nothing that would be refused with WRONG_AUTH_TYPE and park the adapter is queued
+        assert not adapter.jobs_for(answered_call())
+        assert not adapter.wants_live(live(LiveKind.RINGING, "201"))
     finally:
         await fake.stop()

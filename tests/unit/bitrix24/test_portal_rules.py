@@ -6,20 +6,19 @@ import aiohttp
 import pytest
 
 from adapters.base import MemoryState
-from adapters.bitrix24.auth import WebhookAuth
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.errors import PortalCallNotFoundError
 from connector.errors import PermanentError, TransientError
-from connector.sync.ratelimit import TokenBucket
 from tests.fakes.bitrix24 import FakeBitrix24
-from tests.unit.bitrix24.conftest import FAST
+from tests.unit.bitrix24.test_client import oauth_client
 
 REGISTER = "telephony.externalcall.register"
 START = "2026-11-20T12:00:00+03:00"
 
 
 def client_for(portal: FakeBitrix24, session: aiohttp.ClientSession) -> Bitrix24Client:
-    return Bitrix24Client(session, WebhookAuth(portal.webhook_url, MemoryState()), TokenBucket(FAST))
+    """An application's client: register and finish work only in an application's context."""
+    return oauth_client(portal, session, MemoryState())
 
 
 def registration(external_id: str, **extra: object) -> dict[str, object]:

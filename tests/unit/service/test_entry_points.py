@@ -56,6 +56,7 @@ adapters:
     enabled: true
   bitrix24:
     enabled: true
+    auth: webhook
     webhook_url: {portal_webhook}
     application_token: {app_token}
   amocrm:
