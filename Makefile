@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-live test check lint types unit pbx-root system-deps venv bench clean
+.PHONY: demo demo-live test check lint types unit pbx-root system-deps venv bench clean module
 
 # A virtualenv with the project (editable) and its test tools; refreshed when pyproject changes.
 $(STAMP): pyproject.toml
@@ -49,6 +49,12 @@ test: venv system-deps pbx-root
 
 bench: venv
 	$(BIN)/python -m bench
+
+# The MikoPBX module: dist/ModuleCrmConnector-<version>.zip with the daemon frozen (PyInstaller)
+# in a cached Debian bookworm root, so it runs on MikoPBX's glibc without Python. Needs root.
+module: venv system-deps
+	@frozen="$$(bash mikopbx-module/build/freeze.sh | tail -1)" && \
+	$(PY) mikopbx-module/build/package.py --frozen "$$frozen" --out dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

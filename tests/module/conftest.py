@@ -1,0 +1,47 @@
+"""Fixtures of the MikoPBX module tests: the staged module, the frozen daemon, the zip."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from . import support
+
+
+@pytest.fixture
+def modules_dir(tmp_path: Path) -> Path:
+    """custom_modules/ with ModuleCrmConnector laid out as the zip unpacks it (no frozen daemon)."""
+    modules = tmp_path / "custom_modules"
+    support.stage(modules)
+    return modules
+
+
+@pytest.fixture(scope="session")
+def frozen() -> Path:
+    """The frozen daemon (one-folder PyInstaller bundle), built once and cached."""
+    return support.frozen_bundle()
+
+
+@pytest.fixture(scope="session")
+def module_zip(frozen: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dist/ModuleCrmConnector-<version>.zip as `make module` builds it."""
+    work = tmp_path_factory.mktemp("module-build")
+    built: Path = support.package().build(frozen, work / "dist", work / "stage")
+    return built
+
+
+@pytest.fixture(scope="session")
+def unzipped(module_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """custom_modules/ with the zip extracted the way MikoPBX does (entry by entry, modes kept)."""
+    modules = tmp_path_factory.mktemp("installed") / "custom_modules"
+    target = modules / "ModuleCrmConnector"
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(module_zip) as archive:
+        for info in archive.infolist():
+            archive.extract(info, target)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                (target / info.filename).chmod(mode)
+    return modules

@@ -1,0 +1,121 @@
+"""The zip `make module` builds, and the frozen daemon it ships."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+
+from connector import __version__
+
+from . import support
+
+REQUIRED = (
+    "module.json",
+    "Setup/PbxExtensionSetup.php",
+    "Models/ModuleCrmConnector.php",
+    "Messages/ru.php",
+    "Messages/en.php",
+    "Lib/CrmConnectorConf.php",
+    "Lib/ConnectorConfig.php",
+    "App/Module.php",
+    "App/Controllers/ModuleCrmConnectorController.php",
+    "App/Forms/ModuleCrmConnectorForm.php",
+    "App/Views/ModuleCrmConnector/index.volt",
+    "public/assets/js/module-crm-connector-index.js",
+    "public/assets/img/logo.svg",
+    "bin/crm-connector-ctl",
+    "bin/crm-connector/crm-connector",
+    "asterisk/crm-interception.conf",
+    "db/",
+    "agi-bin/",
+)
+# bookworm's glibc: MikoPBX's Debian-based images have it or newer.
+MAX_GLIBC = (2, 36)
+
+
+def test_zip_is_named_for_the_module_and_its_version(module_zip: Path) -> None:
+    assert module_zip.name == f"ModuleCrmConnector-{__version__}.zip"
+
+
+def test_module_json_carries_what_mikopbx_reads(module_zip: Path) -> None:
+    with zipfile.ZipFile(module_zip) as archive:
+        manifest = json.loads(archive.read("module.json"))
+    assert {k: manifest.get(k) for k in ("moduleUniqueID", "version")} == {
+        "moduleUniqueID": "ModuleCrmConnector",
+        "version": __version__,
+    }
+    assert all(manifest.get(k) for k in ("developer", "support_email", "min_pbx_version"))
+
+
+def test_zip_holds_every_required_part(module_zip: Path) -> None:
+    with zipfile.ZipFile(module_zip) as archive:
+        names = set(archive.namelist())
+    assert [part for part in REQUIRED if part not in names] == []
+
+
+def test_zip_paths_are_relative_and_never_climb(module_zip: Path) -> None:
+    """MikoPBX's installer refuses entries containing '..' and extracts into the module folder."""
+    with zipfile.ZipFile(module_zip) as archive:
+        bad = [n for n in archive.namelist() if n.startswith("/") or ".." in n or "\\" in n or ":" in n]
+    assert bad == []
+
+
+def test_executables_keep_their_mode(module_zip: Path) -> None:
+    with zipfile.ZipFile(module_zip) as archive:
+        modes = {name: (archive.getinfo(name).external_attr >> 16) & 0o777 for name in REQUIRED[13:15]}
+    assert all(mode & stat.S_IXUSR for mode in modes.values()), modes
+
+
+def test_frozen_daemon_answers_version(unzipped: Path) -> None:
+    binary = unzipped / "ModuleCrmConnector" / "bin" / "crm-connector" / "crm-connector"
+    result = subprocess.run(
+        [str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, f"crm-connector {__version__}")
+
+
+def test_frozen_daemon_accepts_the_config_the_settings_page_writes(unzipped: Path) -> None:
+    out = support.run_hooks(
+        unzipped,
+        actions=["install", "save"],
+        changes={
+            "crm": "bitrix24",
+            "b24_webhook_url": "https://example.bitrix24.ru/rest/1/abc123/",
+            "interception_mode": "parallel",
+            "working_hours": "mon-fri 09:00-18:00",
+        },
+    )
+    binary = unzipped / "ModuleCrmConnector" / "bin" / "crm-connector" / "crm-connector"
+    result = subprocess.run(
+        [str(binary), "check-config", "-c", out["config_file"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, "bitrix24:" in result.stdout, out["row"]["ami_secret"] in result.stdout) == (
+        0,
+        True,
+        False,
+    ), result.stdout + result.stderr
+
+
+def test_frozen_daemon_refuses_a_bad_config_with_the_key(unzipped: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('ami:\n  username: "x"\n  secret: "y"\n  port: 70000\n', encoding="utf-8")
+    binary = unzipped / "ModuleCrmConnector" / "bin" / "crm-connector" / "crm-connector"
+    result = subprocess.run(
+        [str(binary), "check-config", "-c", str(bad)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, "ami" in result.stderr + result.stdout) == (2, True)
+
+
+def test_frozen_bundle_needs_no_glibc_newer_than_bookworms(frozen: Path) -> None:
+    elves = [p for p in frozen.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
+    needs = support.glibc_needs(elves)
+    highest = max(needs.values())
+    print(f"\nfrozen bundle: {len(elves)} ELF files, highest GLIBC_ needed: {'.'.join(map(str, highest))}")
+    assert (len(needs) > 10, highest <= MAX_GLIBC) == (True, True), needs
