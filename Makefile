@@ -53,8 +53,8 @@ bench: venv
 # The MikoPBX module: dist/ModuleCrmConnector-<version>.zip with the daemon frozen (PyInstaller)
 # in a cached Debian bookworm root, so it runs on MikoPBX's glibc without Python. Needs root.
 module: venv system-deps
-	@frozen="$$(bash mikopbx-module/build/freeze.sh | tail -1)" && \
-	$(PY) mikopbx-module/build/package.py --frozen "$$frozen" --out dist
+	@frozen="$$(bash mikopbx-module/packaging/freeze.sh | tail -1)" && \
+	$(PY) mikopbx-module/packaging/package.py --frozen "$$frozen" --out dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

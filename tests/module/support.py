@@ -1,7 +1,7 @@
 """Helpers of the module tests: lay out the module, run its PHP hooks, find the frozen daemon.
 
 The PHP runs on Debian's php-cli against stand-ins of MikoPBX's classes (php/standins.php);
-the frozen daemon is built by mikopbx-module/build/freeze.sh in a bookworm root and cached.
+the frozen daemon is built by mikopbx-module/packaging/freeze.sh in a bookworm root and cached.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "mikopbx-module"
 PHP_DIR = Path(__file__).resolve().parent / "php"
-FREEZE = MODULE / "build" / "freeze.sh"
+FREEZE = MODULE / "packaging" / "freeze.sh"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -34,8 +34,8 @@ def unavailable(reason: str) -> None:
 
 
 def package() -> ModuleType:
-    """mikopbx-module/build/package.py, imported from its path (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("module_package", MODULE / "build" / "package.py")
+    """mikopbx-module/packaging/package.py, imported from its path (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("module_package", MODULE / "packaging" / "package.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("module_package", loaded)
