@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from connector import ami_values as values
 from connector import logs
 from connector.calls.model import TransferKind
 from connector.calls.rules import TrackerRules
@@ -31,6 +32,7 @@ from connector.errors import (
     CallControlError,
     CallNotFoundError,
     NotPermittedError,
+    UnsafeValueError,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +66,9 @@ class CallControlSettings:
     ring_seconds: int = 30
     transfer_context: str = "internal"
     extension_channel: str = "PJSIP/{ext}-"
-    calls_per_minute: int = 10
+    calls_per_minute: int = 10  # per API token, person, or CRM entry point's extension
+    crm_calls_per_minute: int = 60  # per CRM entry point (a widget token, a portal): all users
+    total_calls_per_minute: int = 120  # the whole daemon
     action_timeout: float = 5.0
 
     def __post_init__(self) -> None:
@@ -77,10 +81,14 @@ class CallControlSettings:
                 raise ValueError(f"number pattern {pattern!r} is not a regular expression: {exc}") from exc
         if not 5 <= self.ring_seconds <= 120 or self.calls_per_minute < 1:
             raise ValueError("need 5 <= ring_seconds <= 120 and calls_per_minute >= 1")
+        if min(self.crm_calls_per_minute, self.total_calls_per_minute) < self.calls_per_minute:
+            raise ValueError("crm_calls_per_minute and total_calls_per_minute must be >= calls_per_minute")
         if not 0 < self.action_timeout <= 30:
             raise ValueError("action_timeout must be more than 0 and at most 30 seconds")
-        if any("," in f"{k}{v}" or "=" in k for k, v in self.variables.items()):
-            raise ValueError("variables: names and values may not contain ',' (nor names '=')")
+        try:
+            values.variables(self.variables)  # the encoder every Originate uses
+        except UnsafeValueError as exc:
+            raise ValueError(f"variables: {exc}") from exc
 
 
 class Caller(Protocol):
@@ -114,27 +122,85 @@ class PbxUnavailableError(CallControlError):
 
 
 class RateLimiter:
-    """At most `per_minute` requests per caller in any 60 s window (bounded number of callers)."""
+    """At most `per_minute` requests per key in any 60 s window (bounded number of keys)."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self._clock = clock
         self._windows: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def take(self, who: str) -> None:
-        """Count one request by `who`, or raise `TooManyCallsError`."""
+    def wait(self, who: str) -> float:
+        """Seconds until `who` may make one more request (0: now)."""
         now = self._clock()
-        window = self._windows.setdefault(who, deque())
-        self._windows.move_to_end(who)
+        window = self._windows.get(who)
+        if window is None:
+            return 0.0
         while window and window[0] <= now - 60.0:
             window.popleft()
-        if len(window) >= self.per_minute:
-            raise TooManyCallsError(
-                f"at most {self.per_minute} calls a minute may be placed", retry_after=window[0] + 60.0 - now
-            )
-        window.append(now)
+        return 0.0 if len(window) < self.per_minute else window[0] + 60.0 - now
+
+    def count(self, who: str) -> None:
+        """Count one request by `who` (after `wait` said it may)."""
+        window = self._windows.setdefault(who, deque())
+        self._windows.move_to_end(who)
+        window.append(self._clock())
         while len(self._windows) > MAX_CALLERS:
             self._windows.popitem(last=False)
+
+    def take(self, who: str) -> None:
+        """Count one request by `who`, or raise `TooManyCallsError`."""
+        retry = self.wait(who)
+        if retry > 0:
+            raise TooManyCallsError(f"at most {self.per_minute} calls a minute may be placed", retry)
+        self.count(who)
+
+
+class FloodGuard:
+    """Click-to-call limits at three levels, so no one key can flood the PBX.
+
+    Per caller (an API token, a person, or one extension of a CRM entry point), per source (all
+    of one CRM entry point's employees together: the amoCRM widget token sits in every amoCRM
+    user's browser) and for the whole daemon. A refusal is logged once a minute per key as
+    `control.flood` and counted in `refused` (by level) for /metrics.
+    """
+
+    def __init__(self, settings: CallControlSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.levels = {
+            "caller": RateLimiter(settings.calls_per_minute, clock),
+            "source": RateLimiter(settings.crm_calls_per_minute, clock),
+            "total": RateLimiter(settings.total_calls_per_minute, clock),
+        }
+        self.refused: dict[str, int] = dict.fromkeys(self.levels, 0)
+        self._alerted: OrderedDict[str, float] = OrderedDict()
+
+    def take(self, keys: Mapping[str, str]) -> None:
+        """Count one originate for `keys` (level → key), or raise `TooManyCallsError` counting none."""
+        for level, key in keys.items():
+            limiter = self.levels[level]
+            retry = limiter.wait(key)
+            if retry > 0:
+                self.refused[level] += 1
+                self._alert(level, key, limiter.per_minute)
+                raise TooManyCallsError(
+                    f"at most {limiter.per_minute} calls a minute may be placed ({LEVELS[level]})", retry
+                )
+        for level, key in keys.items():
+            self.levels[level].count(key)
+
+    def _alert(self, level: str, key: str, per_minute: int) -> None:
+        now = self._clock()
+        name = f"{level}:{key}"
+        if now - self._alerted.get(name, -1e18) < 60.0:
+            return
+        self._alerted[name] = now
+        self._alerted.move_to_end(name)
+        while len(self._alerted) > MAX_CALLERS:
+            self._alerted.popitem(last=False)
+        log.warning("control.flood", level=level, who=key, per_minute=per_minute)
+
+
+LEVELS = {"caller": "per caller", "source": "per CRM entry point", "total": "for the whole PBX"}
 
 
 class AmiSlot:
@@ -200,22 +266,30 @@ class CallControl:
         self.ami = ami
         self.settings = settings
         self.rules = rules or TrackerRules()
-        self.limiter = RateLimiter(settings.calls_per_minute, clock)
+        self.limits = FloodGuard(settings, clock)
         self._patterns = tuple(re.compile(p) for p in settings.number_patterns)
 
     # -- click-to-call ---------------------------------------------------------------------
 
     async def originate(
-        self, extension: str, number: str, *, crm_call_id: str | None = None, by: Caller | None = None
+        self,
+        extension: str,
+        number: str,
+        *,
+        crm_call_id: str | None = None,
+        by: Caller | None = None,
+        source: str | None = None,
     ) -> str:
-        """Ring `extension`; once it answers, dial `number`. The conversation id (its linkedid)."""
+        """Ring `extension`; once it answers, dial `number`. The conversation id (its linkedid).
+
+        `source` names the CRM entry point asking (see `entry_point`) for its rate limit.
+        """
         dialled = self.check_number(number)
         self._check_extension(extension, by)
-        # Per token, or per employee's extension for CRM entry points: one busy clicker in a CRM
-        # must not block click-to-call for the whole office.
-        self.limiter.take(by.rate_key if by is not None else f"{ADAPTERS}:{extension}")
         conversation = f"crm-{int(time.time())}.{next(_ids)}"
-        headers = self._originate_headers(extension, dialled, conversation, crm_call_id)
+        # Encoded before any limit is counted: a refused value costs the caller nothing.
+        headers = values.action(self._originate_headers(extension, dialled, conversation, crm_call_id))
+        self.limits.take(_rate_keys(extension, by, source))
         await self._send("Originate", headers)
         log.info("control.originate", extension=extension, number=dialled, conversation=conversation)
         return conversation
@@ -239,7 +313,7 @@ class CallControl:
             # CRM learns the call's id before the employee even answers.
             "ChannelId": conversation,
             "OtherChannelId": conversation + ";2",
-            "Variable": ",".join(f"{k}={v}" for k, v in variables.items()),
+            "Variable": values.variables(variables),
         }
 
     def check_number(self, number: str) -> str:
@@ -258,6 +332,10 @@ class CallControl:
             raise NotPermittedError(f"{extension!r} is not an extension")
         if by is not None and not by.may_act_for(extension):
             raise NotPermittedError(f"{by.name} may not act for extension {extension}")
+
+    def entry_point(self, source: str) -> EntryPoint:
+        """This call control as CRM entry point `source` sees it (its own rate limit)."""
+        return EntryPoint(self, source)
 
     # -- calls in progress ---------------------------------------------------------------------
 
@@ -335,3 +413,39 @@ class CallControl:
         except (AmiConnectionError, AmiActionError) as exc:
             raise PbxUnavailableError(f"the PBX is not reachable: {exc}") from exc
         return result.events
+
+
+def _rate_keys(extension: str, by: Caller | None, source: str | None) -> dict[str, str]:
+    """Who a click-to-call counts against, level by level."""
+    if by is not None:
+        return {"caller": by.rate_key, "total": "*"}
+    # Per employee's extension for CRM entry points (one busy clicker in a CRM must not block
+    # the whole office), and the entry point as a whole (its token is shared by everyone).
+    where = source or ADAPTERS
+    return {"caller": f"{where}:{extension}", "source": where, "total": "*"}
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPoint:
+    """Call control handed to one CRM adapter: its originates count against its own limit."""
+
+    control: CallControl
+    source: str
+
+    async def originate(
+        self, extension: str, number: str, *, crm_call_id: str | None = None, by: Caller | None = None
+    ) -> str:
+        """`CallControl.originate`, counted against this entry point."""
+        return await self.control.originate(
+            extension, number, crm_call_id=crm_call_id, by=by, source=self.source
+        )
+
+    async def hangup(self, extension: str, *, by: Caller | None = None) -> None:
+        """`CallControl.hangup`."""
+        await self.control.hangup(extension, by=by)
+
+    async def transfer(
+        self, extension: str, target: str, kind: TransferKind, *, by: Caller | None = None
+    ) -> None:
+        """`CallControl.transfer`."""
+        await self.control.transfer(extension, target, kind, by=by)

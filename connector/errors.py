@@ -15,6 +15,7 @@
     │   └── PermanentError ..... the CRM refused this job for good: dead-letter it with the message
     └── CallControlError ....... click-to-call / hang-up / transfer refused
         ├── NotPermittedError .. the token may not use that extension or number (toll fraud guard)
+        │   └── UnsafeValueError  a value would break or extend an AMI action (CR/LF, ',' in Variable)
         └── CallNotFoundError .. no such call in progress
 
 Adapters must `raise ... from` the vendor exception so the original stays in the traceback.
@@ -100,6 +101,10 @@ class CallControlError(ConnectorError):
 
 class NotPermittedError(CallControlError):
     """The caller's token may not use that extension or number."""
+
+
+class UnsafeValueError(NotPermittedError, ValueError):
+    """A value cannot go into an AMI action: it would add headers or channel variables."""
 
 
 class CallNotFoundError(CallControlError):

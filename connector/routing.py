@@ -26,10 +26,11 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector import ami_values as values
 from connector import logs
 from connector.calls import phones
 from connector.calls.model import Direction, LiveEvent, LiveKind
-from connector.errors import AmiActionError, AmiError
+from connector.errors import AmiActionError, AmiError, UnsafeValueError
 
 if TYPE_CHECKING:
     from connector.ami.actions import ActionSender
@@ -450,7 +451,8 @@ class ParallelInterceptor:
             "Timeout": str(s.attempt_seconds * 1000),
             "Async": "true",
             "ChannelId": attempt.channel_id,
-            "Variable": f"CRM_CALLER={caller},CRM_RESPONSIBLE={attempt.extension}",
+            # the caller's number comes from the trunk: the one encoder keeps it a single variable
+            "Variable": values.variables({"CRM_CALLER": caller, "CRM_RESPONSIBLE": attempt.extension}),
         }
         # Marks the attempt in the AMI stream before its channel exists, so a tracker can file the
         # attempt's channel under the client's call (its uniqueid is ours: ChannelId). The
@@ -504,7 +506,7 @@ class ParallelInterceptor:
     async def _guarded(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
             await coro
-        except (AmiError, TimeoutError) as exc:
+        except (AmiError, UnsafeValueError, TimeoutError) as exc:
             # The call goes on with its normal route; the attempt is only a bonus.
             log.warning("routing.parallel_failed", error=str(exc) or type(exc).__name__)
 

@@ -65,6 +65,7 @@ class Service:
         # Adapters and the HTTP app need call control before AMI is up: its sender is bound later.
         self.ami_slot = AmiSlot()
         self.control = CallControl(self.ami_slot, settings.call_control, rules_from_settings(settings))
+        self.health.control = self.control
         self.interceptor: AgiServer | ParallelInterceptor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 

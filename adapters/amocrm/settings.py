@@ -97,7 +97,8 @@ class WidgetSettings:
 
     enabled: bool = False
     token: Secret = field(default_factory=_no_secret)
-    extensions: tuple[str, ...] = ("*",)
+    # None until listed: the token sits in every amoCRM user's browser ("*" must be chosen).
+    extensions: tuple[str, ...] = ()
     number_pattern: str = r"^\+?[0-9]{3,15}$"
     allowed_origins: tuple[str, ...] = ()
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hmac
 import time
+import weakref
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
@@ -30,7 +32,7 @@ from aiohttp import web
 from adapters.bitrix24.install import application_token
 from adapters.bitrix24.telephony import Registration, pending_key, save
 from connector import logs
-from connector.errors import CallControlError, NotPermittedError
+from connector.errors import CallControlError, NotPermittedError, UnsafeValueError
 
 if TYPE_CHECKING:
     from adapters.bitrix24.adapter import Bitrix24Adapter
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 log = logs.get_logger(__name__)
 
 EVENT = "ONEXTERNALCALLSTART"
+SEEN_CALL_IDS = 4096  # CALL_IDs remembered per adapter: the portal may deliver one event twice
+# CALL_IDs being or already originated, per adapter; checked and added with no await in between,
+# so three copies of one event arriving together place one call.
+_started: weakref.WeakKeyDictionary[Bitrix24Adapter, OrderedDict[str, None]] = weakref.WeakKeyDictionary()
 
 
 class CallControl(Protocol):
@@ -84,16 +90,36 @@ async def _start(adapter: Bitrix24Adapter, data: dict[str, str]) -> web.Response
         return web.json_response({"error": f"portal user {user_id} has no extension"}, status=422)
     if control is None:
         return web.json_response({"error": "call control is not available"}, status=503)
+    started = _started.setdefault(adapter, OrderedDict())
+    if call_id in started:
+        log.info("bitrix24.click_to_call_duplicate", call_id=call_id)
+        return web.json_response({"result": "duplicate", "call_id": call_id})
+    started[call_id] = None
+    while len(started) > SEEN_CALL_IDS:
+        started.popitem(last=False)
+    try:
+        return await _originate(adapter, control, extension, number, call_id=call_id, user_id=user_id)
+    except BaseException:
+        started.pop(call_id, None)  # not placed: the same CALL_ID may be tried again
+        raise
+
+
+async def _originate(
+    adapter: Bitrix24Adapter, control: CallControl, extension: str, number: str, *, call_id: str, user_id: str
+) -> web.Response:
     pending = {"call_id": call_id, "user_id": user_id, "at": time.time()}
     await adapter.context.state.set(pending_key(extension, number), pending)
     try:
         conversation = await control.originate(extension, number, crm_call_id=call_id)
-    except NotPermittedError as exc:
-        await adapter.context.state.delete(pending_key(extension, number))
-        return web.json_response({"error": str(exc)}, status=403)
-    except CallControlError as exc:
-        await adapter.context.state.delete(pending_key(extension, number))
-        return web.json_response({"error": str(exc)}, status=502)
+    except BaseException as exc:
+        await adapter.context.state.delete(pending_key(extension, number))  # no stale row, whatever
+        if isinstance(exc, UnsafeValueError):
+            return web.json_response({"error": str(exc)}, status=400)
+        if isinstance(exc, NotPermittedError):
+            return web.json_response({"error": str(exc)}, status=403)
+        if isinstance(exc, CallControlError):
+            return web.json_response({"error": str(exc)}, status=502)
+        raise
     if conversation:
         record = Registration(call_id=call_id, user_id=user_id, external=True)
         await save(adapter.context.state, conversation, record)

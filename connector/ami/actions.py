@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from connector import ami_values as values
 from connector.ami.protocol import Message
 from connector.ami.session import ActionResult
 from connector.errors import AmiActionError
@@ -115,7 +116,7 @@ async def originate(
         headers["Account"] = account
     if variables:
         # one Variable header per pair would collide in a mapping; Asterisk also takes a comma list
-        headers["Variable"] = ",".join(f"{k}={v}" for k, v in variables.items())
+        headers["Variable"] = values.variables(variables)
     result = await ami.send("Originate", headers, within=within, follow_event="OriginateResponse")
     assert result.follow_up is not None
     return Originated(result.response.get("ActionID", ""), result.follow_up)

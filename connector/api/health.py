@@ -75,6 +75,7 @@ class HealthSources:
     feed: CallFeed | None = None
     outbox: Outbox | None = None
     dispatcher: Dispatcher | None = None
+    control: Any = None  # connector.control.CallControl: click-to-call refusals (floods)
 
     async def outbox_stats(self) -> OutboxStats | None:
         """The outbox figures, or None when the outbox is not open or cannot be read."""
@@ -144,10 +145,24 @@ class HealthSources:
     async def metrics(self) -> list[Metric]:
         """Every metric family, read now."""
         found = self._ami_metrics() + self._feed_metrics() + self._delivery_metrics()
+        found += self._control_metrics()
         stats = await self.outbox_stats()
         if stats is not None:
             found += _outbox_metrics(stats)
         return found
+
+    def _control_metrics(self) -> list[Metric]:
+        refused = getattr(getattr(self.control, "limits", None), "refused", None)
+        if not refused:
+            return []
+        return [
+            Metric(
+                "click_to_call_refused_total",
+                "counter",
+                "click-to-calls refused by a rate limit, by level (caller, source, total)",
+                tuple(({"level": k}, v) for k, v in sorted(refused.items())),
+            )
+        ]
 
     def _ami_metrics(self) -> list[Metric]:
         if self.ami is None:

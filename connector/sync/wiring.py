@@ -44,12 +44,14 @@ def build_adapters(
     """One adapter per enabled section of `adapters:`, each with its context injected."""
     built: dict[str, Adapter] = {}
     for name, adapter_settings in enabled(settings.adapters).items():
+        # Each CRM entry point's click-to-calls count against its own limit (connector.control).
+        entry_point = getattr(call_control, "entry_point", None)
         context = AdapterContext(
             name=name,
             session=session,
             state=outbox.state(name),
             recording_url=recording_url or (lambda path: ""),
-            call_control=call_control,
+            call_control=entry_point(name) if entry_point is not None else call_control,
             push_internal=settings.calls.push_internal,
         )
         built[name] = registry.factory(name)(adapter_settings, context)

@@ -204,3 +204,34 @@ async def test_a_bound_ami_slot_sends_through_the_client() -> None:
     slot.bind(pbx)
     await CallControl(slot, CallControlSettings()).originate("201", "+79161234567")
     assert pbx.actions() == ["Originate"]
+
+
+async def test_a_crm_call_id_that_would_add_a_channel_variable_is_refused_and_costs_no_rate() -> None:
+    pbx = RecordingPbx()
+    c = control(pbx, calls_per_minute=1)
+    with pytest.raises(NotPermittedError, match="CRM_CALL_ID"):
+        await c.originate("201", "+79161234567", crm_call_id="abc,OUTBOUND_ROUTE=evil")
+    await c.originate("201", "+79161234567", crm_call_id="abc")
+    assert len(pbx.sent) == 1
+
+
+async def test_one_entry_point_is_limited_as_a_whole_across_extensions() -> None:
+    pbx = RecordingPbx()
+    c = control(pbx, calls_per_minute=2, crm_calls_per_minute=5)
+    widget = c.entry_point("amocrm")
+    for n in range(5):
+        await widget.originate(f"20{n}", "+79161234567")
+    with pytest.raises(TooManyCallsError, match="per CRM entry point"):
+        await widget.originate("209", "+79161234567")
+    await c.entry_point("bitrix24").originate("209", "+79161234567")  # another entry point's share
+    assert len(pbx.sent) == 6
+
+
+async def test_the_whole_daemon_has_a_limit_over_every_token() -> None:
+    pbx = RecordingPbx()
+    c = control(pbx, calls_per_minute=2, crm_calls_per_minute=2, total_calls_per_minute=3)
+    for n in range(3):
+        await c.originate("201", "+79161234567", by=Token(f"t{n}", ("*",)))
+    with pytest.raises(TooManyCallsError, match="whole PBX"):
+        await c.originate("201", "+79161234567", by=Token("t9", ("*",)))
+    assert (len(pbx.sent), c.limits.refused["total"]) == (3, 1)

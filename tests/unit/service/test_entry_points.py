@@ -68,6 +68,7 @@ adapters:
     widget:
       enabled: true
       token: {widget_token}
+      extensions: ["*"]   # chosen explicitly (the default is none)
 """
 
 
