@@ -55,8 +55,13 @@ def job_key(adapter: str, kind: JobKind, payload: Mapping[str, Any]) -> str:
     """The idempotency key of a job: the same call (or live event) always gives the same key.
 
     Call jobs: `<adapter>:<conversation id>:<kind>`. Live jobs: `<adapter>:<call_id>:live:<hash>`
-    because one call has many live events (rang at 201, answered by 202, ...). Adapters send it
-    to CRMs that deduplicate (amoCRM `request_id`, Bitrix24 `EXTERNAL_CALL_ID`, webhook header).
+    because one call has many live events (rang at 201, answered by 202, ...). The key makes the
+    outbox run a job once; it does not make the CRM side idempotent when an answer is lost. Only
+    some CRMs deduplicate: Bitrix24 returns the same CALL_ID to a repeated register with the same
+    `EXTERNAL_CALL_ID` within 30 minutes, and the webhook adapter sends the key as a header.
+    amoCRM does not: its `request_id` is echoed in the answer but never stored, and two calls with
+    one `uniq` are both kept — the amoCRM adapter records its intent and looks up what exists
+    before sending again (adapters/amocrm/recovery.py).
     """
     if kind is JobKind.LIVE:
         digest = hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]

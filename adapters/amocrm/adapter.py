@@ -3,8 +3,13 @@ for unknown callers, contacts / leads / tasks by the per-line rules.
 
 Retries are safe: what amoCRM created for a conversation is remembered in the adapter's durable
 state under the conversation id (`call:`, `unsorted:`, `entities:` keys) before the job is
-acknowledged, because amoCRM itself does not deduplicate calls. An unsorted entry carries its
-call (`is_call_event_needed`), so a conversation that made one is not logged a second time.
+acknowledged, because amoCRM itself does not deduplicate (`request_id` is echoed, not stored).
+A request whose answer was lost is the hard case — amoCRM created the thing, we do not know — so
+the intent is recorded (`pending:` key, the time the request went out) before each create, and a
+retry that finds an intent without a result looks the thing up first (`recovery`). An unsorted
+entry carries its call (`is_call_event_needed`), so a conversation that made one is not logged a
+second time; a missed call's reason (issue 24) is in the call's result, or in a note on the
+unsorted lead.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.amocrm import mapping
+from adapters.amocrm import mapping, recovery
 from adapters.amocrm.auth import Credentials, LongLivedToken, OAuthTokens
 from adapters.amocrm.client import AmoClient
 from adapters.amocrm.contacts import ContactDirectory, first_embedded
@@ -25,6 +30,7 @@ from adapters.amocrm.errors import EntityNotFound, ValidationFailed
 from adapters.amocrm.settings import EntityRule, LineSettings, Settings
 from adapters.amocrm.users import UserMap
 from adapters.base import Adapter, AdapterContext, Capability, Contact
+from adapters.reasons import reason_text
 from connector import logs
 from connector.calls.model import Call, Direction
 from connector.calls.phones import last_digits
@@ -138,8 +144,10 @@ class AmoCrmAdapter(Adapter):
     async def _create_unsorted(self, call: Call) -> None:
         if await self.context.state.get(f"unsorted:{call.id}") is not None:
             return
-        contact = await self.lookup(call.client)
         line = self.settings.line(call.did)
+        # an earlier attempt sent it (answer lost): its rules held then; look it up, not the caller
+        sent = await self._sent_before(call, "unsorted") is not None
+        contact = None if sent else await self.lookup(call.client)
         if contact is None and mapping.entity_rule(line, call, known=False).unsorted:
             await self._post_unsorted(call, line)
 
@@ -148,8 +156,14 @@ class AmoCrmAdapter(Adapter):
         if await state.get(f"call:{call.id}") is not None:
             return
         unsorted = await state.get(f"unsorted:{call.id}")
-        # once an unsorted entry exists the caller counts as unknown, though amoCRM now has a contact
-        contact = None if unsorted is not None else await self.lookup(call.client)
+        # once an unsorted entry (or a contact) was made for this conversation the caller counts as
+        # unknown, though amoCRM now has a contact: a retry must follow the same rules
+        made_here = (
+            unsorted is not None
+            or await self._sent_before(call, "unsorted") is not None
+            or await self._made_contact(call)
+        )
+        contact = None if made_here else await self.lookup(call.client)
         line = self.settings.line(call.did)
         rule = mapping.entity_rule(line, call, known=contact is not None)
         user_id = mapping.responsible(call, self.settings.responsible, contact, self.users.user_of)
@@ -160,20 +174,64 @@ class AmoCrmAdapter(Adapter):
             return
         contact = await self._ensure_entities(call, line, rule, contact, user_id)
         await self._post_call(call, line, contact, user_id)
+        await state.delete(f"pending:{call.id}")
 
     async def _after_unsorted(
         self, call: Call, line: LineSettings, rule: EntityRule, unsorted: dict[str, Any], user_id: int | None
     ) -> None:
-        """The unsorted entry already carries the call; only a task may still be wanted."""
-        if rule.task:
-            key = f"entities:{call.id}"
-            made: dict[str, Any] = dict(await self.context.state.get(key) or {})
-            contact_id = unsorted.get("contact_id")
-            target = _target(unsorted.get("lead_id"), ("contacts", contact_id) if contact_id else None)
-            if "task" not in made and target is not None:
-                made["task"] = await self._create_task(call, line, target, user_id)
-                await self.context.state.set(key, made)
+        """The unsorted entry already carries the call; a task and the reason's note may follow."""
+        key = f"entities:{call.id}"
+        made: dict[str, Any] = dict(await self.context.state.get(key) or {})
+        contact_id = unsorted.get("contact_id")
+        target = _target(unsorted.get("lead_id"), ("contacts", contact_id) if contact_id else None)
+        if rule.task and "task" not in made and target is not None:
+            made["task"] = await self._create_task(call, line, target, user_id)
+            await self.context.state.set(key, made)
+        reason = reason_text(call)
+        if reason and "reason_note" not in made and target is not None:
+            # the unsorted call event has no result text: the reason goes to a note beside it
+            made["reason_note"] = await self._add_note(call, target, f"Причина: {reason}")
+            await self.context.state.set(key, made)
         await self.context.state.set(f"call:{call.id}", {"unsorted": unsorted.get("uid")})
+        await self.context.state.delete(f"pending:{call.id}")
+
+    # -- intents: what was sent, so that a lost answer is looked up instead of sent again ---------
+
+    async def _made_contact(self, call: Call) -> bool:
+        """Whether this conversation created (or sent the create of) the caller's contact."""
+        made = await self.context.state.get(f"entities:{call.id}")
+        if isinstance(made, dict) and "contact" in made:
+            return True
+        return await self._sent_before(call, "contact") is not None
+
+    async def _sent_before(self, call: Call, step: str) -> float | None:
+        """When an earlier attempt sent `step`'s create (its answer may have been lost), or None."""
+        pending = await self.context.state.get(f"pending:{call.id}")
+        value = pending.get(step) if isinstance(pending, dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    async def _about_to_send(self, call: Call, step: str) -> None:
+        """Record durably that `step`'s create is going out now."""
+        key = f"pending:{call.id}"
+        pending = dict(await self.context.state.get(key) or {})
+        pending.setdefault(step, self._clock())  # the first attempt's time bounds the look-up
+        await self.context.state.set(key, pending)
+
+    async def _add_note(self, call: Call, target: tuple[str, int], text: str) -> int:
+        sent = await self._sent_before(call, "reason_note")
+        if sent is not None:
+            found = await recovery.note_with_text(self.client, target, text, sent)
+            if found is not None:
+                return found
+        await self._about_to_send(call, "reason_note")
+        body = {
+            "entity_id": target[1],
+            "note_type": "common",
+            "params": {"text": text},
+            "request_id": call.id,
+        }
+        answer = await self.client.post(f"/api/v4/{target[0]}/notes", [body])
+        return int(first_embedded(answer, "notes")["id"])
 
     # -- unsorted -------------------------------------------------------------------------------
 
@@ -188,29 +246,36 @@ class AmoCrmAdapter(Adapter):
             link=self._link(call),
             line_name=self._line_name(call),
         )
-        try:
-            answer = await self.client.post("/api/v4/leads/unsorted/sip", [body])
-        except ValidationFailed as exc:
-            if not exc.has_code("NotUnique"):
-                raise
-            # created by an earlier attempt whose answer was lost: the entry exists, job done
-            log.info("amocrm.unsorted.exists", call_id=call.id)
-            record: dict[str, Any] = {"uid": None, "lead_id": None, "contact_id": None}
-            await self.context.state.set(f"unsorted:{call.id}", record)
-            return record
-        created = first_embedded(answer, "unsorted", key="uid")
-        ids = created.get("_embedded") or {}
-        record = {
-            "uid": created["uid"],
-            "lead_id": _first_id(ids.get("leads")),
-            "contact_id": _first_id(ids.get("contacts")),
-        }
+        record = None
+        if await self._sent_before(call, "unsorted") is not None:
+            record = await recovery.unsorted_by_source_uid(self.client, body["source_uid"], line.pipeline_id)
+        if record is None:
+            record = await self._send_unsorted(call, line, body)
         await self.context.state.set(f"unsorted:{call.id}", record)
         if record["contact_id"] is not None:
             name = mapping.render(line.contact_name, call, self._line_name(call))
             self.contacts.remember_created(record["contact_id"], name, call.client)
-        log.info("amocrm.unsorted.created", call_id=call.id, uid=created["uid"])
+        log.info("amocrm.unsorted.created", call_id=call.id, uid=record["uid"])
         return record
+
+    async def _send_unsorted(self, call: Call, line: LineSettings, body: dict[str, Any]) -> dict[str, Any]:
+        await self._about_to_send(call, "unsorted")
+        try:
+            answer = await self.client.post("/api/v4/leads/unsorted/sip", [body])
+        except ValidationFailed:
+            # amoCRM refuses a second identical unsorted entry: if ours is there, that is the answer
+            found = await recovery.unsorted_by_source_uid(self.client, body["source_uid"], line.pipeline_id)
+            if found is None:
+                raise
+            log.info("amocrm.unsorted.exists", call_id=call.id)
+            return found
+        created = first_embedded(answer, "unsorted", key="uid")
+        ids = created.get("_embedded") or {}
+        return {
+            "uid": created["uid"],
+            "lead_id": _first_id(ids.get("leads")),
+            "contact_id": _first_id(ids.get("contacts")),
+        }
 
     # -- entities -------------------------------------------------------------------------------
 
@@ -238,7 +303,14 @@ class AmoCrmAdapter(Adapter):
             name = mapping.render(line.contact_name, call, self._line_name(call))
             return self.contacts.remember_created(made["contact"], name, call.client)
         name = mapping.render(line.contact_name, call, self._line_name(call))
-        contact = await self.contacts.create(name, call.client, user_id, request_id=call.id)
+        found = None
+        if await self._sent_before(call, "contact") is not None:
+            self.contacts.forget(call.client)  # the cache may still say "nobody"
+            found = await self.contacts.find(call.client)
+        if found is None:
+            await self._about_to_send(call, "contact")
+            found = await self.contacts.create(name, call.client, user_id, request_id=call.id)
+        contact = found
         made["contact"] = int(contact.id)
         await self.context.state.set(key, made)
         log.info("amocrm.contact.created", call_id=call.id, contact_id=contact.id)
@@ -258,6 +330,12 @@ class AmoCrmAdapter(Adapter):
             "responsible_user_id": user_id,
         }
         lead.update({k: v for k, v in optional.items() if v})
+        sent = await self._sent_before(call, "lead")
+        if sent is not None:
+            found = await recovery.lead_named(self.client, lead["name"], int(contact.id), sent)
+            if found is not None:
+                return found
+        await self._about_to_send(call, "lead")
         answer = await self.client.post("/api/v4/leads", [lead])
         return int(first_embedded(answer, "leads")["id"])
 
@@ -275,6 +353,12 @@ class AmoCrmAdapter(Adapter):
         }
         if user_id:
             task["responsible_user_id"] = user_id
+        sent = await self._sent_before(call, "task")
+        if sent is not None:
+            found = await recovery.task_with_text(self.client, target, task["text"], sent)
+            if found is not None:
+                return found
+        await self._about_to_send(call, "task")
         answer = await self.client.post("/api/v4/tasks", [task])
         return int(first_embedded(answer, "tasks")["id"])
 
@@ -295,12 +379,22 @@ class AmoCrmAdapter(Adapter):
                 user_id=user_id,
                 link=self._link(call),
             )
-            answer = await self.client.post(f"/api/v4/{_entities(contact)}/notes", [body])
-            record = {"note": first_embedded(answer, "notes")["id"]}
+            record = await self._post_note(call, contact, body)
         else:
             record = await self._post_to_calls(call, line, user_id, result)
         await self.context.state.set(f"call:{call.id}", record)
         log.info("amocrm.call.logged", call_id=call.id, **record)
+
+    async def _post_note(self, call: Call, contact: Contact, body: dict[str, Any]) -> dict[str, Any]:
+        entity = _entities(contact)
+        sent = await self._sent_before(call, "call")
+        if sent is not None:
+            found = await recovery.call_note(self.client, call.id, sent, (entity,), int(contact.id))
+            if found is not None:
+                return {"note": found["id"]}
+        await self._about_to_send(call, "call")
+        answer = await self.client.post(f"/api/v4/{entity}/notes", [body])
+        return {"note": first_embedded(answer, "notes")["id"]}
 
     async def _post_to_calls(
         self, call: Call, line: LineSettings, user_id: int | None, result: str
@@ -308,6 +402,13 @@ class AmoCrmAdapter(Adapter):
         body = mapping.call_body(
             call, source=self.settings.source, result=result, user_id=user_id, link=self._link(call)
         )
+        sent = await self._sent_before(call, "call")
+        if sent is not None:
+            found = await recovery.call_note(self.client, call.id, sent)
+            if found is not None:
+                log.info("amocrm.call.answer_was_lost", call_id=call.id)
+                return {"call": found["id"], "entity": f"{found['entity_type']}:{found['entity_id']}"}
+        await self._about_to_send(call, "call")
         try:
             answer = await self.client.post("/api/v4/calls", [body])
         except EntityNotFound:

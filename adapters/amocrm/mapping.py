@@ -18,6 +18,7 @@ from typing import Any
 
 from adapters.amocrm.settings import EntityRule, LineSettings, ResponsibleRule, ResponsibleSettings
 from adapters.base import Contact
+from adapters.reasons import reason_of, reason_text
 from connector.calls.model import Call, Direction, Disposition
 
 UserOf = Callable[[str | None], int | None]
@@ -106,14 +107,32 @@ def _contact_user(contact: Contact | None) -> int | None:
     return int(contact.responsible_user_id) if contact.responsible_user_id.isdigit() else None
 
 
+# The record's reason (issue 24) → call_status when nobody talked: 1 left a message, 3 not
+# available, 5 wrong number, 7 busy; the rest stay "could not get through" (6).
+STATUS_MESSAGE, STATUS_WRONG_NUMBER = 1, 5
+_REASON_STATUS = {
+    "closed_hours": STATUS_NOT_AVAILABLE,
+    "busy_on_call": STATUS_BUSY,
+    "no_route": STATUS_WRONG_NUMBER,
+}
+
+
 def call_status(call: Call) -> int:
-    """amoCRM's call_status for the disposition."""
+    """amoCRM's call_status for the disposition and, for calls nobody took, the reason."""
+    reason = reason_of(call) if not answered(call) else None
+    if reason == "voicemail" and "оставил" in (reason_text(call) or ""):
+        return STATUS_MESSAGE
+    if reason in _REASON_STATUS:
+        return _REASON_STATUS[reason]
     return _STATUS[call.disposition]
 
 
 def call_result(call: Call, employee_name: str | None, source: str, line_name: str) -> str:
     """A short human summary: outcome, the employee (the PBX when unmapped), transfers, the line."""
     parts = [_RESULT[call.disposition]]
+    reason = reason_text(call) if not answered(call) else None
+    if reason:
+        parts.append(f"причина: {reason}")
     who = employee(call)
     if who:
         parts.append(f"сотрудник: {employee_name or source} ({who})")

@@ -19,9 +19,20 @@ tasks) rather than on mocks. What it enforces, as the real service does (see
 - Request bodies are validated: a list is required, a null where a value is required or a wrong
   type → 400 problem+json with `validation-errors` [{request_id, errors: [{code, path, detail}]}].
 - POST /api/v4/leads/unsorted/sip creates the lead (status "unsorted" in the pipeline) and its
-  contact, records the call on the lead when `is_call_event_needed`, and rejects a second entry
-  with the same source_uid and metadata.uniq (400, code "NotUnique" — the real code is not
-  documented; the adapter's own state is its first guard against duplicates).
+  contact (kept out of the contact search until the entry is accepted: "До принятия неразобранной
+  сделки, контакты и компании недоступны в соответствующих разделах"), records the call on the
+  lead when `is_call_event_needed`, and rejects a second entry with the same source_uid
+  ("В неразобранном не может оказаться 2 одинаковых сущности … вы получите ошибку"; the
+  error's code is not documented: 400 validation-errors, code "NotUnique").
+- `request_id` is echoed in answers and stored nowhere: it deduplicates nothing.
+- Reading back what exists (what a retry after a lost answer needs): GET /api/v4/leads/unsorted
+  (filter[uid], filter[category], filter[pipeline_id], order[created_at]), GET
+  /api/v4/{entity}/notes (filter[note_type], filter[entity_id], filter[updated_at][from]; a call
+  posted to /calls is a call_in/call_out note of the entity it landed on), GET /api/v4/leads
+  (filter[created_at][from], with=contacts), GET /api/v4/tasks (filter[entity_type],
+  filter[entity_id], filter[updated_at][from]); nothing found → 204.
+- `drop_answer(path)`: the request is carried out, then the connection closes before the answer.
+- `scopes`: an OAuth token without the "crm" scope is refused with 401 insufficient_scope.
 """
 
 from __future__ import annotations
@@ -78,6 +89,7 @@ class FakeAmoCrm:
     hits: list[Hit] = field(default_factory=list)
     token_gate: asyncio.Event | None = None  # when given, the token endpoint waits for it to be set
     token_arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set as a token request arrives
+    scopes: frozenset[str] = frozenset({"crm", "notifications"})  # granted to OAuth tokens
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(10_000)
@@ -87,6 +99,7 @@ class FakeAmoCrm:
         self._long_lived: dict[str, float] = {}
         self._recent: deque[float] = deque()
         self._failures: deque[tuple[int, str, str]] = deque()
+        self._drops: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -94,7 +107,7 @@ class FakeAmoCrm:
 
     async def start(self) -> FakeAmoCrm:
         """Serve on a free port of 127.0.0.1."""
-        app = web.Application(middlewares=[self._limit, self._auth])
+        app = web.Application(middlewares=[self._limit, self._drop, self._auth])
         app.router.add_post("/oauth2/access_token", self._token)
         app.router.add_get("/api/v4/users", self._get_users)
         app.router.add_get("/api/v4/{kind:contacts|companies}", self._search)
@@ -102,8 +115,12 @@ class FakeAmoCrm:
         app.router.add_post("/api/v4/leads", self._add_leads)
         app.router.add_post("/api/v4/calls", self._add_calls)
         app.router.add_post("/api/v4/leads/unsorted/sip", self._add_unsorted)
+        app.router.add_get("/api/v4/leads/unsorted", self._list_unsorted)
+        app.router.add_get("/api/v4/leads", self._list_leads)
         app.router.add_post("/api/v4/tasks", self._add_tasks)
+        app.router.add_get("/api/v4/tasks", self._list_tasks)
         app.router.add_post("/api/v4/{entity:contacts|leads|companies}/notes", self._add_notes)
+        app.router.add_get("/api/v4/{entity:contacts|leads|companies}/notes", self._list_notes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -147,6 +164,11 @@ class FakeAmoCrm:
     ) -> None:
         """The next `count` API requests (to `path`, when given) answer `status` with `body`."""
         self._failures.extend([(status, body, path)] * count)
+
+    def drop_answer(self, path: str, count: int = 1, method: str = "POST") -> None:
+        """The next `count` `method` requests to `path` are carried out, then their answer is lost."""
+        key = f"{method} {path}"
+        self._drops[key] = self._drops.get(key, 0) + count
 
     def add_user(self, name: str, email: str = "") -> int:
         """A user of the account; its id."""
@@ -207,6 +229,16 @@ class FakeAmoCrm:
         return response
 
     @web.middleware
+    async def _drop(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        key = f"{request.method} {request.path}"
+        if self._drops.get(key) and response.status < 300:
+            self._drops[key] -= 1
+            if request.transport is not None:
+                request.transport.close()  # done, but the answer never arrives
+        return response
+
+    @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if not request.path.startswith("/api/"):
             return await handler(request)
@@ -216,6 +248,8 @@ class FakeAmoCrm:
         )
         if not live:
             return _problem(401, "Unauthorized", "Неверный логин или пароль")
+        if token in self._access and "crm" not in self.scopes:
+            return _problem(401, "Unauthorized", "insufficient_scope")
         if self._failures and self._failures[0][2] in ("", request.path):
             status, body, _ = self._failures.popleft()
             content_type = "application/problem+json" if body.startswith("{") else "text/html"
@@ -272,7 +306,8 @@ class FakeAmoCrm:
             return _validation([{"code": "InvalidLimit", "path": "limit", "detail": "limit must be <= 250"}])
         query, kind = request.query.get("query", ""), request.match_info["kind"]
         store = self.contacts if kind == "contacts" else self.companies
-        found = [c for c in store.values() if not query or _matches(c, query)]
+        # an unsorted entry's contact is not in the contacts section until the entry is accepted
+        found = [c for c in store.values() if not c.get("_unsorted") and (not query or _matches(c, query))]
         chunk = found[(page - 1) * limit : page * limit]
         if not chunk:
             return web.Response(status=204)
@@ -281,7 +316,7 @@ class FakeAmoCrm:
         return web.json_response({"_page": page, "_embedded": {kind: rendered}})
 
     def _render_contact(self, contact: dict[str, Any], with_leads: bool) -> dict[str, Any]:
-        shown = dict(contact)
+        shown = {k: v for k, v in contact.items() if not k.startswith("_")}
         if with_leads:
             leads = [
                 {"id": lead_id} for lead_id, lead in self.leads.items() if contact["id"] in lead["contacts"]
@@ -320,6 +355,7 @@ class FakeAmoCrm:
                 "pipeline_id": item.get("pipeline_id", DEFAULT_PIPELINE_ID),
                 "status_id": item.get("status_id", 1),
                 "responsible_user_id": item.get("responsible_user_id", 0),
+                "created_at": int(time.time()),
             }
             created.append({"id": lead_id, "request_id": str(item.get("request_id", "0"))})
         return web.json_response({"_embedded": {"leads": created}})
@@ -331,7 +367,7 @@ class FakeAmoCrm:
         created = []
         for item in items:
             task_id = next(self._ids)
-            self.tasks.append({"id": task_id, **item})
+            self.tasks.append({"id": task_id, **item, "updated_at": int(time.time())})
             created.append({"id": task_id, "request_id": str(item.get("request_id", "0"))})
         return web.json_response({"_embedded": {"tasks": created}})
 
@@ -349,7 +385,15 @@ class FakeAmoCrm:
                 errors.append({"request_id": request_id, "title": "Entity not found", "status": 263})
                 continue
             call_id = next(self._ids)
-            self.calls.append({"id": call_id, "entity_type": entity[0], "entity_id": entity[1], **item})
+            self.calls.append(
+                {
+                    "id": call_id,
+                    "entity_type": entity[0],
+                    "entity_id": entity[1],
+                    **item,
+                    "_at": int(time.time()),
+                }
+            )
             stored.append(
                 {
                     "id": call_id,
@@ -380,7 +424,8 @@ class FakeAmoCrm:
         entity = request.match_info["entity"]
         items, problems = await _items(request, _NOTE)
         for index, item in enumerate(items):
-            problems += _check(item.get("params"), _CALL_NOTE_PARAMS, f"{index}.params")
+            schema = _COMMON_NOTE_PARAMS if item.get("note_type") == "common" else _CALL_NOTE_PARAMS
+            problems += _check(item.get("params"), schema, f"{index}.params")
             if not problems and item["entity_id"] not in self._store(entity):
                 problems.append(
                     {"code": "NotFound", "path": f"{index}.entity_id", "detail": "Entity not found"}
@@ -390,7 +435,7 @@ class FakeAmoCrm:
         created = []
         for item in items:
             note_id = next(self._ids)
-            self.notes.append({"id": note_id, "entity_type": entity, **item})
+            self.notes.append({"id": note_id, "entity_type": entity, **item, "updated_at": int(time.time())})
             created.append(
                 {
                     "id": note_id,
@@ -411,7 +456,7 @@ class FakeAmoCrm:
                 problems.append(
                     {
                         "code": "NotUnique",
-                        "path": f"{index}.metadata.uniq",
+                        "path": f"{index}.source_uid",
                         "detail": "This unsorted entry already exists",
                     }
                 )
@@ -422,8 +467,93 @@ class FakeAmoCrm:
         )
 
     def _duplicate(self, item: dict[str, Any]) -> bool:
-        key = (item["source_uid"], item["metadata"]["uniq"])
-        return any((u["source_uid"], u["metadata"]["uniq"]) == key for u in self.unsorted)
+        return any(u["source_uid"] == item["source_uid"] for u in self.unsorted)
+
+    # -- reading back ------------------------------------------------------------------------
+
+    async def _list_unsorted(self, request: web.Request) -> web.Response:
+        q = _filters(request)
+        found = [
+            u
+            for u in self.unsorted
+            if (not q.get("uid") or u["uid"] in q["uid"])
+            and (not q.get("category") or "sip" in q["category"])
+            and (
+                not q.get("pipeline_id") or str(u.get("pipeline_id", DEFAULT_PIPELINE_ID)) in q["pipeline_id"]
+            )
+        ]
+        found.sort(key=lambda u: u["_at"], reverse=request.query.get("order[created_at]") == "desc")
+        rendered = [
+            {
+                "uid": u["uid"],
+                "source_uid": u["source_uid"],
+                "source_name": u["source_name"],
+                "category": "sip",
+                "pipeline_id": u.get("pipeline_id", DEFAULT_PIPELINE_ID),
+                "created_at": u["created_at"],
+                "metadata": u["metadata"],
+                "account_id": ACCOUNT_ID,
+                "_embedded": {
+                    "leads": [{"id": u["lead_id"]}],
+                    "contacts": [{"id": u["contact_id"]}],
+                    "companies": [],
+                },
+            }
+            for u in found
+        ]
+        return _page(request, "unsorted", rendered)
+
+    async def _list_leads(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("filter[created_at][from]", "0"))
+        found = [dict(lead) for lead in self.leads.values() if lead.get("created_at", 0) >= since]
+        found.sort(
+            key=lambda lead: lead.get("created_at", 0),
+            reverse=request.query.get("order[created_at]") == "desc",
+        )
+        if "contacts" in request.query.get("with", "").split(","):
+            for lead in found:
+                lead["_embedded"] = {"contacts": [{"id": c} for c in lead["contacts"]]}
+        return _page(request, "leads", found)
+
+    async def _list_tasks(self, request: web.Request) -> web.Response:
+        q = _filters(request)
+        since = int(request.query.get("filter[updated_at][from]", "0"))
+        found = [
+            t
+            for t in self.tasks
+            if t["updated_at"] >= since
+            and (not q.get("entity_type") or t.get("entity_type") in q["entity_type"])
+            and (not q.get("entity_id") or str(t.get("entity_id")) in q["entity_id"])
+        ]
+        return _page(request, "tasks", found)
+
+    async def _list_notes(self, request: web.Request) -> web.Response:
+        entity, q = request.match_info["entity"], _filters(request)
+        since = int(request.query.get("filter[updated_at][from]", "0"))
+        notes = [n for n in self.notes if n["entity_type"] == entity] + [
+            self._call_as_note(c) for c in self.calls if c["entity_type"] == entity
+        ]
+        found = [
+            n
+            for n in notes
+            if n["updated_at"] >= since
+            and (not q.get("note_type") or n["note_type"] in q["note_type"])
+            and (not q.get("entity_id") or str(n["entity_id"]) in q["entity_id"])
+        ]
+        return _page(request, "notes", found)
+
+    @staticmethod
+    def _call_as_note(call: dict[str, Any]) -> dict[str, Any]:
+        """A call posted to /api/v4/calls, as amoCRM files it: a note on the entity it landed on."""
+        keys = ("uniq", "duration", "source", "link", "phone", "call_result", "call_status")
+        return {
+            "id": call["id"],
+            "entity_id": call["entity_id"],
+            "entity_type": call["entity_type"],
+            "note_type": "call_out" if call["direction"] == "outbound" else "call_in",
+            "params": {k: call[k] for k in keys if k in call},
+            "updated_at": call["_at"],
+        }
 
     def _create_unsorted(self, item: dict[str, Any]) -> dict[str, Any]:
         meta = item["metadata"]
@@ -437,6 +567,7 @@ class FakeAmoCrm:
             phones or [str(meta["phone"])],
             given.get("responsible_user_id", 0),
         )
+        self.contacts[contact_id]["_unsorted"] = True
         lead_given = (embedded.get("leads") or [{}])[0]
         lead_id = next(self._ids)
         self.leads[lead_id] = {
@@ -446,9 +577,12 @@ class FakeAmoCrm:
             "contacts": [contact_id],
             "pipeline_id": item.get("pipeline_id", DEFAULT_PIPELINE_ID),
             "status_id": UNSORTED_STATUS_ID,
+            "created_at": int(time.time()),
         }
         uid = secrets.token_hex(16)
-        self.unsorted.append({"uid": uid, "lead_id": lead_id, "contact_id": contact_id, **item})
+        self.unsorted.append(
+            {"uid": uid, "lead_id": lead_id, "contact_id": contact_id, **item, "_at": time.time()}
+        )
         if meta.get("is_call_event_needed"):
             params = {k: meta.get(k) for k in ("uniq", "duration", "link", "phone")}
             self.notes.append(
@@ -458,6 +592,7 @@ class FakeAmoCrm:
                     "entity_id": lead_id,
                     "note_type": "call_in",
                     "params": {**params, "source": item["source_name"]},
+                    "updated_at": int(time.time()),
                 }
             )
         return {
@@ -530,6 +665,7 @@ _CALL_NOTE_PARAMS: Schema = {
     "call_result": (_STR, False),
     "call_status": (_INT, False),
 }
+_COMMON_NOTE_PARAMS: Schema = {"text": (_STR, True)}
 _UNSORTED: Schema = {
     "source_uid": (_STR, True),
     "source_name": (_STR, True),
@@ -551,7 +687,7 @@ _SIP_METADATA: Schema = {
 }
 _ENUMS = {
     "direction": {"inbound", "outbound"},
-    "note_type": {"call_in", "call_out"},
+    "note_type": {"call_in", "call_out", "common"},
     "entity_type": {"leads", "contacts", "companies"},
 }
 
@@ -608,6 +744,26 @@ async def _body(request: web.Request) -> Any:
         return json.loads(await request.text())
     except ValueError:
         return None
+
+
+def _filters(request: web.Request) -> dict[str, list[str]]:
+    """`filter[name]=v`, `filter[name][]=v` and `filter[name][0]=v` as {name: [values]}."""
+    found: dict[str, list[str]] = {}
+    for key, value in request.query.items():
+        if key.startswith("filter[") and "][from]" not in key and "][to]" not in key:
+            name = key[len("filter[") :].split("]", 1)[0]
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def _page(request: web.Request, name: str, items: list[dict[str, Any]]) -> web.Response:
+    page, limit = _paging(request)
+    if limit > 250:
+        return _validation([{"code": "InvalidLimit", "path": "limit", "detail": "limit must be <= 250"}])
+    chunk = items[(page - 1) * limit : page * limit]
+    if not chunk:
+        return web.Response(status=204)
+    return web.json_response({"_page": page, "_embedded": {name: chunk}})
 
 
 def _paging(request: web.Request) -> tuple[int, int]:
