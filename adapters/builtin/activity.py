@@ -6,10 +6,17 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from adapters.builtin import journal
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 
 DEAL_STATUSES = ("open", "won", "lost", "archive")
-FEED_KINDS = ("call", "comment", "task", "reminder", "deal")
+FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change")
+STATUS_WORDS = {
+    "open": "вернул в работу",
+    "won": "закрыл успешно",
+    "lost": "закрыл с отказом",
+    "archive": "перенёс в архив",
+}
 MAX_STAGES = 8
 
 
@@ -45,11 +52,23 @@ class Notes:
         """One task (NotFoundError if absent)."""
         return await _one(self.db, "SELECT * FROM tasks WHERE id = ?", task_id, "task")
 
-    async def set_task_done(self, task_id: int, done: bool) -> Row:
-        """Mark a task done or open again."""
-        await self.task(task_id)
-        await self.db.write("UPDATE tasks SET done = ? WHERE id = ?", (int(done), task_id))
+    async def set_task_done(self, task_id: int, done: bool, by: int | None = None) -> Row:
+        """Mark a task done or open again (journalled: the live feed shows who finished what)."""
+        task = await self.task(task_id)
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE tasks SET done = ? WHERE id = ?", (int(done), task_id))
+            if done and not task["done"]:
+                await journal.write(
+                    conn, "task", f"Задача выполнена: {task['title']}", client_id=task["client_id"],
+                    deal_id=task["deal_id"], employee_id=by,
+                )  # fmt: skip
         return await self.task(task_id)
+
+    async def set_reminder_done(self, reminder_id: int, done: bool) -> Row:
+        """Dismiss a reminder (it stops alerting) or bring it back."""
+        await _one(self.db, "SELECT * FROM reminders WHERE id = ?", reminder_id, "reminder")
+        await self.db.write("UPDATE reminders SET done = ? WHERE id = ?", (int(done), reminder_id))
+        return await _one(self.db, "SELECT * FROM reminders WHERE id = ?", reminder_id, "reminder")
 
     async def tasks(
         self, assignee_id: int | None, done: bool | None, *, limit: int, offset: int
@@ -66,7 +85,11 @@ class Notes:
         where = " AND ".join(conds)
         total = await self.db.scalar(f"SELECT COUNT(*) FROM tasks WHERE {where}", params)
         rows = await self.db.fetch_all(
-            f"SELECT * FROM tasks WHERE {where} ORDER BY deadline IS NULL, deadline, id LIMIT ? OFFSET ?",
+            "SELECT t.*, c.name AS client_name, d.title AS deal_title, a.name AS author_name FROM tasks t"
+            " LEFT JOIN clients c ON c.id = t.client_id LEFT JOIN deals d ON d.id = t.deal_id"
+            " LEFT JOIN employees a ON a.id = t.author_id"
+            f" WHERE {where.replace('assignee_id', 't.assignee_id').replace('done', 't.done')}"
+            " ORDER BY t.deadline IS NULL, t.deadline, t.id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return rows, int(total or 0)
@@ -109,33 +132,53 @@ class Deals:
         return row
 
     async def create(self, fields: dict[str, Any]) -> Row:
-        """Open a deal; the stage defaults to the pipeline's first."""
+        """Open a deal; the stage defaults to the pipeline's first (its own row is its feed entry)."""
         pipeline = await self.pipeline(fields["pipeline_id"])
-        new_id = await self.db.write(
-            "INSERT INTO deals (client_id, pipeline_id, stage, title, value, currency, responsible_id,"
-            " call_id, notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fields.get("client_id"), pipeline["id"], fields.get("stage") or pipeline["stages"][0],
-                fields["title"], fields.get("value", 0), fields.get("currency", "RUB"),
-                fields.get("responsible_id"), fields.get("call_id"), fields.get("notes", ""), now_iso(),
-            ),
-        )  # fmt: skip
+        stamp = now_iso()
+        stage = fields.get("stage") or pipeline["stages"][0]
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO deals (client_id, pipeline_id, stage, title, value, currency, responsible_id,"
+                " call_id, notes, created_at, stage_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    fields.get("client_id"), pipeline["id"], stage, fields["title"], fields.get("value", 0),
+                    fields.get("currency", "RUB"), fields.get("responsible_id"), fields.get("call_id"),
+                    fields.get("notes", ""), stamp, stamp,
+                ),
+            )  # fmt: skip
+            new_id = int(cursor.lastrowid or 0)
         return await self.get(new_id)
 
     async def get(self, deal_id: int) -> Row:
-        """One deal (NotFoundError if absent)."""
-        return await _one(self.db, "SELECT * FROM deals WHERE id = ?", deal_id, "deal")
+        """One deal with its client's and responsible's names (NotFoundError if absent)."""
+        return await _one(self.db, _DEAL_SELECT + " WHERE d.id = ?", deal_id, "deal")
 
-    async def update(self, deal_id: int, changes: dict[str, Any]) -> Row:
-        """Move a deal to a stage, close it (won/lost/archive), or edit its value and notes."""
-        await self.get(deal_id)
-        allowed = ("stage", "status", "value", "currency", "title", "notes", "responsible_id")
+    async def update(self, deal_id: int, changes: dict[str, Any], by: int | None = None) -> Row:
+        """Move a deal to a stage, close it (won/lost/archive, with a reason), or edit it.
+
+        Each move and close is journalled with who and when (the client's feed and the deal's history).
+        """
+        before = await self.get(deal_id)
+        allowed = ("stage", "status", "value", "currency", "title", "notes", "responsible_id", "reason")
         fields = {k: v for k, v in changes.items() if k in allowed}
         if "status" in fields:
             fields["closed_at"] = None if fields["status"] == "open" else now_iso()
-        if fields:
+            fields.setdefault("reason", "")
+        if "stage" in fields and fields["stage"] != before["stage"]:
+            fields["stage_since"] = now_iso()
+        if not fields:
+            return before
+        if fields.get("responsible_id") is not None:
+            sql = "SELECT name FROM employees WHERE id = ?"
+            name = await self.db.scalar(sql, (fields["responsible_id"],))
+            before = {**before, "new_responsible_name": name}
+        async with self.db.transaction() as conn:
             sets = ", ".join(f"{k} = ?" for k in fields)
-            await self.db.write(f"UPDATE deals SET {sets} WHERE id = ?", [*fields.values(), deal_id])
+            await conn.execute(f"UPDATE deals SET {sets} WHERE id = ?", [*fields.values(), deal_id])
+            for text in _deal_changes(before, fields):
+                await journal.write(
+                    conn, "deal", text, client_id=before["client_id"], deal_id=deal_id, employee_id=by
+                )
         return await self.get(deal_id)
 
     async def list(
@@ -153,10 +196,35 @@ class Deals:
         where = " AND ".join(conds)
         total = await self.db.scalar(f"SELECT COUNT(*) FROM deals WHERE {where}", params)
         rows = await self.db.fetch_all(
-            f"SELECT * FROM deals WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            f"{_DEAL_SELECT} WHERE {where.replace('client_id', 'd.client_id').replace('status', 'd.status')}"
+            " ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return rows, int(total or 0)
+
+
+_DEAL_SELECT = (
+    "SELECT d.*, c.name AS client_name, e.name AS responsible_name FROM deals d"
+    " LEFT JOIN clients c ON c.id = d.client_id LEFT JOIN employees e ON e.id = d.responsible_id"
+)
+
+
+def _deal_changes(before: Row, fields: dict[str, Any]) -> list[str]:
+    """What a change to a deal reads like in its history."""
+    title = before["title"]
+    texts = []
+    if "stage" in fields and fields["stage"] != before["stage"]:
+        texts.append(f"Сделка «{title}»: {before['stage']} → {fields['stage']}")
+    if "status" in fields and fields["status"] != before["status"]:
+        reason = f". Причина: {fields['reason']}" if fields.get("reason") else ""
+        texts.append(f"Сделку «{title}» {STATUS_WORDS[fields['status']]}{reason}")
+    for key in ("title", "value", "responsible_id"):
+        if key in fields and fields[key] != before[key]:
+            old, new = journal.describe(before[key]), journal.describe(fields[key])
+            if key == "responsible_id":
+                old, new = before["responsible_name"] or "—", before.get("new_responsible_name") or "—"
+            texts.append(f"Сделка «{title}», {journal.FIELD_NAMES[key].lower()}: {old} → {new}")
+    return texts
 
 
 async def _one(db: Database, sql: str, key: Any, kind: str) -> Row:
@@ -185,6 +253,9 @@ _FEED_PARTS = {
     "deal": "SELECT 'deal' AS kind, CAST(d.id AS TEXT) AS ref, d.created_at AS at, d.title AS text,"
     " d.status AS who, d.stage || ' ' || d.value || ' ' || d.currency AS extra"
     " FROM deals d WHERE d.client_id = :client",
+    "change": "SELECT 'change' AS kind, CAST(j.id AS TEXT) AS ref, j.at AS at, j.text AS text,"
+    " e.name AS who, j.kind AS extra"
+    " FROM journal j LEFT JOIN employees e ON e.id = j.employee_id WHERE j.client_id = :client",
 }
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from adapters.base import Adapter, AdapterContext, Capability, Contact
+from adapters.builtin import board
 from adapters.builtin.db import NotFoundError
 from adapters.builtin.numbers import normalise
 from adapters.builtin.store import Store
@@ -42,9 +43,16 @@ class BuiltinAdapter(Adapter):
         )
 
     async def log_call(self, call: Call) -> None:
-        """File the call on its client, or on the number's contact card (made if needed)."""
+        """File the call on its client, or on the number's contact card (made if needed).
+
+        A missed inbound call filed for the first time gets a call-back task (a setting); a
+        redelivery of the same call does not make a second one.
+        """
         with self._mapped_errors():
-            await self.store.calls.save(call)
+            known = await self.store.db.scalar("SELECT 1 FROM calls WHERE id = ?", (call.id,))
+            row = await self.store.calls.save(call)
+            if not known:
+                await board.missed_call_task(self.store.db, row)
 
     async def create_unsorted(self, call: Call) -> None:
         """An unknown caller gets a contact card; its calls show as unsorted until handled."""

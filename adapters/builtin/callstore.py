@@ -14,6 +14,7 @@ from typing import Any
 from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import Clients
+from adapters.builtin.search import fold, phone_fragment
 from connector.calls.model import Call, Direction
 
 CALL_TYPES = ("incoming", "outgoing", "missed", "internal")
@@ -34,6 +35,7 @@ class CallFilter:
     unsorted: bool = False
     spam: bool | None = None  # True: only spam; False: no spam; None: both
     extensions: tuple[str, ...] | None = None  # the viewer's own extensions; None = sees all
+    q: str | None = None  # a phone fragment typed any way, or a client's name
 
 
 _TYPE_SQL = {
@@ -88,6 +90,12 @@ def _who_and_when(f: CallFilter, conds: _Conditions) -> None:
         conds.add("c.client_id = ?", f.client_id)
     if f.phone:
         conds.add("c.phone = ?", f.phone)
+    if f.q:
+        digits = phone_fragment(f.q)
+        if digits:
+            conds.add("c.phone LIKE ?", f"%{digits}%")
+        else:
+            conds.add("k.search LIKE ?", f"%{fold(f.q).strip()}%")
 
 
 def _what(f: CallFilter, conds: _Conditions) -> None:

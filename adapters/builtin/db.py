@@ -65,6 +65,7 @@ class Database:
             await conn.execute("PRAGMA busy_timeout=5000")
             schema = resources.files("adapters.builtin").joinpath("schema.sql").read_text("utf-8")
             await conn.executescript(schema)
+            await _add_columns(conn)
             await conn.commit()
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"built-in CRM database {self.path}: {exc}") from exc
@@ -122,6 +123,41 @@ class Database:
         async with self.transaction() as conn:
             cursor = await conn.execute(sql, tuple(params))
             return int(cursor.lastrowid or 0)
+
+
+# Columns added after the first layout: (table, column, definition). Added when missing, so a
+# database made by an older version opens unchanged otherwise.
+ADDED_COLUMNS = (
+    ("deals", "reason", "TEXT NOT NULL DEFAULT ''"),
+    ("deals", "stage_since", "TEXT"),
+    ("clients", "search", "TEXT NOT NULL DEFAULT ''"),
+)
+LATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS deals_board ON deals(pipeline_id, status, stage, created_at)",
+    "CREATE INDEX IF NOT EXISTS deals_responsible ON deals(responsible_id, status)",
+)
+
+
+async def _add_columns(conn: aiosqlite.Connection) -> None:
+    for table, column, definition in ADDED_COLUMNS:
+        async with conn.execute(f"PRAGMA table_info({table})") as cursor:
+            names = {row[1] for row in await cursor.fetchall()}
+        if column not in names:
+            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    for sql in LATE_INDEXES:
+        await conn.execute(sql)
+
+
+def calls_visible_to(extensions: tuple[str, ...] | None, alias: str = "k") -> tuple[str, list[Any]]:
+    """ " AND ..." limiting calls (`alias`) to those the viewer's extensions took part in (all for None)."""
+    if extensions is None:
+        return "", []
+    marks = ", ".join("?" for _ in extensions) or "NULL"
+    sql = (
+        f" AND EXISTS (SELECT 1 FROM call_extensions x WHERE x.call_id = {alias}.id"
+        f" AND x.extension IN ({marks}))"
+    )
+    return sql, list(extensions)
 
 
 def _bind(params: Params) -> tuple[Any, ...] | dict[str, Any]:

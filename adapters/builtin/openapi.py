@@ -15,6 +15,7 @@ _PAGE = [
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
 ]
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_PHONE = {"name": "phone", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -32,6 +33,7 @@ _CALL_FILTERS = [
     _q("spam", {"type": "boolean"}, "true: only spam numbers; false: without them"),
     _q("phone", {"type": "string"}),
     _q("client_id", {"type": "integer"}),
+    _q("q", {"type": "string"}, "a phone fragment typed any way (916 123, 8916...), or a client's name"),
     *_PAGE,
 ]
 
@@ -53,10 +55,11 @@ _BODIES: dict[str, dict[str, Any]] = {
     ),
     "ClientPatch": _obj(
         [], name=_S, email=_S, notes=_S, company_id={"type": ["integer", "null"]},
-        responsible_id={"type": ["integer", "null"]},
+        responsible_id={"type": ["integer", "null"]}, emails={"type": "array", "items": _S},
     ),
     "Phone": _obj(["phone"], phone=_S),
-    "Company": _obj(["name"], name=_S, inn={"type": "string", "pattern": "^([0-9]{10}|[0-9]{12})$"}),
+    "Company": _obj([], name=_S, inn={"type": "string", "pattern": "^([0-9]{10}|[0-9]{12})$"}),
+    "Settings": _obj([], timezone=_S, missed_call_task={"type": "boolean"}),
     "Comment": _obj(["text"], text=_S, call_id=_S),
     "Reminder": _obj(["remind_at"], remind_at=_T, text=_S, employee_id=_I),
     "Task": _obj(["title"], title=_S, client_id=_I, deal_id=_I, assignee_id=_I, deadline=_T),
@@ -67,7 +70,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     ),
     "DealPatch": _obj(
         [], title=_S, stage=_S, status={"enum": list(DEAL_STATUSES)}, value={"type": "number"}, currency=_S,
-        notes=_S, responsible_id=_I,
+        notes=_S, responsible_id=_I, reason=_S,
     ),
     "CallClient": _obj(["name"], name=_S, email=_S),
     "Attach": _obj(["client_id"], client_id=_I),
@@ -143,7 +146,18 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("get", "/api/crm/pipelines", "Deal pipelines and their stages", [], ""),
     ("get", "/api/crm/deals", "List deals", [_q("client_id", _I), _q("status", _S), *_PAGE], ""),
     ("post", "/api/crm/deals", "Open a deal", [], "Deal"),
-    ("patch", "/api/crm/deals/{id}", "Move, close or edit a deal", _ID, "DealPatch"),
+    ("patch", "/api/crm/deals/{id}", "Move, close (lost needs a reason) or edit a deal", _ID, "DealPatch"),
+    ("get", "/api/crm/deals/{id}", "The deal card: history (who moved it when), tasks, calls", _ID, ""),
+    ("get", "/api/crm/board", "Deals board", [_q("pipeline_id", _I), _q("mine", _S)], ""),
+    ("get", "/api/crm/search", "Clients and companies: name, phone any way, INN, e-mail", [_q("q", _S)], ""),
+    ("get", "/api/crm/alerts", "My reminders and tasks due now and within 12 h, and the badge count", [], ""),
+    ("patch", "/api/crm/reminders/{id}", "Dismiss a reminder", _ID, "TaskDone"),
+    ("get", "/api/crm/activity", "The company's live feed", [_q("kind", _S), _q("per_page", _I)], ""),
+    ("get", "/api/crm/settings", "Company settings", [], ""),
+    ("patch", "/api/crm/settings", "Change company settings (admins)", [], "Settings"),
+    ("post", "/api/crm/contacts", "The card of a number (made for a new number)", [], "Phone"),
+    ("delete", "/api/crm/clients/{id}/phones/{phone}", "Take a number off a client", [*_ID, _PHONE], ""),
+    ("patch", "/api/crm/companies/{id}", "Rename a company or change its INN", _ID, "Company"),
     ("get", "/api/crm/tasks", "List tasks", [_q("assignee_id", _I), _q("done", _S), _q("mine", _S)], ""),
     ("post", "/api/crm/tasks", "Create a task", [], "Task"),
     ("patch", "/api/crm/tasks/{id}", "Mark a task done or open", _ID, "TaskDone"),

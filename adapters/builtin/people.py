@@ -7,7 +7,9 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, now_iso
+from adapters.builtin import journal
+from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, calls_visible_to, now_iso
+from adapters.builtin.search import client_condition, refresh_index
 
 ROLES = ("admin", "manager", "employee")
 SCREEN_POP = ("never", "ring", "answer")
@@ -142,12 +144,10 @@ class Clients:
             where.append("c.company_id = ?")
             params.append(company_id)
         if q:
-            where.append(
-                "(c.name LIKE ? OR c.email LIKE ? OR EXISTS (SELECT 1 FROM phones p"
-                " WHERE p.client_id = c.id AND p.phone LIKE ?))"
-            )
-            like = f"%{q}%"
-            params += [like, like, like]
+            await refresh_index(self.db)
+            found, found_params = client_condition(q)
+            where.append(found)
+            params += found_params
         cond = " AND ".join(where)
         total = await self.db.scalar(f"SELECT COUNT(*) FROM clients c WHERE {cond}", params)
         rows = await self.db.fetch_all(
@@ -156,17 +156,61 @@ class Clients:
         )
         return [await self._with_phones(r) for r in rows], int(total or 0)
 
-    async def update(self, client_id: int, changes: dict[str, Any]) -> Row:
-        """Change a client's fields; naming a contact card turns it into a client."""
-        await self.get(client_id)
+    async def update(self, client_id: int, changes: dict[str, Any], by: int | None = None) -> Row:
+        """Change a client's fields (journalled with who); naming a contact card makes it a client.
+
+        `emails` replaces the whole list: the first is kept in `email`, the rest beside it.
+        """
+        before = await self.get(client_id)
         allowed = {"name", "email", "notes", "company_id", "responsible_id", "kind"}
         fields = {k: v for k, v in changes.items() if k in allowed}
-        if fields:
-            sets = ", ".join(f"{k} = ?" for k in fields)
-            await self.db.write(
-                f"UPDATE clients SET {sets}, updated_at = ? WHERE id = ?",
-                [*fields.values(), now_iso(), client_id],
+        emails = changes.get("emails")
+        if emails is not None:
+            emails = list(dict.fromkeys(e for e in emails if e))
+            fields["email"] = emails[0] if emails else ""
+        async with self.db.transaction() as conn:
+            if fields:
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                await conn.execute(
+                    f"UPDATE clients SET {sets}, search = '', updated_at = ? WHERE id = ?",
+                    [*fields.values(), now_iso(), client_id],
+                )
+            if emails is not None:
+                await conn.execute("DELETE FROM client_emails WHERE client_id = ?", (client_id,))
+                await conn.executemany(
+                    "INSERT INTO client_emails (client_id, email) VALUES (?, ?)",
+                    [(client_id, e) for e in emails[1:]],
+                )
+            if emails is not None:
+                fields["emails"] = emails
+            await self._journal_changes(conn, before, fields, by)
+        return await self.get(client_id)
+
+    async def _journal_changes(self, conn: Any, before: Row, fields: dict[str, Any], by: int | None) -> None:
+        names = {"company_id": "company_name", "responsible_id": "responsible_name"}
+        for key, value in fields.items():
+            old = before.get(key)
+            if key in ("kind", "email") or old == value:
+                continue
+            new = value
+            if key in names:
+                new, old = await _name_of(conn, key, value), before.get(names[key])
+            if isinstance(value, list):
+                new, old = ", ".join(value), ", ".join(old or [])
+            text = f"{journal.FIELD_NAMES.get(key, key)}: {journal.describe(old)} → {journal.describe(new)}"
+            await journal.write(conn, "change", text, client_id=before["id"], employee_id=by)
+
+    async def remove_phone(self, client_id: int, phone: str, by: int | None = None) -> Row:
+        """Take a number off a client (its calls stay on the card)."""
+        await self.get(client_id)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM phones WHERE client_id = ? AND phone = ?", (client_id, phone)
             )
+            if not cursor.rowcount:
+                raise NotFoundError("phone", phone)
+            text = f"Телефон удалён: {phone}"
+            await journal.write(conn, "change", text, client_id=client_id, employee_id=by)
         return await self.get(client_id)
 
     async def add_phone(self, client_id: int, phone: str) -> Row:
@@ -192,7 +236,20 @@ class Clients:
             "SELECT phone FROM phones WHERE client_id = ? ORDER BY phone", (row["id"],)
         )
         row["phones"] = [p["phone"] for p in phones]
+        more = await self.db.fetch_all(
+            "SELECT email FROM client_emails WHERE client_id = ? ORDER BY rowid", (row["id"],)
+        )
+        row["emails"] = [e for e in [row["email"], *(m["email"] for m in more)] if e]
         return row
+
+
+async def _name_of(conn: Any, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    table = "companies" if key == "company_id" else "employees"
+    async with conn.execute(f"SELECT name FROM {table} WHERE id = ?", (value,)) as cur:
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
 
 
 _CLIENT_SELECT = (
@@ -225,7 +282,7 @@ async def _take_phone(conn: Any, phone: str, client_id: int) -> None:
 
 async def _merge_card(conn: Any, card_id: int, client_id: int) -> None:
     """Move everything of contact card `card_id` onto `client_id` and delete the card."""
-    for table in ("phones", "calls", "comments", "tasks", "reminders", "deals"):
+    for table in ("phones", "calls", "comments", "tasks", "reminders", "deals", "journal", "client_emails"):
         await conn.execute(f"UPDATE {table} SET client_id = ? WHERE client_id = ?", (client_id, card_id))
     await conn.execute("DELETE FROM clients WHERE id = ?", (card_id,))
 
@@ -237,7 +294,7 @@ class Companies:
         self.db = db
 
     async def create(self, name: str, inn: str = "") -> int:
-        """Add a company."""
+        """Add a company (a name or an INN is enough)."""
         return await self.db.write(
             "INSERT INTO companies (name, inn, created_at) VALUES (?, ?, ?)", (name, inn, now_iso())
         )
@@ -248,18 +305,57 @@ class Companies:
         if row is None:
             raise NotFoundError("company", company_id)
         row["people"] = await self.db.fetch_all(
-            "SELECT id, name, kind FROM clients WHERE company_id = ? ORDER BY name", (company_id,)
+            "SELECT c.id, c.name, c.kind, (SELECT group_concat(p.phone, ',') FROM phones p"
+            " WHERE p.client_id = c.id) AS phone_list FROM clients c WHERE c.company_id = ? ORDER BY c.name",
+            (company_id,),
+        )
+        for person in row["people"]:
+            person["phones"] = [p for p in (person.pop("phone_list") or "").split(",") if p]
+        return row
+
+    async def card(self, company_id: int, extensions: tuple[str, ...] | None = None) -> Row:
+        """The company card: its people, all their calls (the viewer's own for employees), deals, tasks."""
+        row = await self.get(company_id)
+        scope, visible = calls_visible_to(extensions)
+        params: list[Any] = [company_id, *visible]
+        row["calls"] = await self.db.fetch_all(
+            "SELECT k.id, k.direction, k.disposition, k.phone, k.started_at, k.talk_seconds, k.employee,"
+            " c.name AS client_name FROM calls k JOIN clients c ON c.id = k.client_id"
+            f" WHERE c.company_id = ?{scope} ORDER BY k.started_at DESC LIMIT 200",
+            params,
+        )
+        row["deals"] = await self.db.fetch_all(
+            "SELECT d.* FROM deals d JOIN clients c ON c.id = d.client_id WHERE c.company_id = ?"
+            " ORDER BY d.status <> 'open', d.created_at DESC LIMIT 200",
+            (company_id,),
+        )
+        row["tasks"] = await self.db.fetch_all(
+            "SELECT t.* FROM tasks t JOIN clients c ON c.id = t.client_id"
+            " WHERE c.company_id = ? AND t.done = 0"
+            " ORDER BY t.deadline IS NULL, t.deadline LIMIT 200",
+            (company_id,),
         )
         return row
 
+    async def update(self, company_id: int, changes: dict[str, Any]) -> Row:
+        """Rename a company or change its INN."""
+        await self.get(company_id)
+        fields = {k: v for k, v in changes.items() if k in ("name", "inn")}
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            await self.db.write(f"UPDATE companies SET {sets} WHERE id = ?", [*fields.values(), company_id])
+        return await self.get(company_id)
+
     async def list(self, q: str = "", *, limit: int, offset: int) -> tuple[list[Row], int]:
-        """A page of companies whose name or INN contains `q`, and the total."""
+        """A page of companies whose name or INN contains `q` (any case), with counts, and the total."""
         like = f"%{q}%"
-        total = await self.db.scalar(
-            "SELECT COUNT(*) FROM companies WHERE name LIKE ? OR inn LIKE ?", (like, like)
-        )
+        cond = "(name LIKE ? OR inn LIKE ? OR lower(name) LIKE lower(?))"
+        total = await self.db.scalar(f"SELECT COUNT(*) FROM companies WHERE {cond}", (like, like, like))
         rows = await self.db.fetch_all(
-            "SELECT * FROM companies WHERE name LIKE ? OR inn LIKE ? ORDER BY name LIMIT ? OFFSET ?",
-            (like, like, limit, offset),
+            "SELECT co.*, (SELECT COUNT(*) FROM clients c WHERE c.company_id = co.id) AS people_count,"
+            " (SELECT COUNT(*) FROM deals d JOIN clients c ON c.id = d.client_id"
+            " WHERE c.company_id = co.id AND d.status = 'open') AS open_deals"
+            f" FROM companies co WHERE {cond} ORDER BY co.name LIMIT ? OFFSET ?",
+            (like, like, like, limit, offset),
         )
         return rows, int(total or 0)

@@ -10,8 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.builtin import openapi, pages, routes_analytics, routes_calls, routes_people, routes_work
-from adapters.builtin.db import NotFoundError
+from adapters.builtin import (
+    openapi,
+    pages,
+    routes_analytics,
+    routes_calls,
+    routes_people,
+    routes_work,
+    routes_workspace,
+)
+from adapters.builtin.db import NotFoundError, calls_visible_to
 from adapters.builtin.handlers import CONFIG_KEY, STORE_KEY, CrmConfig, store_errors
 from adapters.builtin.numbers import normalise
 from adapters.builtin.store import Store, shared_store
@@ -65,7 +73,15 @@ def setup(
     live.setup(app, screen_pop_enricher(store))
     if links is not None:
         recordings.setup(app, links, recording_access(store, links))
-    for module in (routes_people, routes_calls, routes_work, openapi, pages, routes_analytics):
+    for module in (
+        routes_people,
+        routes_calls,
+        routes_work,
+        routes_workspace,
+        openapi,
+        pages,
+        routes_analytics,
+    ):
         module.add_routes(app.router)
 
 
@@ -91,9 +107,39 @@ def screen_pop_enricher(store: Store) -> live.Enricher:
         if event.exten is not None:
             employee = await store.employees.by_extension(event.exten)
             mode = employee["screen_pop"] if employee else "ring"
-        return {"client": client, "phone": phone, "pop": _POP_ON.get(mode) is event.kind}
+        summary = await caller_summary(store, client, principal.scope) if client else None
+        return {"client": client, "phone": phone, "pop": _POP_ON.get(mode) is event.kind, "summary": summary}
 
     return enrich
+
+
+async def caller_summary(
+    store: Store, client: dict[str, Any], scope: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """What the call panel shows about a caller: company, last calls, open deals, last comment."""
+    db = store.db
+    visible, extra = calls_visible_to(scope)
+    params: list[Any] = [client["id"], *extra]
+    calls = await db.fetch_all(
+        "SELECT k.started_at, k.disposition, k.direction, e.name AS employee_name FROM calls k"
+        f" LEFT JOIN employees e ON e.extension = k.employee WHERE k.client_id = ?{visible}"
+        " ORDER BY k.started_at DESC LIMIT 3",
+        params,
+    )
+    total = await db.scalar(f"SELECT COUNT(*) FROM calls k WHERE k.client_id = ?{visible}", params)
+    deals = await db.fetch_all(
+        "SELECT id, title, stage, value, currency FROM deals WHERE client_id = ? AND status = 'open'"
+        " ORDER BY created_at DESC LIMIT 5",
+        (client["id"],),
+    )
+    comment = await db.fetch_one(
+        "SELECT m.text, m.created_at AS at, e.name AS who FROM comments m"
+        " LEFT JOIN employees e ON e.id = m.author_id WHERE m.client_id = ?"
+        " ORDER BY m.created_at DESC, m.id DESC",
+        (client["id"],),
+    )
+    company = {"id": client["company_id"], "name": client["company_name"]} if client["company_id"] else None
+    return {"company": company, "calls": calls, "calls_total": total, "deals": deals, "last_comment": comment}
 
 
 def recording_access(store: Store, links: RecordingLinks) -> recordings.AccessCheck:

@@ -45,6 +45,7 @@ def call_filter(request: web.Request, principal: Principal) -> CallFilter:
         unsorted=bool(query_bool(request, "unsorted")),
         spam=query_bool(request, "spam"),
         extensions=principal.scope,
+        q=query.get("q", "").strip()[:100] or None,
     )
 
 

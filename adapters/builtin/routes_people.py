@@ -8,6 +8,7 @@ from adapters.builtin.activity import FEED_KINDS, feed
 from adapters.builtin.handlers import caller, config_of, ok, store_of
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import ROLES, SCREEN_POP
+from adapters.builtin.routes_workspace import check_inn
 from adapters.builtin.validate import Field, page_of, parse, path_id, query_choice, query_id
 from connector.api.app import Problem, read_json
 from connector.api.auth import COOKIE, Principal
@@ -19,6 +20,7 @@ CLIENT_FIELDS = (
     Field("notes", "text"),
     Field("company_id", "id"),
     Field("responsible_id", "id"),
+    Field("emails", "emails"),
 )
 CLIENT_PATCH = (*CLIENT_FIELDS[:1], *CLIENT_FIELDS[2:])
 
@@ -111,12 +113,15 @@ async def create_client(request: web.Request) -> web.Response:
     body = parse(await read_json(request), CLIENT_FIELDS)
     store = store_of(request)
     await _check_refs(request, body)
+    emails = body.pop("emails", None)
     client_id = await store.clients.create(
         body.pop("name"),
         body.pop("phones", None) or (),
         responsible_id=body.pop("responsible_id", None) or principal.employee_id,
         **{k: v for k, v in body.items() if v is not None},
     )
+    if emails:
+        await store.clients.update(client_id, {"emails": emails}, by=principal.employee_id)
     return ok(await store.clients.get(client_id), 201)
 
 
@@ -144,7 +149,7 @@ async def get_client(request: web.Request) -> web.Response:
 
 async def update_client(request: web.Request) -> web.Response:
     """PATCH /api/crm/clients/{id}: naming a contact card turns it into a client."""
-    await caller(request)
+    principal = await caller(request)
     client_id = path_id(request)
     body = parse(await read_json(request), CLIENT_PATCH, partial=True)
     await _check_refs(request, body)
@@ -152,7 +157,7 @@ async def update_client(request: web.Request) -> web.Response:
     current = await store.clients.get(client_id)
     if current["kind"] == "contact" and body.get("name"):
         body["kind"] = "client"
-    return ok(await store.clients.update(client_id, body))
+    return ok(await store.clients.update(client_id, body, by=principal.employee_id))
 
 
 async def add_phone(request: web.Request) -> web.Response:
@@ -240,23 +245,21 @@ async def list_companies(request: web.Request) -> web.Response:
 async def create_company(request: web.Request) -> web.Response:
     """POST /api/crm/companies {name, inn}."""
     await caller(request)
-    body = parse(await read_json(request), (Field("name", required=True), Field("inn", max_len=12)))
+    body = parse(await read_json(request), (Field("name"), Field("inn", max_len=12)))
     inn = body.get("inn") or ""
-    if inn and (not inn.isdigit() or len(inn) not in (10, 12)):
+    check_inn(inn)
+    if not body.get("name") and not inn:
         raise Problem(
-            422,
-            "Unprocessable Content",
-            "",
-            errors=[{"field": "inn", "message": "an INN has 10 or 12 digits"}],
+            422, "Unprocessable Content", "", errors=[{"field": "name", "message": "name or INN is required"}]
         )
-    company_id = await store_of(request).companies.create(body["name"], inn)
+    company_id = await store_of(request).companies.create(body.get("name") or "", inn)
     return ok(await store_of(request).companies.get(company_id), 201)
 
 
 async def get_company(request: web.Request) -> web.Response:
-    """GET /api/crm/companies/{id}: the company with its people."""
-    await caller(request)
-    return ok(await store_of(request).companies.get(path_id(request)))
+    """GET /api/crm/companies/{id}: the company with its people, their calls, deals and tasks."""
+    principal = await caller(request)
+    return ok(await store_of(request).companies.card(path_id(request), principal.scope))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -27,6 +27,7 @@ DEAL_PATCH = (
     Field("currency", max_len=3),
     Field("notes", "text"),
     Field("responsible_id", "id"),
+    Field("reason", "text"),
 )
 TASK_FIELDS = (
     Field("title", required=True),
@@ -81,13 +82,19 @@ async def create_deal(request: web.Request) -> web.Response:
 
 async def update_deal(request: web.Request) -> web.Response:
     """PATCH /api/crm/deals/{id}: move to a stage, close as won/lost/archive, edit."""
-    await caller(request)
+    principal = await caller(request)
     deal_id = path_id(request)
     body = parse(await read_json(request), DEAL_PATCH, partial=True)
     store = store_of(request)
     current = await store.deals.get(deal_id)
     await _check_stage(request, current["pipeline_id"], body.get("stage"))
-    return ok(await store.deals.update(deal_id, body))
+    if body.get("status") == "lost" and not body.get("reason"):
+        raise Problem(
+            422, "Unprocessable Content", "", errors=[{"field": "reason", "message": "is required"}]
+        )
+    if body.get("responsible_id"):
+        await store.employees.get(body["responsible_id"])
+    return ok(await store.deals.update(deal_id, body, by=principal.employee_id))
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -120,9 +127,11 @@ async def create_task(request: web.Request) -> web.Response:
 
 async def update_task(request: web.Request) -> web.Response:
     """PATCH /api/crm/tasks/{id} {done}."""
-    await caller(request)
+    principal = await caller(request)
     body = parse(await read_json(request), (Field("done", "bool", True),))
-    return ok(await store_of(request).notes.set_task_done(path_id(request), body["done"]))
+    return ok(
+        await store_of(request).notes.set_task_done(path_id(request), body["done"], principal.employee_id)
+    )
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

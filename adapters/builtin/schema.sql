@@ -130,4 +130,35 @@ CREATE TABLE IF NOT EXISTS reminders (
 );
 CREATE INDEX IF NOT EXISTS reminders_client ON reminders(client_id);
 
+-- What happened, by whom and when: deals moved and closed, cards edited, tasks done. The client's
+-- feed and the company's live feed read it; nothing else writes it.
+CREATE TABLE IF NOT EXISTS journal (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('deal', 'change', 'task')),
+    client_id   INTEGER REFERENCES clients(id) ON DELETE CASCADE,
+    deal_id     INTEGER REFERENCES deals(id) ON DELETE CASCADE,
+    employee_id INTEGER REFERENCES employees(id) ON DELETE SET NULL,
+    text        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_client ON journal(client_id, at);
+CREATE INDEX IF NOT EXISTS journal_deal ON journal(deal_id, at);
+CREATE INDEX IF NOT EXISTS journal_at ON journal(at);
+
+-- A client's e-mail addresses besides the first (clients.email).
+CREATE TABLE IF NOT EXISTS client_emails (
+    client_id   INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    email       TEXT NOT NULL,
+    PRIMARY KEY (client_id, email)
+);
+
+-- Company-wide settings of the CRM (time zone, call-back tasks for missed calls).
+CREATE TABLE IF NOT EXISTS settings (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks(assignee_id, done, deadline);
+CREATE INDEX IF NOT EXISTS reminders_employee ON reminders(employee_id, done, remind_at);
+
 PRAGMA user_version = 1;

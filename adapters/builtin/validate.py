@@ -25,7 +25,7 @@ class Field:
     """One accepted body member: its kind, whether it is required, allowed values, max length."""
 
     name: str
-    kind: str = "str"  # str, text, int, id, float, bool, time, phone, phones, choice
+    kind: str = "str"  # str, text, int, id, float, bool, time, phone, phones, emails, choice
     required: bool = False
     choices: tuple[str, ...] = ()
     max_len: int = 200
@@ -126,6 +126,18 @@ def _phones(f: Field, value: Any) -> list[str]:
     return [_phone(f, item) for item in value]
 
 
+def _emails(f: Field, value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > 20:
+        raise ValueError("must be a list of up to 20 e-mail addresses")
+    out = []
+    for item in value:
+        text = _text(Field(f.name), item)
+        if text and ("@" not in text or " " in text):
+            raise ValueError(f"{text!r} is not an e-mail address")
+        out.append(text)
+    return out
+
+
 def _choice(f: Field, value: Any) -> str:
     if value not in f.choices:
         raise ValueError(f"must be one of {', '.join(f.choices)}")
@@ -142,6 +154,7 @@ _CONVERTERS = {
     "time": _time,
     "phone": _phone,
     "phones": _phones,
+    "emails": _emails,
     "choice": _choice,
 }
 

@@ -53,9 +53,12 @@ async def page(request: pytest.FixtureRequest) -> AsyncIterator[object]:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         context = await browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})
         opened = await context.new_page()
+        errors: list[str] = []
+        opened.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
             yield opened
         finally:
             await opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"), full_page=True)
             await context.close()
             await browser.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"

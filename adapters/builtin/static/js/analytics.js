@@ -1,49 +1,12 @@
 // The analytics page: summary, funnel, employees, tracking numbers, campaigns, import/export.
-// Plain JS and hand-drawn SVG charts: nothing fetched from elsewhere, no build step.
-"use strict";
+// Hand-drawn SVG charts; the header, the fetch helper and the formats are the CRM's own modules.
+import { api } from "./api.js";
+import { h, s, fill } from "./dom.js";
+import { dateTime, money, num, pct } from "./format.js";
+import { loadSession, mayUse, renderHeader } from "./shell.js";
+import { confirmDialog, empty, failure, loading } from "./ui.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const an = { me: null, sort: "answered", order: "desc" };
-
-// -- helpers -----------------------------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "text") el.textContent = value;
-    else el.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
-
-function s(tag, attrs = {}, text) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, value);
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-async function api(path, options = {}) {
-  const init = { method: options.method || "GET", headers: {}, credentials: "same-origin" };
-  if (options.form) init.body = options.form;
-  else if (options.body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(options.body);
-  }
-  const response = await fetch("/api/crm" + path, init);
-  if (response.status === 401) { location.href = "/crm/"; throw new Error("unauthorized"); }
-  const data = response.status === 204 ? null : await response.json();
-  if (!response.ok) {
-    const errors = (data && data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
-    throw new Error((data && (data.detail || data.title)) + (errors ? ` (${errors})` : ""));
-  }
-  return data;
-}
 
 function periodQuery() {
   const form = document.getElementById("period");
@@ -58,27 +21,25 @@ function showPeriod(period) {
   form.elements.to.value = period.to;
 }
 
-const num = (n) => Number(n || 0).toLocaleString("ru-RU", { maximumFractionDigits: 2 });
-const money = (n) => (n === null || n === undefined ? "—" : `${num(n)} ₽`);
-const pct = (n) => (n === null || n === undefined ? "—" : `${num(n)}%`);
-const minutes = (sec) => `${Math.round((sec || 0) / 60)} мин`;
+const minutes = (sec) => `${num(Math.round((sec || 0) / 60))} мин`;
 
 function view(...children) {
   const root = document.getElementById("an-view");
-  root.replaceChildren(...children);
+  fill(root, ...children.filter(Boolean));
   return root;
 }
 
-function fail(err) { document.getElementById("an-error").textContent = err.message; }
+// Errors show where the user looks: in the report area, whatever the tab.
+function fail(err) { view(failure(err, route)); }
 
 function kpi(label, value, testid) {
   return h("div", { class: "kpi", "data-testid": testid }, h("b", { text: value }), h("span", { text: label }));
 }
 
 function table(headers, rows, attrs = {}) {
-  return h("table", { class: "report", ...attrs },
+  return h("div", { class: "table-wrap scroll-x" }, h("table", { class: `table report ${attrs.class || ""}`, ...attrs },
     h("thead", {}, h("tr", {}, headers.map((t) => (t instanceof Node ? t : h("th", { text: t }))))),
-    h("tbody", {}, rows));
+    h("tbody", {}, rows)));
 }
 
 const td = (value, cls) => h("td", { class: cls, text: value });
@@ -167,6 +128,7 @@ async function showSummary() {
 }
 
 function campaignCosts(items) {
+  if (!items.length) return h("div", { "data-testid": "campaign-costs" }, empty("Кампаний в этом периоде нет", "Добавьте рекламную кампанию на вкладке «Рекламные кампании», чтобы видеть стоимость заявки."));
   return table(["Кампания", "Дней в периоде", "Расход", "Уникальных звонков", "Стоимость заявки"],
     items.map((c) => h("tr", {}, td(c.name), td(num(c.days_in_period), "num"), td(money(c.spend), "num"),
       td(num(c.unique_callers), "num"), td(money(c.lead_cost), "num"))),
@@ -264,9 +226,8 @@ async function showCampaigns() {
       c.ends_on ? null : h("button", { type: "button", text: "Завершить", "data-testid": "campaign-end",
         onclick: () => api(`/campaigns/${c.id}/end`, { method: "POST" }).then(showCampaigns).catch(fail) }),
       h("button", { type: "button", text: "Удалить", onclick: () => {
-        if (confirm(`Удалить кампанию «${c.name}»? Восстановить её будет нельзя.`)) {
-          api(`/campaigns/${c.id}`, { method: "DELETE" }).then(showCampaigns).catch(fail);
-        }
+        confirmDialog("Удалить кампанию?", `Кампания «${c.name}» будет удалена, восстановить её будет нельзя.`, { submit: "Удалить", danger: true })
+          .then((yes) => yes && api(`/campaigns/${c.id}`, { method: "DELETE" }).then(showCampaigns)).catch(fail);
       } }))));
   view(
     h("div", { class: "panel" }, h("h2", { text: "Новая рекламная кампания" }), form),
@@ -315,7 +276,7 @@ async function showNumbers() {
     const save = admin ? h("button", { type: "button", text: "Сохранить", onclick: () =>
       api(`/tracking-numbers/${encodeURIComponent(n.number)}`, { method: "PATCH", body: { name: input.value } })
         .then(showNumbers).catch(fail) }) : null;
-    return h("tr", {}, td(n.number), h("td", {}, input, " ", save), td(n.created_at.slice(0, 10)));
+    return h("tr", {}, td(n.number), h("td", {}, input, " ", save), td(dateTime(n.created_at)));
   }), { "data-testid": "numbers-table" })));
 }
 
@@ -331,7 +292,7 @@ async function showImport() {
   view(
     h("div", { class: "panel" }, h("h2", { text: "Импорт клиентов (CSV, XLSX; до 5000 строк, 50 МБ)" }), file, area, report),
     h("div", { class: "panel" }, h("h2", { text: "Последние импорты" }), table(["Файл", "Когда", "Создано", "Пропущено", ""],
-      imports.items.map((i) => h("tr", {}, td(i.filename), td(new Date(i.created_at).toLocaleString("ru-RU", { dateStyle: "short", timeStyle: "short" })),
+      imports.items.map((i) => h("tr", {}, td(i.filename), td(dateTime(i.created_at)),
         td(num(i.created), "num"), td(num(i.skipped), "num"),
         h("td", {}, i.undone_at ? "отменён" : h("button", { type: "button", text: "Отменить импорт", onclick: () =>
           api(`/imports/${i.id}`, { method: "DELETE" }).then(showImport).catch(fail) })))),
@@ -346,10 +307,10 @@ async function previewImport(file, area, report) {
   const data = await api("/imports/preview", { method: "POST", form });
   const options = [["", "Не выбрано"], ...Object.entries(data.fields)];
   const selects = data.headers.map((header) => h("select", { "data-column": header },
-    options.map(([value, label]) => h("option", { value, text: label }))));
+    options.map(([value, label]) => h("option", { value, text: label, selected: value !== "" && guessField(header, data.fields) === value }))));
   const listName = h("input", { placeholder: "Название списка — необязательно", "data-testid": "import-list" });
   const run = (dry) => runImport(file, selects, listName.value, dry, report).catch(fail);
-  area.replaceChildren(
+  fill(area, 
     h("p", { text: `Строк: ${data.rows}. Сопоставьте столбцы файла с полями карточки; два столбца в одном поле запишутся через пробел.` }),
     table(["Поле в файле", "Пример", "Поле в карточке клиента"], data.headers.map((header, i) =>
       h("tr", {}, td(header), td((data.sample[0] || [])[i] || ""), h("td", {}, selects[i]))), { class: "report mapping" }),
@@ -365,7 +326,7 @@ async function runImport(file, selects, listName, dry, report) {
   form.append("list_name", listName);
   form.append("dry_run", dry ? "1" : "0");
   const data = await api("/imports", { method: "POST", form });
-  report.replaceChildren(
+  fill(report, 
     h("p", { text: `${dry ? "Проверка" : "Импорт"}: строк ${data.rows}, ${dry ? "будет создано" : "создано"} ${data.created}, с ошибками ${data.skipped}.` }),
     h("ul", { class: "report-errors" }, data.errors.map((e) => h("li", { text: `Строка ${e.row}: ${e.message}` }))));
   if (!dry) {  // the list of imports now has this one (with its undo button); keep the report on top
@@ -393,6 +354,16 @@ function exportPanel() {
   return h("div", { class: "panel" }, h("h2", { text: "Экспорт клиентов" }), form);
 }
 
+// Obvious headers are mapped at once: «ФИО», «Телефон», «Email»... (the user may change them).
+const GUESSES = [[/^(фио|имя|name|клиент|контакт|полное имя)$/i, "name"], [/^(телефон|тел\.?|phone|мобильный|номер)$/i, "phone"],
+  [/^(e-?mail|почта|эл\.? ?почта|электронная почта)$/i, "email"], [/^(компания|организация|company)$/i, "company"],
+  [/^(инн|inn)$/i, "inn"], [/^(заметки|примечание|комментарий|notes)$/i, "notes"]];
+function guessField(header, fields) {
+  const text = String(header).trim();
+  for (const [pattern, key] of GUESSES) if (pattern.test(text) && key in fields) return key;
+  return "";
+}
+
 // -- routing ---------------------------------------------------------------------------------
 
 const PAGES = { summary: showSummary, funnel: showFunnel, employees: showEmployees, lines: showLines,
@@ -400,18 +371,25 @@ const PAGES = { summary: showSummary, funnel: showFunnel, employees: showEmploye
 
 function route() {
   const name = location.hash.slice(1) in PAGES ? location.hash.slice(1) : "summary";
-  document.querySelectorAll("#an-tabs a").forEach((a) => a.classList.toggle("on", a.hash === "#" + name));
+  document.querySelectorAll("#an-tabs a").forEach((a) => { const on = a.hash === "#" + name; a.classList.toggle("on", on); a.setAttribute("aria-selected", String(on)); });
   document.getElementById("period").hidden = ["numbers", "import"].includes(name);
   document.getElementById("an-error").textContent = "";
+  view(loading());
   PAGES[name]().catch(fail);
 }
 
 async function boot() {
-  an.me = await api("/me");
-  document.getElementById("me-name").textContent = an.me.name + (an.me.extension ? ` (${an.me.extension})` : "");
+  try { an.me = await loadSession(); } catch (err) { location.href = "/crm/"; return; }
+  renderHeader("analytics", { screenPop: false });
+  if (!mayUse("sees_all")) {
+    document.getElementById("an-tabs").hidden = true;
+    document.getElementById("period").hidden = true;
+    view(empty("Раздел недоступен", "Аналитика открыта администраторам и менеджерам."));
+    return;
+  }
   document.getElementById("period").addEventListener("submit", (event) => { event.preventDefault(); route(); });
   window.addEventListener("hashchange", route);
   route();
 }
 
-boot().catch(fail);
+boot();

@@ -1,0 +1,95 @@
+// The CRM's single page: sign-in, then the pages by the address after "#/".
+import { api } from "./api.js";
+import { h, $, fill } from "./dom.js";
+import { startAlerts, stopAlerts } from "./alerts.js";
+import { hideCallPanel } from "./callpanel.js";
+import { closeLive, onLiveEvent, openLive } from "./live.js";
+import { loadSession, mayUse, onUnauthorized, renderHeader, session } from "./shell.js";
+import { button, empty, failure, field } from "./ui.js";
+import { showCalls } from "./pages/calls.js";
+import { cardHints, showClient, showNewCard } from "./pages/card.js";
+import { showClients } from "./pages/clients.js";
+import { showCompanies, showCompany } from "./pages/companies.js";
+import { showDeals } from "./pages/deals.js";
+import { showFeed } from "./pages/feed.js";
+import { showSettings } from "./pages/settings.js";
+import { showTasks } from "./pages/tasks.js";
+
+const PAGES = {
+  calls: ["calls", showCalls], deals: ["deals", showDeals], clients: ["clients", showClients], client: ["clients", showClient],
+  new: ["calls", (view, arg) => showNewCard(view, decodeURIComponent(arg || ""))], companies: ["companies", showCompanies],
+  company: ["companies", showCompany], tasks: ["tasks", showTasks], feed: ["feed", showFeed], settings: ["settings", showSettings, "admin"],
+};
+const app = { refresh: null, timer: null, view: null };
+
+function showLogin() {
+  session.me = null;
+  closeLive();
+  stopAlerts();
+  hideCallPanel();
+  const top = $("#top");
+  if (top) top.remove();
+  const error = h("p", { class: "form-error", id: "login-error", "data-testid": "login-error" });
+  const form = h("form", { id: "login-form", class: "panel signin" },
+    h("h1", { text: "Вход в CRM" }),
+    field("Токен сотрудника", h("input", { name: "token", type: "password", autocomplete: "off", required: true, "data-testid": "token" })),
+    error, button("Войти", null, { type: "submit", kind: "primary", testid: "sign-in" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("/session", { method: "POST", body: { token: form.elements.token.value }, quiet401: true });
+      await start();
+      if (!location.hash || location.hash === "#/") location.hash = "#/calls"; else route();
+    } catch (err) { error.textContent = err.status === 401 ? "Неверный токен" : err.message; }
+  });
+  fill(app.view, form);
+}
+
+async function start() {
+  await loadSession();
+  renderHeader(currentPage()[0], { onSignOut: showLogin });
+  openLive();
+  startAlerts();
+}
+
+function currentPage() {
+  const [, page] = location.hash.split("/");
+  return PAGES[(page || "").split("?")[0]] || PAGES.calls;
+}
+
+async function route() {
+  if (!session.me) return;
+  clearInterval(app.timer);
+  app.refresh = null;
+  const [, raw, arg] = location.hash.split("/");
+  const [page, params] = (raw || "calls").split("?");
+  const [nav, show, who] = PAGES[page] || PAGES.calls;
+  renderHeader(nav, { onSignOut: showLogin });
+  if (who && !mayUse(who)) { fill(app.view, empty("Раздел недоступен", "Он открыт только администраторам.")); return; }
+  try {
+    const refresh = await show(app.view, arg ? arg.split("?")[0] : params, params);
+    if (typeof refresh === "function") {
+      app.refresh = refresh;
+      if (page === "calls" || page === "feed") app.timer = setInterval(() => { if (!document.hidden) refresh(); }, 15000);
+    }
+  } catch (err) {
+    if (err.status !== 401) fill(app.view, failure(err, route));
+  }
+}
+
+onLiveEvent((message) => {
+  const event = message.event;
+  if (event.client_name && !message.client) cardHints.name[message.phone] = event.client_name;
+  // A finished call reaches the store through the outbox a moment after "ended".
+  if (event.kind === "ended" && app.refresh) for (const delay of [500, 2000, 5000]) setTimeout(() => app.refresh && app.refresh(), delay);
+});
+
+async function boot() {
+  app.view = $("#view");
+  onUnauthorized(showLogin);
+  window.addEventListener("hashchange", route);
+  try { await start(); } catch (err) { showLogin(); return; }
+  route();
+}
+
+boot();

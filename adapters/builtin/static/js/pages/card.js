@@ -1,0 +1,250 @@
+// The client card: fields edited in place, phones and e-mails as lists, company, responsible
+// manager, deals, tasks, and the feed (calls with a player, comments, tasks, reminders, deals,
+// changes), always shown, for a new number too.
+import { api } from "../api.js";
+import { h, debounce, fill } from "../dom.js";
+import { DEAL_BADGE, DEAL_STATUS, localInputToIso, money, phone as fmtPhone, when } from "../format.js";
+import { employeeName, session } from "../shell.js";
+import { badge, button, empty, failure, field, formDialog, inplace, loading, select, tabs, toast, toastError } from "../ui.js";
+import { icon } from "../icons.js";
+import { newTask, taskRow } from "./tasks.js";
+import { openDeal } from "./deals.js";
+
+const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"]];
+const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit" };
+const LABELS = { call: "Звонок", comment: "Комментарий", task: "Задача", reminder: "Напоминание", deal: "Сделка", change: "Изменение" };
+const CALL_WORDS = { inbound: "Входящий", outbound: "Исходящий", internal: "Внутренний", answered: "принят", missed: "пропущен",
+  busy: "занято", cancelled: "отменён", failed: "не прошёл", "no-answer": "без ответа" };
+
+export const cardHints = { name: {} }; // caller-ID names seen on live events, by number
+
+// #/new/<phone>: the number's card (a contact card is made for it so the feed is there at once).
+export async function showNewCard(view, phone) {
+  fill(view, loading());
+  const card = await api("/contacts", { method: "POST", body: { phone } });
+  location.replace(`#/client/${card.id}`);
+}
+
+export async function showClient(view, id) {
+  fill(view, loading());
+  const client = await api(`/clients/${id}`);
+  const feedBox = h("ol", { class: "feed", id: "feed", "data-testid": "feed" });
+  const state = { kind: "", q: "" };
+  const reload = () => showClient(view, id);
+  const loadFeed = async () => {
+    const query = new URLSearchParams({ per_page: 100 });
+    if (state.kind) query.set("kind", state.kind);
+    if (state.q) query.set("q", state.q);
+    try {
+      const data = await api(`/clients/${client.id}/feed?${query}`);
+      fill(feedBox, ...(data.items.length ? data.items.map(feedItem)
+        : [h("li", { class: "state", "data-state": "empty" }, state.kind || state.q ? "Ничего не найдено" : client.kind === "contact" ? "Первое обращение с этого номера. Оставьте комментарий или создайте сделку." : "Пока пусто")]));
+    } catch (err) { fill(feedBox, failure(err, loadFeed)); }
+  };
+  fill(view, h("div", { class: "card-layout", "data-testid": "client-card", "data-client": client.id },
+    h("div", {}, infoPanel(client, reload), dealsPanel(client, reload), tasksPanel(client, reload)),
+    h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), composer(client, loadFeed, reload),
+      tabs(FEED_KINDS, state.kind, (k) => { state.kind = k; loadFeed(); }, { testid: "feed-tabs" }),
+      h("div", { class: "toolbar" }, h("input", { type: "search", class: "grow", placeholder: "Поиск по ленте", "data-testid": "feed-search", "aria-label": "Поиск по ленте",
+        oninput: debounce((e) => { state.q = e.target.value.trim(); loadFeed(); }, 250) })),
+      feedBox)));
+  loadFeed();
+  return loadFeed;
+}
+
+function infoPanel(client, reload) {
+  const save = async (changes) => { await api(`/clients/${client.id}`, { method: "PATCH", body: changes }); toast("Сохранено", { kind: "success", timeout: 2000 }); };
+  const contact = client.kind === "contact";
+  const hint = cardHints.name[client.phones[0]];
+  const title = h("h1", { "data-testid": "card-title" }, client.name || (contact ? "Новый номер" : "Без имени"));
+  const nameField = contact
+    ? h("form", { class: "toolbar", "data-testid": "save-form", onsubmit: async (e) => {
+      e.preventDefault();
+      try { await save({ name: e.target.elements.name.value.trim() }); reload(); } catch (err) { toastError(err); }
+    } }, h("input", { name: "name", class: "grow", required: true, placeholder: "Имя клиента", value: client.name || hint || "", "data-testid": "client-name", "aria-label": "Имя клиента" }),
+      button("Сохранить клиента", null, { type: "submit", kind: "primary", testid: "save-client" }))
+    : inplace(client.name, async (v) => { await save({ name: v }); title.textContent = v || "Без имени"; }, { testid: "client-name-edit", placeholder: "Имя" });
+  const responsible = select("responsible_id", [["", "— не назначен —"], ...session.employees.map((e) => [e.id, e.name])], client.responsible_id || "",
+    { "data-testid": "card-responsible", "aria-label": "Ответственный", onchange: (e) => save({ responsible_id: e.target.value ? Number(e.target.value) : null }).then(reload).catch(toastError) });
+  return h("section", { class: "panel" },
+    h("div", { class: "panel-title" }, title, h("span", { "data-testid": "card-kind" }, badge(contact ? "новый номер" : "клиент", contact ? "warning" : "info"))),
+    contact ? h("p", { class: "muted small", text: "Номер ещё не принадлежит клиенту. Сохраните его как нового клиента или добавьте к существующему." }) : null,
+    contact ? nameField : null,
+    contact ? attachForm(client) : null,
+    h("dl", { class: "kv" },
+      contact ? null : [h("dt", { text: "Имя" }), h("dd", {}, nameField)],
+      h("dt", { text: "Телефоны" }), h("dd", {}, listEditor(client.phones, "phone", client, reload)),
+      h("dt", { text: "E-mail" }), h("dd", {}, listEditor(client.emails || [], "email", client, reload)),
+      h("dt", { text: "Компания" }), h("dd", {}, companyPicker(client, save, reload)),
+      h("dt", { text: "Ответственный" }), h("dd", {}, responsible),
+      h("dt", { text: "Заметки" }), h("dd", {}, inplace(client.notes, (v) => save({ notes: v }), { multiline: true, testid: "client-notes", placeholder: "Добавить заметку" }))));
+}
+
+function listEditor(values, kind, client, reload) {
+  const ext = session.me.extension;
+  const rows = values.map((value) => h("div", { class: "item", "data-testid": `${kind}-item` },
+    kind === "phone" ? h("span", { class: "phone-link grow" }, h("span", { text: fmtPhone(value) }),
+      ext ? button(icon("phone"), () => api("/api/calls/originate", { method: "POST", body: { extension: ext, number: value } }).then(() => toast("Звоним: сначала зазвонит ваш телефон")).catch(toastError),
+        { size: "sm", kind: "ghost", title: `Позвонить ${fmtPhone(value)}`, testid: "call-phone" }) : null)
+      : h("a", { class: "grow", href: `mailto:${value}`, text: value }),
+    button("✕", async () => {
+      try {
+        if (kind === "phone") await api(`/clients/${client.id}/phones/${encodeURIComponent(value)}`, { method: "DELETE" });
+        else await api(`/clients/${client.id}`, { method: "PATCH", body: { emails: values.filter((v) => v !== value) } });
+        reload();
+      } catch (err) { toastError(err); }
+    }, { size: "sm", kind: "ghost", title: kind === "phone" ? "Убрать номер" : "Убрать адрес" })));
+  const input = h("input", { type: kind === "phone" ? "tel" : "email", placeholder: kind === "phone" ? "+ ещё номер" : "+ ещё адрес", "data-testid": `add-${kind}`, "aria-label": kind === "phone" ? "Добавить номер" : "Добавить e-mail" });
+  const add = h("form", { class: "item", onsubmit: async (e) => {
+    e.preventDefault();
+    const value = input.value.trim();
+    if (!value) return;
+    try {
+      if (kind === "phone") await api(`/clients/${client.id}/phones`, { method: "POST", body: { phone: value } });
+      else await api(`/clients/${client.id}`, { method: "PATCH", body: { emails: [...values, value] } });
+      reload();
+    } catch (err) { toastError(err); }
+  } }, input, button("Добавить", null, { type: "submit", size: "sm" }));
+  return h("div", { class: "list-edit", "data-testid": kind === "phone" ? "card-phones" : "card-emails", "data-values": values.join(", ") }, rows, add);
+}
+
+function companyPicker(client, save, reload) {
+  const list = h("datalist", { id: "company-options" });
+  const input = h("input", { value: client.company_name || "", list: "company-options", placeholder: "Выбрать или создать", "data-testid": "card-company", "aria-label": "Компания" });
+  let found = [];
+  input.addEventListener("input", debounce(async () => {
+    const data = await api(`/companies?per_page=10&q=${encodeURIComponent(input.value.trim())}`).catch(() => ({ items: [] }));
+    found = data.items;
+    fill(list, ...found.map((c) => h("option", { value: c.name }, c.inn ? `ИНН ${c.inn}` : "")));
+  }, 200));
+  input.addEventListener("change", async () => {
+    const text = input.value.trim();
+    try {
+      if (!text) { await save({ company_id: null }); reload(); return; }
+      let company = found.find((c) => c.name === text);
+      if (!company) {
+        const ok = await formDialog("Новая компания", [field("Название", h("input", { name: "name", value: text })), field("ИНН", h("input", { name: "inn", inputmode: "numeric" }))], { submit: "Создать" });
+        if (!ok) { input.value = client.company_name || ""; return; }
+        company = await api("/companies", { method: "POST", body: { name: ok.name, ...(ok.inn ? { inn: ok.inn } : {}) } });
+      }
+      await save({ company_id: company.id });
+      reload();
+    } catch (err) { toastError(err); }
+  });
+  return h("div", { class: "item", style: "display:flex;gap:4px" }, input, list, client.company_id ? h("a", { class: "btn btn-sm", href: `#/company/${client.company_id}`, title: "Карточка компании" }, "→") : null);
+}
+
+function attachForm(client) {
+  const list = h("datalist", { id: "attach-list" });
+  const input = h("input", { name: "q", class: "grow", placeholder: "Найти клиента", list: "attach-list", "data-testid": "attach-query", "aria-label": "Клиент, к которому добавить номер" });
+  let matches = [];
+  input.addEventListener("input", debounce(async () => {
+    const data = await api(`/clients?kind=client&per_page=10&q=${encodeURIComponent(input.value.trim())}`);
+    matches = data.items;
+    fill(list, ...matches.map((c) => h("option", { value: c.name })));
+  }, 150));
+  return h("form", { class: "toolbar", "data-testid": "attach-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const target = matches.find((c) => c.name === input.value) || matches[0];
+    if (!target) { toast("Клиент не найден", { kind: "danger" }); return; }
+    try { await api(`/clients/${target.id}/phones`, { method: "POST", body: { phone: client.phones[0] } }); location.hash = `#/client/${target.id}`; }
+    catch (err) { toastError(err); }
+  } }, input, list, button("Добавить к клиенту", null, { type: "submit", testid: "attach-submit" }));
+}
+
+function dealsPanel(client, reload) {
+  return h("section", { class: "panel" },
+    h("div", { class: "panel-title" }, h("h2", { text: "Сделки" }), button("+ Сделка", () => newDeal(client).then((d) => d && reload()), { size: "sm", testid: "card-new-deal" })),
+    client.deals.length ? h("ul", { class: "mini-list", id: "card-deals", "data-testid": "card-deals" }, client.deals.map((d) => h("li", {},
+      h("a", { href: `#/deals?deal=${d.id}`, onclick: (e) => { e.preventDefault(); openDeal(d.id, reload); } }, d.title),
+      h("span", { class: "btn-row" }, h("b", { class: "num", text: money(d.value, d.currency) }), badge(d.status === "open" ? d.stage : DEAL_STATUS[d.status], DEAL_BADGE[d.status].replace("badge-", ""))))))
+      : h("p", { class: "muted small", id: "card-deals", "data-testid": "card-deals", text: "Сделок нет" }));
+}
+
+export async function newDeal(client) {
+  const pipelines = (await api("/pipelines")).items;
+  const v = await formDialog("Новая сделка", [
+    field("Название", h("input", { name: "title", required: true, value: client && client.name ? `Сделка с ${client.name}` : "", "data-testid": "deal-title" })),
+    h("div", { class: "field-row" },
+      field("Сумма, ₽", h("input", { name: "value", type: "number", min: "0", step: "0.01", "data-testid": "deal-value" })),
+      field("Воронка", select("pipeline_id", pipelines.map((p) => [p.id, p.name]), pipelines[0].id))),
+    field("Ответственный", select("responsible_id", session.employees.map((e) => [e.id, e.name]), session.me.id)),
+  ], { submit: "Создать", testid: "deal-dialog" });
+  if (!v) return null;
+  try {
+    return await api("/deals", { method: "POST", body: { title: v.title, value: Number(v.value || 0), pipeline_id: Number(v.pipeline_id),
+      responsible_id: Number(v.responsible_id), ...(client ? { client_id: client.id } : {}) } });
+  } catch (err) { toastError(err); return null; }
+}
+
+function tasksPanel(client, reload) {
+  const now = Date.now();
+  return h("section", { class: "panel" },
+    h("div", { class: "panel-title" }, h("h2", { text: "Задачи" }), button("+ Задача", () => newTask({ client_id: client.id }).then((t) => t && reload()), { size: "sm", testid: "card-new-task" })),
+    h("div", { id: "card-tasks" }, client.tasks.length ? client.tasks.map((t) => taskRow(t, t.deadline && Date.parse(t.deadline) < now, reload))
+      : h("p", { class: "muted small", text: "Открытых задач нет" })));
+}
+
+function composer(client, loadFeed, reload) {
+  const box = h("div", {});
+  const forms = {
+    comment: () => h("form", { class: "composer", id: "comment-form", onsubmit: submit(async (f) => { await api(`/clients/${client.id}/comments`, { method: "POST", body: { text: f.text.value } }); }) },
+      h("textarea", { name: "text", rows: 2, required: true, placeholder: "Комментарий к клиенту", "data-testid": "comment-text", "aria-label": "Комментарий" }),
+      h("div", { class: "btn-row" }, button("Сохранить", null, { type: "submit", kind: "primary", testid: "comment-save" }))),
+    task: () => h("form", { class: "composer", onsubmit: submit(async (f) => {
+      await api("/tasks", { method: "POST", body: { title: f.title.value, client_id: client.id, ...(f.deadline.value ? { deadline: localInputToIso(f.deadline.value) } : {}), assignee_id: Number(f.assignee_id.value) } });
+      reload();
+    }) },
+      h("input", { name: "title", required: true, placeholder: "Что сделать", "aria-label": "Задача", "data-testid": "composer-task" }),
+      h("div", { class: "field-row" }, h("input", { name: "deadline", type: "datetime-local", "aria-label": "Срок" }),
+        select("assignee_id", session.employees.map((e) => [e.id, e.name]), session.me.id, { "aria-label": "Исполнитель" })),
+      h("div", { class: "btn-row" }, button("Создать задачу", null, { type: "submit", kind: "primary" }))),
+    reminder: () => h("form", { class: "composer", onsubmit: submit(async (f) => {
+      await api(`/clients/${client.id}/reminders`, { method: "POST", body: { text: f.text.value, remind_at: localInputToIso(f.remind_at.value) } });
+    }) },
+      h("input", { name: "text", placeholder: "О чём напомнить", "aria-label": "Напоминание", "data-testid": "reminder-text" }),
+      h("input", { name: "remind_at", type: "datetime-local", required: true, "aria-label": "Когда", "data-testid": "reminder-at" }),
+      h("div", { class: "btn-row" }, button("Создать напоминание", null, { type: "submit", kind: "primary", testid: "reminder-save" }))),
+  };
+  function submit(handler) {
+    return async (e) => {
+      e.preventDefault();
+      try { await handler(e.target.elements); e.target.reset(); loadFeed(); toast("Сохранено", { kind: "success", timeout: 2000 }); } catch (err) { toastError(err); }
+    };
+  }
+  const show = (k) => fill(box, forms[k]());
+  show("comment");
+  return h("div", {}, tabs([["comment", "Комментарий"], ["task", "Задача"], ["reminder", "Напоминание"]], "comment", show, { testid: "composer-tabs" }), box);
+}
+
+function feedItem(item) {
+  const body = h("div", {});
+  let text = item.text;
+  const meta = [h("span", { text: when(item.at) }), h("b", { text: LABELS[item.kind] || item.kind })];
+  if (item.kind === "call") {
+    const [direction, disposition, number] = String(item.text).split(" ");
+    text = `${CALL_WORDS[direction] || direction}, ${CALL_WORDS[disposition] || disposition} · ${fmtPhone(number)}`;
+    if (item.who) meta.push(h("span", { text: employeeName(item.who) }));
+  } else if (item.who) meta.push(h("span", { text: item.kind === "deal" ? DEAL_STATUS[item.who] || item.who : item.who }));
+  if (item.kind === "task" && item.extra) {
+    const [deadline, done] = item.extra.split(" ");
+    if (deadline) meta.push(h("span", { text: `срок ${when(deadline)}` }));
+    if (done) meta.push(badge("выполнена", "success"));
+  }
+  if (item.kind === "reminder" && item.extra) meta.push(h("span", { text: `напомнить ${when(item.extra)}` }));
+  if (item.kind === "deal" && item.extra) {
+    const parts = item.extra.split(" ");
+    const currency = parts.pop();
+    const value = parts.pop();
+    const stage = parts.join(" ");
+    meta.push(h("span", { text: `${stage} · ${money(Number(value), currency)}` }));
+  }
+  body.append(h("div", { class: "meta" }, meta), h("div", { class: "text", text }));
+  const li = h("li", { class: `feed-${item.kind}`, "data-kind": item.kind }, h("span", { class: "icon", "aria-hidden": "true" }, icon(ICONS[item.kind])), body);
+  if (item.kind === "call" && item.extra) {
+    api(`/calls/${encodeURIComponent(item.ref)}`).then((call) => {
+      if (call.recording_url) body.append(h("audio", { controls: true, preload: "none", src: call.recording_url, "data-testid": "feed-player" }));
+    }).catch(() => {});
+  }
+  return li;
+}

@@ -1,0 +1,54 @@
+// Clients: search as you type, paging, «Новый клиент»; unnamed contact cards are a separate tab.
+import { api } from "../api.js";
+import { h, debounce, fill } from "../dom.js";
+import { phone as fmtPhone, when } from "../format.js";
+import { session } from "../shell.js";
+import { button, empty, failure, field, formDialog, loading, pager, table, tabs } from "../ui.js";
+
+const state = { page: 1, kind: "client", q: "" };
+
+export async function showClients(view) {
+  state.page = 1;
+  const list = h("div", { class: "table-wrap" }, loading());
+  const search = h("input", { type: "search", name: "q", class: "grow", placeholder: "Имя, телефон в любом виде, e-mail", "aria-label": "Поиск клиентов", "data-testid": "clients-search", value: state.q });
+  search.addEventListener("input", debounce(() => { state.q = search.value.trim(); state.page = 1; load(list); }, 250));
+  const kinds = tabs([["client", "Клиенты"], ["contact", "Новые номера"], ["", "Все"]], state.kind, (k) => { state.kind = k; state.page = 1; load(list); }, { testid: "clients-kind" });
+  fill(view, 
+    h("div", { class: "page-head" }, h("h1", { text: "Клиенты" }), button("+ Новый клиент", () => newClient(), { kind: "primary", testid: "new-client" })),
+    kinds, h("div", { class: "toolbar" }, search), list);
+  await load(list);
+}
+
+async function load(list) {
+  const query = new URLSearchParams({ page: state.page, per_page: 25, q: state.q });
+  if (state.kind) query.set("kind", state.kind);
+  let data;
+  try { data = await api(`/clients?${query}`); } catch (err) { fill(list, failure(err, () => load(list))); return; }
+  const columns = [
+    { label: "Имя", cell: (c) => h("a", { href: `#/client/${c.id}`, class: "cell-main" }, c.name || "Новый номер") },
+    { label: "Компания", cell: (c) => (c.company_id ? h("a", { href: `#/company/${c.company_id}` }, c.company_name) : "") },
+    { label: "Телефоны", cell: (c) => c.phones.map(fmtPhone).join(", ") },
+    { label: "E-mail", cell: (c) => (c.emails || [c.email]).filter(Boolean).join(", ") },
+    { label: "Ответственный", cell: (c) => c.responsible_name || "—" },
+    { label: "Изменён", cell: (c) => h("span", { class: "nowrap muted", text: when(c.updated_at) }) },
+  ];
+  const go = (page) => { state.page = page; load(list); };
+  const none = state.q ? empty("Никого не нашли", `По запросу «${state.q}» клиентов нет.`)
+    : empty("Клиентов пока нет", "Добавьте первого клиента или импортируйте базу в разделе «Аналитика → Импорт».", button("+ Новый клиент", () => newClient(), { kind: "primary" }));
+  fill(list, 
+    table(columns, data.items, { testid: "clients", rowAttrs: (c) => ({ "data-client": c.id }), emptyState: h("div", { "data-testid": "clients" }, none) }),
+    pager(data.page, data.per_page, data.total, go));
+}
+
+export async function newClient(prefill = {}) {
+  const employees = session.employees;
+  const created = await formDialog("Новый клиент", [
+    field("Имя или название", h("input", { name: "name", required: true, value: prefill.name || "", "data-testid": "new-client-name" })),
+    h("div", { class: "field-row" },
+      field("Телефон", h("input", { name: "phone", type: "tel", value: prefill.phone || "", placeholder: "+7 916 123-45-67", "data-testid": "new-client-phone" })),
+      field("E-mail", h("input", { name: "email", type: "email" }))),
+    field("Ответственный", h("select", { name: "responsible_id" }, employees.map((e) => h("option", { value: e.id, selected: e.id === session.me.id }, e.name)))),
+  ], { submit: "Создать", testid: "new-client-dialog", onSubmit: (v) => api("/clients", { method: "POST", body: {
+    name: v.name, phones: v.phone ? [v.phone] : [], ...(v.email ? { email: v.email } : {}), ...(v.responsible_id ? { responsible_id: Number(v.responsible_id) } : {}) } }) });
+  if (created) location.hash = `#/client/${created.id}`;
+}

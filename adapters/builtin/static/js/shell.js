@@ -1,0 +1,148 @@
+// The frame of every page: header with navigation by role, search, alerts bell, live status, session.
+import { api, whenUnauthorized } from "./api.js";
+import { h, $, debounce, fill } from "./dom.js";
+import { phone as fmtPhone, setTimeZone } from "./format.js";
+import { icon } from "./icons.js";
+import { button, toast, toastError } from "./ui.js";
+
+export const session = { me: null, settings: { timezone: "", missed_call_task: true }, employees: [] };
+
+// [hash or path, label, who sees it]
+const NAV = [
+  ["/crm/#/calls", "Звонки", "all", "calls"],
+  ["/crm/#/deals", "Сделки", "all", "deals"],
+  ["/crm/#/clients", "Клиенты", "all", "clients"],
+  ["/crm/#/companies", "Компании", "all", "companies"],
+  ["/crm/#/tasks", "Задачи", "all", "tasks"],
+  ["/crm/#/feed", "Лента", "all", "feed"],
+  ["/crm/analytics", "Аналитика", "sees_all", "analytics"],
+  ["/crm/#/settings", "Настройки", "admin", "settings"],
+];
+
+export function mayUse(who) {
+  const me = session.me || {};
+  if (who === "admin") return me.role === "admin";
+  if (who === "sees_all") return me.role === "admin" || me.role === "manager";
+  return true;
+}
+
+export function employeeName(extension) {
+  const e = session.employees.find((x) => x.extension === String(extension));
+  return e ? e.name : extension ? `вн. ${extension}` : "";
+}
+
+export function employeeById(id) { return session.employees.find((x) => x.id === id) || null; }
+
+export async function loadSession() {
+  session.me = await api("/me", { quiet401: true });
+  const [settings, employees] = await Promise.all([
+    api("/settings").catch(() => session.settings),
+    api("/employees").catch(() => ({ items: [] })),
+  ]);
+  session.settings = settings;
+  session.employees = employees.items;
+  setTimeZone(settings.timezone);
+  return session.me;
+}
+
+export function renderHeader(active, { onSignOut, screenPop = true } = {}) {
+  const me = session.me;
+  const nav = h("nav", { class: "mainnav", "aria-label": "Разделы" }, NAV.filter(([, , who]) => mayUse(who)).map(([href, label, , key]) =>
+    h("a", { href, class: key === active ? "on" : "", "aria-current": key === active ? "page" : null, "data-testid": `nav-${key}` }, label)));
+  const pop = h("select", { id: "screen-pop", "data-testid": "screen-pop", "aria-label": "Карточка при звонке", disabled: !me.extension },
+    [["never", "Карточка: не открывать"], ["ring", "Карточка: при звонке"], ["answer", "Карточка: при ответе"]].map(([v, t]) =>
+      h("option", { value: v, selected: v === (me.screen_pop || "never") }, t)));
+  pop.addEventListener("change", async () => {
+    try { session.me = await api("/me", { method: "PATCH", body: { screen_pop: pop.value } }); toast("Настройка сохранена", { kind: "success", timeout: 2500 }); }
+    catch (err) { toastError(err); }
+  });
+  const header = h("header", { class: "topbar", id: "top" },
+    h("a", { class: "brand", href: "/crm/#/calls" }, "MikoPBX ", h("small", {}, "CRM")),
+    nav,
+    searchBox(),
+    h("div", { class: "me" },
+      h("span", { class: "dot", id: "live", "data-testid": "live", "data-state": "off", title: "Живые события звонков: нет связи" }),
+      h("a", { class: "btn btn-sm bell", href: "/crm/#/tasks", id: "bell", "data-testid": "bell", title: "Задачи и напоминания" }, icon("bell", 18),
+        h("span", { class: "count", id: "bell-count", "data-testid": "bell-count", hidden: true }, "0")),
+      screenPop ? pop : null,
+      h("span", { class: "me-name", id: "me-name", "data-testid": "me-name" }, me.name + (me.extension ? ` (${me.extension})` : "")),
+      button("Выйти", async () => {
+        await api("/session", { method: "DELETE" }).catch(() => {});
+        if (onSignOut) onSignOut(); else location.href = "/crm/";
+      }, { size: "sm", testid: "sign-out" })));
+  const old = $("#top");
+  if (old) old.replaceWith(header); else document.body.prepend(header);
+  return header;
+}
+
+export function setLive(on) {
+  const dot = $("#live");
+  if (!dot) return;
+  dot.classList.toggle("on", on);
+  dot.dataset.state = on ? "on" : "off";
+  dot.title = on ? "Живые события звонков: подключено" : "Живые события звонков: нет связи";
+}
+
+export function setBadge(count) {
+  const el = $("#bell-count");
+  if (!el) return;
+  el.textContent = String(count);
+  el.hidden = !count;
+  document.title = (count ? `(${count}) ` : "") + document.title.replace(/^\(\d+\) /, "");
+}
+
+// -- search: one box for names, any spelling of a phone number, companies, INN, e-mail -------
+
+function searchBox() {
+  const input = h("input", { type: "search", placeholder: "Поиск: имя, телефон, компания, ИНН, e-mail", "aria-label": "Поиск",
+    "data-testid": "search", autocomplete: "off" });
+  const results = h("div", { class: "search-results", "data-testid": "search-results", hidden: true, role: "listbox" });
+  let seq = 0;
+  const run = debounce(async () => {
+    const q = input.value.trim();
+    const mine = ++seq;
+    if (q.length < 2) { results.hidden = true; return; }
+    try {
+      const data = await api(`/search?q=${encodeURIComponent(q)}`);
+      if (mine !== seq) return;
+      fill(results, ...searchItems(data));
+      results.hidden = false;
+    } catch (err) { if (err.status !== 401) toastError(err); }
+  }, 150);
+  input.addEventListener("input", run);
+  input.addEventListener("keydown", (event) => {
+    const links = [...results.querySelectorAll("a")];
+    const index = links.findIndex((a) => a.classList.contains("active"));
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const next = links[(index + (event.key === "ArrowDown" ? 1 : links.length - 1) + (index < 0 && event.key === "ArrowUp" ? 1 : 0)) % Math.max(1, links.length)];
+      links.forEach((a) => a.classList.toggle("active", a === next));
+    } else if (event.key === "Enter") {
+      const target = links[Math.max(0, index)];
+      if (target) { event.preventDefault(); location.href = target.href; close(); }
+    } else if (event.key === "Escape") close();
+  });
+  const close = () => { results.hidden = true; input.value = ""; input.blur(); };
+  results.addEventListener("click", (event) => { if (event.target.closest("a")) close(); });
+  document.addEventListener("click", (event) => { if (!event.target.closest(".top-search")) results.hidden = true; });
+  return h("div", { class: "top-search" }, input, results);
+}
+
+function searchItems(data) {
+  const items = [];
+  if (data.clients.length) items.push(h("div", { class: "group", text: "Клиенты" }));
+  for (const c of data.clients) {
+    items.push(h("a", { href: `/crm/#/client/${c.id}`, role: "option", "data-testid": "search-client" },
+      h("span", {}, h("b", { text: c.name || "Новый номер" }), c.company_name ? h("span", { class: "muted", text: ` · ${c.company_name}` }) : null),
+      h("span", { class: "muted small", text: [c.phones.map(fmtPhone)[0], c.email].filter(Boolean).join(" · ") })));
+  }
+  if (data.companies.length) items.push(h("div", { class: "group", text: "Компании" }));
+  for (const c of data.companies) {
+    items.push(h("a", { href: `/crm/#/company/${c.id}`, role: "option", "data-testid": "search-company" },
+      h("b", { text: c.name || "Без названия" }), h("span", { class: "muted small", text: c.inn ? `ИНН ${c.inn}` : "" })));
+  }
+  if (!items.length) items.push(h("div", { class: "state", "data-state": "empty" }, "Ничего не найдено"));
+  return items;
+}
+
+export function onUnauthorized(handler) { whenUnauthorized(handler); }
