@@ -67,11 +67,13 @@ class Bitrix24Adapter(Adapter):
     def mount(self, app: web.Application) -> None:
         """The ONEXTERNALCALLSTART webhook (click-to-call from the portal) at `webhook_path` and,
         for an application, its ONAPPINSTALL handler at `install_path`."""
-        from adapters.bitrix24 import install, webhook
+        from adapters.bitrix24 import install, offline, webhook
 
         app.router.add_routes(webhook.routes(self))
         if self.settings.auth == "oauth":
             app.router.add_routes(install.routes(self))
+            if self.settings.portal_events == "offline":
+                offline.attach(self, app)  # event.bind/event.offline.get need an application
 
     @property
     def logs_calls(self) -> bool:

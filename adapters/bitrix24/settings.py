@@ -94,12 +94,19 @@ class Settings:
     add_to_chat: bool = False  # ADD_TO_CHAT of both register and finish (the portal's default is 1)
     webhook_path: str = "/webhooks/bitrix24"
     install_path: str = "/webhooks/bitrix24/install"  # the app's handler for ONAPPINSTALL
+    # offline: click-to-call and callback events wait on the portal, read by event.offline.get
+    # (no inbound HTTP needed); online: the portal posts them to webhook_path
+    portal_events: Literal["offline", "online"] = "offline"
+    offline_poll_seconds: float = 5.0
+    callback_extension: str = ""  # queue or extension ringing first for the CRM callback form
     line_crm_auto_create: bool = False  # CRM_AUTO_CREATE of the published lines (the portal's default is Y)
     entities: EntitySettings = field(default_factory=EntitySettings)
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if self.offline_poll_seconds < 1:
+            raise ValueError("offline_poll_seconds must be at least 1 (each poll costs a request)")
         if self.default_user_id and not self.default_user_id.isdigit():
             raise ValueError("default_user_id must be a portal user id (digits)")
         try:

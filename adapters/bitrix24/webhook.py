@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logs.get_logger(__name__)
 
 EVENT = "ONEXTERNALCALLSTART"
+CALLBACK_EVENT = "ONEXTERNALCALLBACKSTART"  # the CRM callback form (adapters.bitrix24.offline)
 SEEN_CALL_IDS = 4096  # CALL_IDs remembered per adapter: the portal may deliver one event twice
 # CALL_IDs being or already originated, per adapter; checked and added with no await in between,
 # so three copies of one event arriving together place one call.
@@ -70,12 +71,25 @@ async def on_external_call_start(adapter: Bitrix24Adapter, request: web.Request)
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         log.warning("bitrix24.webhook_refused", reason="application token mismatch")
         return web.json_response({"error": "invalid application token"}, status=401)
-    if str(form.get("event", "")).upper() != EVENT:
-        return web.json_response({"result": "ignored"})
+    event = str(form.get("event", "")).upper()
     data = {
         key[5:-1]: str(value) for key, value in form.items() if key.startswith("data[") and key.endswith("]")
     }
+    if event == CALLBACK_EVENT:
+        from adapters.bitrix24.offline import callback
+
+        conversation = await callback(adapter, data)
+        return web.json_response({"result": "originated" if conversation is not None else "not placed"})
+    if event != EVENT:
+        return web.json_response({"result": "ignored"})
     return await _start(adapter, data)
+
+
+async def start_from_portal(adapter: Bitrix24Adapter, data: dict[str, str]) -> None:
+    """ONEXTERNALCALLSTART read from the offline queue: the same checks and origination."""
+    answer = await _start(adapter, data)
+    if answer.status >= 400:
+        log.warning("bitrix24.click_to_call_refused", status=answer.status, answer=answer.text)
 
 
 async def _start(adapter: Bitrix24Adapter, data: dict[str, str]) -> web.Response:
