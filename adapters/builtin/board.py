@@ -173,6 +173,13 @@ async def set_settings(db: Database, changes: dict[str, Any]) -> dict[str, Any]:
     return await get_settings(db)
 
 
+def spoken(phone: str) -> str:
+    """+79161234567 as people write it: +7 916 123-45-67 (other numbers unchanged)."""
+    if len(phone) == 12 and phone.startswith("+7") and phone[1:].isdigit():
+        return f"+7 {phone[2:5]} {phone[5:8]}-{phone[8:10]}-{phone[10:]}"
+    return phone
+
+
 async def missed_call_task(db: Database, call: Row) -> Row | None:
     """A call-back task for a missed inbound call, for the client's responsible manager (else who rang).
 
@@ -187,7 +194,7 @@ async def missed_call_task(db: Database, call: Row) -> Row | None:
         " FROM clients c WHERE c.id = ?",
         (call["employee"], call["client_id"]),
     )
-    title = f"Перезвонить: {call['phone']}"
+    title = f"Перезвонить: {spoken(call['phone'])}"
     async with db.transaction() as conn:
         async with conn.execute(
             "SELECT id FROM tasks WHERE client_id = ? AND title = ? AND done = 0", (call["client_id"], title)

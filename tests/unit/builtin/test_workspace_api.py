@@ -260,7 +260,7 @@ async def test_a_missed_call_makes_one_call_back_task_for_the_responsible(
     await server.adapter.log_call(missed)  # a redelivery
     await server.adapter.log_call(make_call("3.2", "+79160000033", answered_by=None, rang=("202",)))
     tasks = await server.store.db.fetch_all("SELECT title, assignee_id, done FROM tasks")
-    assert tasks == [{"title": "Перезвонить: +79160000033", "assignee_id": manager["id"], "done": 0}]
+    assert tasks == [{"title": "Перезвонить: +7 916 000-00-33", "assignee_id": manager["id"], "done": 0}]
 
 
 async def test_an_unknown_missed_caller_gets_a_task_for_who_rang_unless_switched_off(

@@ -115,7 +115,8 @@ export function table(columns, rows, { testid, rowAttrs = () => ({}), emptyState
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.cls, text: c.label })))),
     h("tbody", {}, rows.map((row) => h("tr", rowAttrs(row), columns.map((c) => {
       const value = c.cell(row);
-      return h("td", { class: c.cls, "data-label": c.label || null }, value instanceof Node || Array.isArray(value) ? value : String(value ?? ""));
+      const content = value instanceof Node || Array.isArray(value) ? value : value === "" || value == null ? null : String(value);
+      return h("td", { class: c.cls, "data-label": c.label || null }, content);
     })))));
 }
 
@@ -131,9 +132,9 @@ export function pager(page, perPage, total, go) {
 // -- in-place editing ---------------------------------------------------------------------------
 
 // A value that turns into an input on click (or Enter); `save(newValue)` persists it.
-export function inplace(value, save, { placeholder = "Не указано", testid, type = "text", multiline = false } = {}) {
+export function inplace(value, save, { placeholder = "Не указано", testid, type = "text", multiline = false, display = (v) => v } = {}) {
   const show = (v) => {
-    const b = h("button", { type: "button", class: `inplace ${v ? "" : "empty"}`, "data-testid": testid, text: v || placeholder,
+    const b = h("button", { type: "button", class: `inplace ${v ? "" : "empty"}`, "data-testid": testid, text: v ? display(v) : placeholder,
       onclick: () => edit(b, v) });
     return b;
   };

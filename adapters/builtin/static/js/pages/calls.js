@@ -62,8 +62,8 @@ async function load(list, filters, quiet = false) {
     { label: "Тип", cell: (c) => { const [cls, arrow, text] = callKind(c); return h("span", { class: `call-type ${cls}` }, h("span", { class: "arrow", "aria-hidden": "true" }, arrow), text,
       c.reason && c.disposition !== "answered" ? h("span", { class: "muted small", "data-testid": "call-reason" }, ` · ${REASONS[c.reason] || c.reason}`) : null); } },
     { label: "Клиент", cell: clientCell },
-    { label: "Линия", cell: (c) => (c.did ? state.lines[String(c.did).replace(/^\+/, "")] || fmtPhone(c.did) : "") },
-    { label: "Сотрудник", cell: (c) => employeeName(c.employee) },
+    { label: "Линия", cls: "nowrap", cell: (c) => (c.did ? state.lines[String(c.did).replace(/^\+/, "")] || fmtPhone(c.did) : "") },
+    { label: "Сотрудник", cls: "nowrap", cell: (c) => employeeName(c.employee) },
     { label: "Длительность", cls: "num", cell: (c) => (c.talk_seconds ? duration(c.talk_seconds) : "—") },
     { label: "Запись", cell: (c) => (c.recording_url ? h("audio", { controls: true, preload: "none", src: c.recording_url, "data-testid": "player" }) : "") },
     { label: "", cell: (c) => actions(c, () => load(list, filters, true)) },
@@ -81,7 +81,7 @@ function clientCell(call) {
   return h("div", {},
     h("a", { href: card, class: "cell-main" }, known ? call.client_name || "Без имени" : "Новый номер"),
     call.spam ? badge("спам", "danger") : null,
-    h("div", { class: "cell-sub" }, call.direction === "internal" ? employeeName(call.phone) : fmtPhone(call.phone)));
+    h("div", { class: "cell-sub nowrap" }, call.direction === "internal" ? employeeName(call.phone) : fmtPhone(call.phone)));
 }
 
 function actions(call, reload) {

@@ -123,7 +123,7 @@ export async function openDeal(id, reload) {
       deal.reason ? h("p", { class: "muted", text: `Причина: ${deal.reason}` }) : null,
       h("dl", { class: "kv" },
         h("dt", { text: "Название" }), h("dd", {}, inplace(deal.title, (v) => patch({ title: v }))),
-        h("dt", { text: "Сумма" }), h("dd", {}, inplace(String(deal.value), (v) => patch({ value: Number(v.replace(",", ".").replace(/\s/g, "")) }), { type: "number", testid: "deal-value-edit" })),
+        h("dt", { text: "Сумма" }), h("dd", {}, inplace(String(deal.value), (v) => patch({ value: Number(v.replace(",", ".").replace(/\s/g, "")) }), { type: "number", testid: "deal-value-edit", display: (v) => money(Number(v), deal.currency) })),
         h("dt", { text: "Клиент" }), h("dd", {}, deal.client_id ? h("a", { href: `#/client/${deal.client_id}`, onclick: closeDialog }, deal.client_name || "Карточка") : "—"),
         h("dt", { text: "Ответственный" }), h("dd", {}, select("responsible_id", session.employees.map((e) => [e.id, e.name]), deal.responsible_id || "",
           { "aria-label": "Ответственный", onchange: (e) => patch({ responsible_id: Number(e.target.value) }).catch(toastError) })),
@@ -131,7 +131,7 @@ export async function openDeal(id, reload) {
         h("dt", { text: "Заметка" }), h("dd", {}, inplace(deal.notes, (v) => patch({ notes: v }), { multiline: true, placeholder: "Добавить заметку" }))),
       h("h3", { style: "margin-top:16px", text: "История" }),
       h("ul", { class: "mini-list", "data-testid": "deal-history" }, (deal.history || []).map((e) => h("li", {}, h("span", { text: e.text }),
-        h("span", { class: "muted small nowrap", text: `${e.who || ""} · ${when(e.at)}` })))),
+        h("span", { class: "muted small nowrap", text: [e.who, when(e.at)].filter(Boolean).join(" · ") })))),
       deal.tasks && deal.tasks.length ? [h("h3", { style: "margin-top:16px", text: "Задачи" }), h("ul", { class: "mini-list" }, deal.tasks.map((t) => h("li", {}, t.title, h("span", { class: "muted small", text: t.deadline ? when(t.deadline) : "" }))))] : null,
       deal.calls && deal.calls.length ? [h("h3", { style: "margin-top:16px", text: "Звонки клиента" }), h("ul", { class: "mini-list" }, deal.calls.map((c) => h("li", {}, when(c.started_at),
         h("span", { class: "muted small", text: c.disposition === "answered" ? "принят" : "пропущен" }))))] : null));

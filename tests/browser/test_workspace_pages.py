@@ -1,0 +1,377 @@
+"""The daily workspace in a real browser: deals board, companies, the card, search, alerts, phone width.
+
+Every test saves a full-page screenshot of each state it reaches under tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connector.calls.model import LiveKind
+from tests.browser.test_crm_pages import TIMEOUT, live, shot, sign_in
+from tests.unit.builtin.helpers import CrmServer, make_call
+
+pytestmark = pytest.mark.browser
+
+
+async def _deals(crm: CrmServer) -> tuple[int, dict[str, int]]:
+    """Three clients with deals in the first pipeline; the pipeline id and the deals' ids by title."""
+    pipeline = (await crm.store.deals.pipelines())[0]
+    me = await crm.store.employees.by_extension("202")
+    other = await crm.store.employees.by_extension("203")
+    assert me and other
+    company = await crm.store.companies.create("ООО «Ромашка»", "7701234567")
+    ids = {}
+    for title, client, value, stage, who in (
+        ("Поставка бумаги", "Иван Петров", 120000, "Новая", me),
+        ("Картриджи", "Мария Иванова", 45500, "Новая", other),
+        ("Годовой сервис", "Олег Сидоров", 300000, "Предложение", me),
+    ):
+        client_id = await crm.store.clients.create(client, [], company_id=company, responsible_id=who["id"])
+        deal = await crm.store.deals.create(
+            {"title": title, "pipeline_id": pipeline["id"], "client_id": client_id, "value": value,
+             "stage": stage, "responsible_id": who["id"]}
+        )  # fmt: skip
+        ids[title] = deal["id"]
+    return pipeline["id"], ids
+
+
+async def test_a_deal_dragged_to_another_stage_is_saved_and_written_to_the_feed(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    await sign_in(page, crm)
+    await page.get_by_test_id("nav-deals").click()
+    board = page.get_by_test_id("board")
+    first = board.locator('[data-stage="Новая"]')
+    await expect(first.get_by_test_id("stage-total")).to_have_text("2 · 165 500 ₽", timeout=TIMEOUT)
+    await shot(page, "deals-board")
+    card = board.locator(f'[data-deal="{ids["Поставка бумаги"]}"]')
+    await card.drag_to(board.locator('[data-stage="Согласование"]'))
+    await expect(board.locator('[data-stage="Согласование"]').get_by_test_id("stage-total")).to_have_text(
+        "1 · 120 000 ₽", timeout=TIMEOUT
+    )
+    await expect(first.get_by_test_id("stage-total")).to_have_text("1 · 45 500 ₽")
+    await shot(page, "deals-board-moved")
+    deal = await crm.store.deals.get(ids["Поставка бумаги"])
+    assert deal["stage"] == "Согласование"
+    await page.goto(f"{crm.url}/crm/#/client/{deal['client_id']}")
+    await expect(page.get_by_test_id("feed")).to_contain_text(
+        "Сделка «Поставка бумаги»: Новая → Согласование", timeout=TIMEOUT
+    )
+    await expect(page.get_by_test_id("feed").locator("li", has_text="Новая → Согласование")).to_contain_text(
+        "Егор Сотрудник"
+    )
+    await shot(page, "client-feed-deal-moved")
+
+
+async def test_a_deal_dropped_on_lost_asks_for_the_reason(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    await sign_in(page, crm)
+    await page.goto(f"{crm.url}/crm/#/deals")
+    card = page.locator(f'[data-deal="{ids["Картриджи"]}"]')
+    await card.drag_to(page.get_by_test_id("drop-lost"))
+    dialog = page.get_by_test_id("close-dialog")
+    await expect(dialog).to_be_visible(timeout=TIMEOUT)
+    await shot(page, "deal-lost-reason")
+    await dialog.get_by_test_id("close-reason").fill("Купили у конкурента")
+    await dialog.get_by_test_id("dialog-submit").click()
+    await expect(page.locator(f'[data-deal="{ids["Картриджи"]}"]')).to_have_count(0, timeout=TIMEOUT)
+    deal = await crm.store.deals.get(ids["Картриджи"])
+    assert (deal["status"], deal["reason"]) == ("lost", "Купили у конкурента")
+
+
+async def test_a_deal_is_won_from_its_card_with_the_keyboard_and_mine_filters_the_board(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    await sign_in(page, crm)
+    await page.goto(f"{crm.url}/crm/#/deals")
+    await page.get_by_test_id("board-who").get_by_role("tab", name="Мои").click()
+    await expect(page.get_by_test_id("deal-card")).to_have_count(2, timeout=TIMEOUT)
+    card = page.locator(f'[data-deal="{ids["Годовой сервис"]}"]')
+    await card.focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_test_id("deal-card-dialog")
+    await expect(dialog).to_be_visible(timeout=TIMEOUT)
+    await shot(page, "deal-card")
+    await dialog.get_by_test_id("deal-won").click()
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("deal-card")).to_have_count(1, timeout=TIMEOUT)
+    assert (await crm.store.deals.get(ids["Годовой сервис"]))["status"] == "won"
+
+
+async def test_a_company_card_shows_its_contacts_calls_and_deals(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await _deals(crm)
+    petrov = await crm.store.clients.list("Петров", limit=1, offset=0)
+    await crm.store.clients.add_phone(petrov[0][0]["id"], "+79161234567")
+    await crm.adapter.log_call(make_call("1700000400.1", "+79161234567"))
+    await sign_in(page, crm)
+    await page.get_by_test_id("nav-companies").click()
+    await page.get_by_test_id("companies-search").fill("ромаш")
+    rows = page.get_by_test_id("companies").locator("tbody tr")
+    await expect(rows).to_have_count(1, timeout=TIMEOUT)
+    await shot(page, "companies")
+    await rows.first.get_by_role("link").click()
+    await expect(page.get_by_test_id("company-title")).to_have_text("ООО «Ромашка»", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("company-people").locator("li")).to_have_count(3)
+    await expect(page.get_by_test_id("company-deals").locator("li")).to_have_count(3)
+    await expect(page.get_by_test_id("company-calls").locator("tbody tr")).to_have_count(1)
+    await shot(page, "company-card")
+
+
+async def test_a_new_company_needs_only_an_inn(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await sign_in(page, crm, "200")
+    await page.goto(f"{crm.url}/crm/#/companies")
+    await expect(page.locator("[data-state=empty]")).to_contain_text("Компаний пока нет", timeout=TIMEOUT)
+    await shot(page, "companies-empty")
+    await page.get_by_test_id("new-company").click()
+    await page.get_by_test_id("company-inn").fill("123")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("dialog-error")).to_have_text(
+        "Проверьте поля формы. ИНН: ИНН состоит из 10 или 12 цифр", timeout=TIMEOUT
+    )
+    await shot(page, "company-dialog-error")
+    await page.get_by_test_id("company-inn").fill("7701234567")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("company-title")).to_have_text("ИНН 7701234567", timeout=TIMEOUT)
+
+
+async def test_the_card_is_edited_in_place(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    client_id = await crm.store.clients.create("Павел", ["+79165550055"])
+    await sign_in(page, crm)
+    await page.goto(f"{crm.url}/crm/#/client/{client_id}")
+    await page.get_by_test_id("client-name-edit").click()
+    await page.get_by_test_id("client-name-edit-input").fill("Павел Смирнов")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_test_id("client-name-edit")).to_have_text("Павел Смирнов", timeout=TIMEOUT)
+    await page.get_by_test_id("add-phone").fill("8 (916) 555-00-66")
+    await page.get_by_test_id("add-phone").press("Enter")
+    await expect(page.get_by_test_id("card-phones")).to_have_attribute(
+        "data-values", "+79165550055, +79165550066", timeout=TIMEOUT
+    )
+    await page.get_by_test_id("add-email").fill("pavel@example.ru")
+    await page.get_by_test_id("add-email").press("Enter")
+    await expect(page.get_by_test_id("card-emails")).to_have_attribute(
+        "data-values", "pavel@example.ru", timeout=TIMEOUT
+    )
+    await page.get_by_test_id("card-responsible").select_option(label="Марк Менеджер")
+    await expect(page.get_by_test_id("feed")).to_contain_text(
+        "Ответственный: — → Марк Менеджер", timeout=TIMEOUT
+    )
+    await page.get_by_test_id("card-company").fill("ООО Лето")
+    await page.get_by_test_id("card-company").press("Enter")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("card-company")).to_have_value("ООО Лето", timeout=TIMEOUT)
+    await shot(page, "client-card-edited")
+    row = await crm.store.clients.get(client_id)
+    assert (row["name"], row["company_name"], row["responsible_name"]) == (
+        "Павел Смирнов",
+        "ООО Лето",
+        "Марк Менеджер",
+    )
+
+
+async def test_the_search_box_finds_a_number_typed_any_way(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    company = await crm.store.companies.create("ООО «Ромашка»", "7701234567")
+    client_id = await crm.store.clients.create("Иван Петров", ["+79161234567"], company_id=company)
+    await sign_in(page, crm)
+    box = page.get_by_test_id("search")
+    results = page.get_by_test_id("search-results")
+    for typed in ("89161234567", "+7 916 123-45-67", "916 123", "петров"):
+        await box.fill(typed)
+        await expect(results.get_by_test_id("search-client")).to_have_count(1, timeout=TIMEOUT)
+        await expect(results).to_contain_text("Иван Петров")
+    await shot(page, "search-results")
+    await box.fill("770123")
+    await expect(results.get_by_test_id("search-company")).to_have_count(1, timeout=TIMEOUT)
+    await box.fill("петров")
+    await expect(results.get_by_test_id("search-client")).to_have_count(1, timeout=TIMEOUT)
+    await box.press("ArrowDown")
+    await box.press("Enter")
+    await expect(page).to_have_url(f"{crm.url}/crm/#/client/{client_id}", timeout=TIMEOUT)
+
+
+async def test_a_due_reminder_alerts_with_a_toast_a_notification_and_a_badge(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    me = await crm.store.employees.by_extension("202")
+    assert me
+    client_id = await crm.store.clients.create("Вера", ["+79165550044"])
+    soon = datetime.now(UTC) + timedelta(seconds=4)
+    await crm.store.notes.add_reminder(client_id, me["id"], soon.isoformat(), "Позвонить Вере про договор")
+    await page.context.grant_permissions(["notifications"], origin=crm.url)
+    await page.add_init_script(
+        "window.__shown = []; window.Notification = class { static permission = 'granted';"
+        " static requestPermission() { return Promise.resolve('granted'); }"
+        " constructor(title, opts) { window.__shown.push(title + ': ' + opts.body); } };"
+    )
+    await sign_in(page, crm)
+    await expect(page.get_by_test_id("bell-count")).to_be_hidden()
+    toast = page.get_by_test_id("alert-toast")
+    await expect(toast).to_contain_text("Позвонить Вере про договор", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("bell-count")).to_have_text("1")
+    assert await page.evaluate("window.__shown") == ["Напоминание: Позвонить Вере про договор — Вера"]
+    await shot(page, "reminder-alert")
+    await toast.get_by_role("button", name="Готово").click()
+    await expect(page.get_by_test_id("bell-count")).to_be_hidden(timeout=TIMEOUT)
+
+
+async def test_an_overdue_task_stands_out_and_a_new_task_is_made_on_the_tasks_page(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    me = await crm.store.employees.by_extension("202")
+    assert me
+    client_id = await crm.store.clients.create("Вера", ["+79165550044"])
+    late = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    await crm.store.notes.add_task({"title": "Выставить счёт", "assignee_id": me["id"], "deadline": late,
+                                     "client_id": client_id}, me["id"])  # fmt: skip
+    await sign_in(page, crm)
+    await page.get_by_test_id("nav-tasks").click()
+    overdue = page.locator('[data-group="Просроченные"]')
+    await expect(overdue).to_contain_text("Выставить счёт", timeout=TIMEOUT)
+    await expect(overdue).to_contain_text("Вера")
+    await expect(overdue.locator(".overdue")).to_have_count(1)
+    await page.get_by_test_id("new-task").click()
+    await page.get_by_test_id("task-title").fill("Отправить КП")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.locator('[data-group="Позже и без срока"]')).to_contain_text(
+        "Отправить КП", timeout=TIMEOUT
+    )
+    await shot(page, "tasks-overdue")
+
+
+async def test_the_calls_list_fits_a_phone_and_quick_actions_use_dialogs(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    for n in range(3):
+        await crm.adapter.log_call(
+            make_call(f"1700000500.{n}", f"+7916111002{n}", answered_by=None if n == 1 else "202")
+        )
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(page, crm)
+    await expect(page.locator("tr[data-call]")).to_have_count(3, timeout=TIMEOUT)
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+    await shot(page, "calls-phone")
+    row = page.locator('tr[data-call="1700000500.0"]')
+    await row.get_by_test_id("call-menu").locator("summary").click()
+    await row.get_by_test_id("act-comment").click()
+    dialog = page.get_by_test_id("dialog")
+    await dialog.locator("textarea").fill("Перезвонить завтра")
+    await shot(page, "call-comment-dialog-phone")
+    await dialog.get_by_test_id("dialog-submit").click()
+    await expect(dialog).to_have_count(0, timeout=TIMEOUT)
+    assert await crm.store.db.scalar("SELECT text FROM comments") == "Перезвонить завтра"
+
+
+async def test_an_employee_sees_no_admin_sections_and_analytics_says_why(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await sign_in(page, crm)
+    await expect(page.get_by_test_id("nav-calls")).to_be_visible()
+    await expect(page.get_by_test_id("nav-analytics")).to_have_count(0)
+    await expect(page.get_by_test_id("nav-settings")).to_have_count(0)
+    await page.goto(f"{crm.url}/crm/analytics#import")
+    await expect(page.locator("[data-state=empty]")).to_contain_text("Раздел недоступен", timeout=TIMEOUT)
+    await shot(page, "analytics-employee")
+
+
+async def test_the_clients_page_pages_and_makes_a_new_client(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    for n in range(30):
+        await crm.store.clients.create(f"Клиент {n:02}", [f"+791655500{n:02}"])
+    await crm.store.clients.ensure_contact("+79990000000")  # an unnamed card stays out of «Клиенты»
+    await sign_in(page, crm)
+    await page.get_by_test_id("nav-clients").click()
+    await expect(page.get_by_test_id("pager")).to_contain_text("Всего: 30, страница 1 из 2", timeout=TIMEOUT)
+    await page.get_by_test_id("page-next").click()
+    await expect(page.get_by_test_id("clients").locator("tbody tr")).to_have_count(5, timeout=TIMEOUT)
+    await shot(page, "clients-page-2")
+    await page.get_by_test_id("new-client").click()
+    await page.get_by_test_id("new-client-name").fill("Глеб Новиков")
+    await page.get_by_test_id("new-client-phone").fill("8 916 777 00 99")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("card-title")).to_have_text("Глеб Новиков", timeout=TIMEOUT)
+    await shot(page, "client-created")
+
+
+async def test_dates_show_in_the_companys_time_zone(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await crm.store.db.write("INSERT INTO settings (key, value) VALUES ('timezone', 'Asia/Yekaterinburg')")
+    at = datetime(2026, 11, 20, 20, 30, tzinfo=UTC)  # 01:30 on the 21st in Yekaterinburg (UTC+5)
+    await crm.adapter.log_call(make_call("1700000600.1", "+79161110066", start=at))
+    context = page.context
+    tz_page = await context.browser.new_page(timezone_id="UTC", locale="ru-RU")
+    try:
+        await sign_in(tz_page, crm)
+        row = tz_page.locator('tr[data-call="1700000600.1"]')
+        await expect(row).to_contain_text("21 нояб., 01:30", timeout=TIMEOUT)
+        await shot(tz_page, "calls-yekaterinburg")
+    finally:
+        await tz_page.close()
+
+
+async def test_the_live_feed_shows_what_the_company_does(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    await crm.store.deals.update(ids["Картриджи"], {"stage": "Счёт"}, by=None)
+    await crm.adapter.log_call(make_call("1700000700.1", "+79161110077", start=datetime.now(UTC)))
+    await sign_in(page, crm)
+    await page.get_by_test_id("nav-feed").click()
+    feed = page.get_by_test_id("live-feed")
+    await expect(feed).to_contain_text("Сделка «Картриджи»: Новая → Счёт", timeout=TIMEOUT)
+    await expect(feed).to_contain_text("Входящий звонок, принят")
+    await shot(page, "live-feed")
+    await page.get_by_test_id("feed-kinds").get_by_role("tab", name="Сделки").click()
+    await expect(feed.locator("li[data-kind=call]")).to_have_count(0, timeout=TIMEOUT)
+
+
+async def test_the_call_panel_shows_the_caller_and_offers_the_call_buttons(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await _deals(crm)
+    petrov = (await crm.store.clients.list("Петров", limit=1, offset=0))[0][0]
+    await crm.store.clients.add_phone(petrov["id"], "+79161234567")
+    await crm.adapter.log_call(make_call("1700000800.1", "+79161234567"))
+    await crm.store.notes.add_comment(petrov["id"], "Ждёт счёт до пятницы", None)
+    await crm.store.employees.set_screen_pop((await crm.store.employees.by_extension("202"))["id"], "never")  # type: ignore[index]
+    await sign_in(page, crm)
+    crm.hub.publish(live(LiveKind.ANSWERED, "+79161234567"))
+    panel = page.get_by_test_id("callpanel")
+    await expect(page.get_by_test_id("callpanel-name")).to_have_text("Иван Петров", timeout=TIMEOUT)
+    await expect(panel).to_contain_text("ООО «Ромашка»")
+    await expect(page.get_by_test_id("callpanel-deals")).to_contain_text("Поставка бумаги")
+    await expect(page.get_by_test_id("callpanel-calls")).to_contain_text("Звонки (1)")
+    await expect(page.get_by_test_id("callpanel-comment")).to_contain_text("Ждёт счёт до пятницы")
+    for button in ("cp-hangup", "cp-transfer", "cp-comment", "cp-task", "cp-deal"):
+        await expect(panel.get_by_test_id(button)).to_be_visible()
+    await shot(page, "call-panel")
+    crm.hub.publish(live(LiveKind.ENDED, "+79161234567"))
+    await expect(panel.get_by_test_id("cp-callback")).to_be_visible(timeout=TIMEOUT)
+    await expect(panel.get_by_test_id("cp-hangup")).to_have_count(0)
+    await shot(page, "call-panel-ended")
