@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.pbx.conftest import asterisk_root, pbx_harness
+
 from . import support
+
+# The real-Asterisk harness of tests/pbx, for test_module_pbx.py (a session of its own here).
+__all__ = ["asterisk_root", "pbx_harness"]
 
 
 @pytest.fixture

@@ -119,3 +119,19 @@ def test_frozen_bundle_needs_no_glibc_newer_than_bookworms(frozen: Path) -> None
     highest = max(needs.values())
     print(f"\nfrozen bundle: {len(elves)} ELF files, highest GLIBC_ needed: {'.'.join(map(str, highest))}")
     assert (len(needs) > 10, highest <= MAX_GLIBC) == (True, True), needs
+
+
+def test_control_script_refuses_to_start_on_a_bad_config(unzipped: Path, tmp_path: Path) -> None:
+    config = tmp_path / "connector.yaml"
+    config.write_text('ami:\n  username: "x"\n', encoding="utf-8")
+    ctl = unzipped / "ModuleCrmConnector" / "bin" / "crm-connector-ctl"
+    result = subprocess.run(
+        ["/bin/sh", str(ctl), "start", str(config), str(tmp_path / "log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    log = (tmp_path / "log" / "daemon.log").read_text(encoding="utf-8")
+    pid_file = tmp_path / "crm-connector.pid"
+    assert (result.returncode, pid_file.exists(), "ami.secret" in log) == (2, False, True)

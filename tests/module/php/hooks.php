@@ -4,7 +4,8 @@
  *
  * Usage: php hooks.php INPUT.json   where INPUT holds modules_dir (with ModuleCrmConnector/ in it,
  * laid out as the zip), pbx_settings, dirs, row (settings stored before install, or null),
- * changes (fields the page saves after install) and actions (install, enable, disable, save, status).
+ * changes (fields the page saves after install) and actions (install, set, save, enable, disable,
+ * status, uninstall).
  */
 
 require __DIR__ . '/standins.php';
@@ -49,6 +50,14 @@ foreach ($input['actions'] ?? [] as $action) {
             $record->save();
             $conf->modelsEventChangeData(['model' => ModuleCrmConnector::class, 'recordId' => 1]);
             $out['actions'][] = [$action, StandIn::$reloads];
+            break;
+        case 'set':
+            // The row changed without the model event: what a page save stores, nothing started.
+            $record = ModuleCrmConnector::findFirst();
+            foreach ($input['changes'] ?? [] as $key => $value) {
+                $record->$key = $value;
+            }
+            $record->save();
             break;
         case 'enable':
             $conf->onAfterModuleEnable();
