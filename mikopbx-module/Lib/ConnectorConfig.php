@@ -96,9 +96,22 @@ class ConnectorConfig
             if ($empty('public_url')) {
                 $errors['public_url'] = 'mod_crm_ErrorPublicUrlAmo';
             }
-        } elseif ($crm === 'bitrix24') {
+        } elseif ($crm === 'bitrix24' && ($s['b24_auth_mode'] ?? 'oauth') === 'webhook') {
             if (!preg_match('~^https://[^/]+/rest/\d+/[^/]+/?$~', trim((string)($s['b24_webhook_url'] ?? '')))) {
                 $errors['b24_webhook_url'] = 'mod_crm_ErrorB24Url';
+            }
+        } elseif ($crm === 'bitrix24') {
+            if (!preg_match('~^https://[^/]+$~', rtrim(trim((string)($s['b24_portal'] ?? '')), '/'))) {
+                $errors['b24_portal'] = 'mod_crm_ErrorB24Portal';
+            }
+            foreach (['b24_client_id', 'b24_client_secret'] as $key) {
+                if ($empty($key)) {
+                    $errors[$key] = 'mod_crm_ErrorRequired';
+                }
+            }
+            // The portal sends the application's tokens (ONAPPINSTALL) to the daemon's public address.
+            if ($empty('public_url')) {
+                $errors['public_url'] = 'mod_crm_ErrorPublicUrlB24';
             }
         } elseif ($crm === 'webhook') {
             if (!preg_match('~^https?://~', trim((string)($s['webhook_url'] ?? '')))) {
@@ -182,11 +195,19 @@ class ConnectorConfig
                 ]
                 : ['mode' => 'long_lived', 'long_lived_token' => trim((string)$s['amo_token'])];
             $adapters['amocrm'] = ['enabled' => true, 'domain' => trim((string)$s['amo_domain']), 'auth' => $auth];
-        } elseif ($crm === 'bitrix24') {
+        } elseif ($crm === 'bitrix24' && ($s['b24_auth_mode'] ?? 'oauth') === 'webhook') {
             $adapters['bitrix24'] = [
                 'enabled' => true,
                 'auth' => 'webhook',
                 'webhook_url' => trim((string)$s['b24_webhook_url']),
+            ];
+        } elseif ($crm === 'bitrix24') {
+            $adapters['bitrix24'] = [
+                'enabled' => true,
+                'auth' => 'oauth',
+                'portal' => rtrim(trim((string)$s['b24_portal']), '/'),
+                'client_id' => trim((string)$s['b24_client_id']),
+                'client_secret' => trim((string)$s['b24_client_secret']),
             ];
         } elseif ($crm === 'webhook') {
             $adapters['webhook'] = [

@@ -67,4 +67,13 @@ return [
     'mod_crm_ErrorWebhookSecret' => 'Signing key: at least 16 characters',
     'mod_crm_ErrorReference' => 'The value cannot contain ${',
     'mod_crm_ErrorCheckConfig' => 'The connector refused the settings',
+    'mod_crm_B24AuthMode' => 'Connection',
+    'mod_crm_B24Oauth' => 'Local application (call history, call card, recordings)',
+    'mod_crm_B24Webhook' => 'Inbound webhook (lookups and click-to-call only, no call history)',
+    'mod_crm_B24Portal' => 'Portal address (https://example.bitrix24.ru)',
+    'mod_crm_B24ClientId' => 'Application code (client_id)',
+    'mod_crm_B24ClientSecret' => 'Application key (client_secret)',
+    'mod_crm_B24InstallHint' => 'In the local application settings set the install handler to the connector public address + /webhooks/bitrix24/install, then install the application on the portal.',
+    'mod_crm_ErrorB24Portal' => 'Expected https://example.bitrix24.ru',
+    'mod_crm_ErrorPublicUrlB24' => 'Bitrix24 sends the application keys to the connector public address: fill it in',
 ];

@@ -67,4 +67,13 @@ return [
     'mod_crm_ErrorWebhookSecret' => 'Ключ подписи: не короче 16 символов',
     'mod_crm_ErrorReference' => 'Значение не может содержать ${',
     'mod_crm_ErrorCheckConfig' => 'Коннектор не принял настройки',
+    'mod_crm_B24AuthMode' => 'Способ подключения',
+    'mod_crm_B24Oauth' => 'Локальное приложение (история звонков, карточка, записи)',
+    'mod_crm_B24Webhook' => 'Входящий веб-хук (только поиск клиента и звонок из CRM, без истории звонков)',
+    'mod_crm_B24Portal' => 'Адрес портала (https://example.bitrix24.ru)',
+    'mod_crm_B24ClientId' => 'Код приложения (client_id)',
+    'mod_crm_B24ClientSecret' => 'Ключ приложения (client_secret)',
+    'mod_crm_B24InstallHint' => 'В настройках локального приложения укажите путь для первоначальной установки: внешний адрес коннектора + /webhooks/bitrix24/install, затем установите приложение на портале.',
+    'mod_crm_ErrorB24Portal' => 'Нужен адрес вида https://example.bitrix24.ru',
+    'mod_crm_ErrorPublicUrlB24' => 'Битрикс24 присылает ключи приложения на внешний адрес коннектора: укажите его',
 ];

@@ -73,6 +73,31 @@ class ModuleCrmConnector extends ModulesModelsBase
     public $amo_auth_code = '';
 
     /**
+     * Bitrix24 authorisation: oauth (a local application: call history, cards, recordings) or
+     * webhook (an inbound webhook: lookups and click-to-call only, the portal refuses telephony).
+     *
+     * @Column(type="string", nullable=true, default="oauth")
+     */
+    public $b24_auth_mode = 'oauth';
+
+    /**
+     * Bitrix24 portal address (oauth), e.g. https://example.bitrix24.ru.
+     *
+     * @Column(type="string", nullable=true)
+     */
+    public $b24_portal = '';
+
+    /**
+     * @Column(type="string", nullable=true)
+     */
+    public $b24_client_id = '';
+
+    /**
+     * @Column(type="string", nullable=true)
+     */
+    public $b24_client_secret = '';
+
+    /**
      * Bitrix24 inbound webhook URL: https://<portal>/rest/<user>/<code>/.
      *
      * @Column(type="string", nullable=true)

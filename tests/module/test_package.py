@@ -83,7 +83,10 @@ def test_frozen_daemon_accepts_the_config_the_settings_page_writes(unzipped: Pat
         actions=["install", "save"],
         changes={
             "crm": "bitrix24",
-            "b24_webhook_url": "https://example.bitrix24.ru/rest/1/abc123/",
+            "b24_portal": "https://example.bitrix24.ru",
+            "b24_client_id": "local.65f0c1d2e3a4b5.12345678",
+            "b24_client_secret": "Qw3rTy7uIoP1aSdFgHjKlZxCvBnM",
+            "public_url": "https://pbx.example.ru:18090",
             "interception_mode": "parallel",
             "working_hours": "mon-fri 09:00-18:00",
         },

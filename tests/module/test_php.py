@@ -128,7 +128,18 @@ CRM_FIELDS: dict[str, dict[str, str]] = {
         "amo_redirect_uri": "https://pbx.example.ru/amocrm/oauth",
         "public_url": "https://pbx.example.ru:18090",
     },
-    "bitrix24": {"crm": "bitrix24", "b24_webhook_url": "https://example.bitrix24.ru/rest/1/abcdef123456/"},
+    "bitrix24": {
+        "crm": "bitrix24",
+        "b24_portal": "https://example.bitrix24.ru",
+        "b24_client_id": "local.65f0c1d2e3a4b5.12345678",
+        "b24_client_secret": "Qw3rTy7uIoP1aSdFgHjKlZxCvBnM",
+        "public_url": "https://pbx.example.ru:18090",
+    },
+    "bitrix24-webhook": {
+        "crm": "bitrix24",
+        "b24_auth_mode": "webhook",
+        "b24_webhook_url": "https://example.bitrix24.ru/rest/1/abcdef123456/",
+    },
     "webhook": {
         "crm": "webhook",
         "webhook_url": "https://hooks.example.ru/pbx-calls",
@@ -154,7 +165,23 @@ def test_each_crm_choice_makes_a_yaml_the_daemon_accepts(modules_dir: Path, name
     ("changes", "field"),
     [
         ({"crm": "amocrm", "amo_domain": "example.amocrm.ru", "amo_token": "t"}, "public_url"),
-        ({"crm": "bitrix24", "b24_webhook_url": "http://example.bitrix24.ru/"}, "b24_webhook_url"),
+        (
+            {"crm": "bitrix24", "b24_auth_mode": "webhook", "b24_webhook_url": "http://example.bitrix24.ru/"},
+            "b24_webhook_url",
+        ),
+        (
+            {"crm": "bitrix24", "b24_portal": "https://example.bitrix24.ru", "b24_client_id": "local.1"},
+            "b24_client_secret",
+        ),
+        (
+            {
+                "crm": "bitrix24",
+                "b24_portal": "https://x.bitrix24.ru",
+                "b24_client_id": "a",
+                "b24_client_secret": "b",
+            },
+            "public_url",
+        ),
         (
             {"crm": "webhook", "webhook_url": "https://h.example.ru", "webhook_secret": "short"},
             "webhook_secret",

@@ -26,7 +26,8 @@ class ModuleCrmConnectorController extends BaseController
     /** Fields the page edits (the secrets are generated at install and never posted). */
     private const FIELDS = [
         'crm', 'builtin_enabled', 'amo_domain', 'amo_auth_mode', 'amo_token', 'amo_client_id',
-        'amo_client_secret', 'amo_redirect_uri', 'amo_auth_code', 'b24_webhook_url', 'webhook_url',
+        'amo_client_secret', 'amo_redirect_uri', 'amo_auth_code', 'b24_auth_mode', 'b24_portal',
+        'b24_client_id', 'b24_client_secret', 'b24_webhook_url', 'webhook_url',
         'webhook_secret', 'interception_mode', 'attempt_seconds', 'working_hours', 'timezone',
         'country_code', 'national_prefix', 'http_port', 'agi_port', 'public_url',
     ];

@@ -35,6 +35,13 @@ class ModuleCrmConnectorForm extends BaseForm
         $this->add(new Password('amo_client_secret', ['value' => $entity->amo_client_secret, 'autocomplete' => 'off']));
         $this->add(new Text('amo_redirect_uri', ['placeholder' => 'https://pbx.example.ru/amocrm/oauth']));
         $this->add(new Text('amo_auth_code'));
+        $this->add(new Select('b24_auth_mode', [
+            'oauth' => $t->_('mod_crm_B24Oauth'),
+            'webhook' => $t->_('mod_crm_B24Webhook'),
+        ], ['useEmpty' => false, 'class' => 'ui selection dropdown', 'value' => $entity->b24_auth_mode ?: 'oauth']));
+        $this->add(new Text('b24_portal', ['placeholder' => 'https://example.bitrix24.ru']));
+        $this->add(new Text('b24_client_id', ['placeholder' => 'local.0123456789abcd.12345678']));
+        $this->add(new Password('b24_client_secret', ['value' => $entity->b24_client_secret, 'autocomplete' => 'off']));
         $this->add(new Password('b24_webhook_url', ['value' => $entity->b24_webhook_url, 'autocomplete' => 'off', 'placeholder' => 'https://example.bitrix24.ru/rest/1/abcdef/']));
         $this->add(new Text('webhook_url', ['placeholder' => 'https://hooks.example.ru/pbx-calls']));
         $this->add(new Password('webhook_secret', ['value' => $entity->webhook_secret, 'autocomplete' => 'off']));

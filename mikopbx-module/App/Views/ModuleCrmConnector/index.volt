@@ -34,7 +34,14 @@
         </div>
     </div>
     <div class="crm-section" data-crm="bitrix24">
-        <div class="ten wide field"><label>{{ t._('mod_crm_B24WebhookUrl') }}</label>{{ form.render('b24_webhook_url') }}</div>
+        <div class="ten wide field"><label>{{ t._('mod_crm_B24AuthMode') }}</label>{{ form.render('b24_auth_mode') }}</div>
+        <div class="b24-auth" data-auth="oauth">
+            <div class="ten wide field"><label>{{ t._('mod_crm_B24Portal') }}</label>{{ form.render('b24_portal') }}</div>
+            <div class="ten wide field"><label>{{ t._('mod_crm_B24ClientId') }}</label>{{ form.render('b24_client_id') }}</div>
+            <div class="ten wide field"><label>{{ t._('mod_crm_B24ClientSecret') }}</label>{{ form.render('b24_client_secret') }}</div>
+            <div class="ui info message">{{ t._('mod_crm_B24InstallHint') }}</div>
+        </div>
+        <div class="ten wide field b24-auth" data-auth="webhook"><label>{{ t._('mod_crm_B24WebhookUrl') }}</label>{{ form.render('b24_webhook_url') }}</div>
     </div>
     <div class="crm-section" data-crm="webhook">
         <div class="ten wide field"><label>{{ t._('mod_crm_WebhookUrl') }}</label>{{ form.render('webhook_url') }}</div>

@@ -47,7 +47,7 @@ const ModuleCrmConnector = {
 		ModuleCrmConnector.statusTimer = setInterval(ModuleCrmConnector.refreshStatus, 10000);
 	},
 
-	/** Only the chosen CRM's fields, and only the chosen amoCRM authorisation's. */
+	/** Only the chosen CRM's fields, and only the chosen authorisation's. */
 	showSections() {
 		const crm = ModuleCrmConnector.$formObj.form('get value', 'crm') || 'builtin';
 		$('.crm-section').each((index, element) => {
@@ -57,6 +57,10 @@ const ModuleCrmConnector = {
 		const auth = ModuleCrmConnector.$formObj.form('get value', 'amo_auth_mode') || 'long_lived';
 		$('.amo-auth').each((index, element) => {
 			$(element).toggle($(element).data('auth') === auth);
+		});
+		const b24auth = ModuleCrmConnector.$formObj.form('get value', 'b24_auth_mode') || 'oauth';
+		$('.b24-auth').each((index, element) => {
+			$(element).toggle($(element).data('auth') === b24auth);
 		});
 	},
 
