@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -40,13 +39,4 @@ def module_zip(frozen: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def unzipped(module_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """custom_modules/ with the zip extracted the way MikoPBX does (entry by entry, modes kept)."""
-    modules = tmp_path_factory.mktemp("installed") / "custom_modules"
-    target = modules / "ModuleCrmConnector"
-    target.mkdir(parents=True)
-    with zipfile.ZipFile(module_zip) as archive:
-        for info in archive.infolist():
-            archive.extract(info, target)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode and not info.is_dir():
-                (target / info.filename).chmod(mode)
-    return modules
+    return support.extract(module_zip, tmp_path_factory.mktemp("installed") / "custom_modules")

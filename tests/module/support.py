@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -106,3 +108,23 @@ def glibc_needs(paths: list[Path]) -> dict[str, tuple[int, ...]]:
         if versions:
             needs[str(path)] = max(versions)
     return needs
+
+
+def extract(zip_path: Path, modules: Path) -> Path:
+    """Unzip as MikoPBX does (entry by entry into custom_modules/ModuleCrmConnector), modes kept."""
+    target = modules / "ModuleCrmConnector"
+    target.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            archive.extract(info, target)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                (target / info.filename).chmod(mode)
+    return modules
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

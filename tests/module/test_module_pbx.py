@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -32,12 +31,6 @@ LINE = DIDS[0]
 KNOWN = "+79161112233"
 RESPONSIBLE = "203"
 ROUTE_EXTEN = "crm-module-route"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def load_into_asterisk(h: Harness, out: dict[str, Any]) -> None:
@@ -93,27 +86,13 @@ async def poll(url: str, wanted: str, seconds: float = 40.0) -> str:
     raise AssertionError(f"{url} never showed {wanted!r} in {seconds} s; last answer: {body}")
 
 
-def extract(zip_path: Path, modules: Path) -> Path:
-    import zipfile
-
-    target = modules / "ModuleCrmConnector"
-    target.mkdir(parents=True)
-    with zipfile.ZipFile(zip_path) as archive:
-        for info in archive.infolist():
-            archive.extract(info, target)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode and not info.is_dir():
-                (target / info.filename).chmod(mode)
-    return modules
-
-
 async def test_an_intercepted_call_goes_through_the_modules_ami_user_and_dialplan_to_the_frozen_daemon(
     pbx_harness: Harness, module_zip: Path, tmp_path: Path
 ) -> None:
     h = pbx_harness
     await h.reset()
-    modules = extract(module_zip, tmp_path / "custom_modules")
-    http_port, agi_port = free_port(), free_port()
+    modules = support.extract(module_zip, tmp_path / "custom_modules")
+    http_port, agi_port = support.free_port(), support.free_port()
     pbx = {"AMIPort": str(h.pbx_instance.ami_port), "PBXTimezone": "UTC"}
     changes = {
         "interception_mode": "predial",

@@ -138,3 +138,30 @@ def test_control_script_refuses_to_start_on_a_bad_config(unzipped: Path, tmp_pat
     log = (tmp_path / "log" / "daemon.log").read_text(encoding="utf-8")
     pid_file = tmp_path / "crm-connector.pid"
     assert (result.returncode, pid_file.exists(), "ami.secret" in log) == (2, False, True)
+
+
+def ctl(modules: Path, action: str, config: str) -> int:
+    script = modules / "ModuleCrmConnector" / "bin" / "crm-connector-ctl"
+    log_dir = modules.parent / "log" / "ModuleCrmConnector"
+    result = subprocess.run(
+        ["/bin/sh", str(script), action, config, str(log_dir)], capture_output=True, timeout=60, check=False
+    )
+    return result.returncode
+
+
+def test_a_daemon_stopped_by_disable_is_not_restarted_by_cron_until_enabled(
+    module_zip: Path, tmp_path: Path
+) -> None:
+    modules = support.extract(module_zip, tmp_path / "custom_modules")
+    ports = {"http_port": str(support.free_port()), "agi_port": str(support.free_port())}
+    out = support.run_hooks(modules, actions=["install", "set", "enable"], changes=ports)
+    config = out["config_file"]
+    try:
+        states = [ctl(modules, "status", config)]
+        for action in ("stop", "ensure", "start"):
+            ctl(modules, action, config)
+            states.append(ctl(modules, "status", config))
+    finally:
+        ctl(modules, "stop", config)
+    # 0: running. enable started it, stop stopped it, cron's ensure left it stopped, start brought it back.
+    assert states == [0, 1, 1, 0]

@@ -101,7 +101,8 @@ class ModuleCrmConnectorController extends BaseController
     {
         $conf = new CrmConnectorConf();
         $config = ConnectorConfig::build($settings, $conf->environment());
-        $probeDir = sys_get_temp_dir() . '/crm-connector-check-' . bin2hex(random_bytes(4));
+        // On the storage disk like everything of the module (the YAML holds secrets).
+        $probeDir = $this->moduleDir . '/db/.check-' . bin2hex(random_bytes(4));
         $probe = new Daemon($probeDir, $probeDir);
         if (!is_dir($this->moduleDir . '/bin/crm-connector') || !$probe->writeConfig($config)) {
             return '';
