@@ -48,6 +48,11 @@ class History:
     async def log_call(self, call: Call) -> None:
         """Finish the call for its responsible, then register and finish the other transfer legs."""
         conversation, record = await self._registration_for(call)
+        legs = [(i, leg) for i, leg in mapping.other_legs(call) if not record.legs.get(str(i))]
+        first_try = record.finishing is None and not record.leg_finishing and not record.leg_calls
+        if not record.finished and legs and first_try:
+            # one request for the usual case; a retry goes one by one, item by item
+            await self._finish_together(call, conversation, record, legs)
         if not record.finished:
             await self._finish_main(call, conversation, record)
         for index, leg in mapping.other_legs(call):
@@ -88,7 +93,44 @@ class History:
         await telephony.save(self.state, call.id, record)
         return call.id, record
 
-    async def _finish_main(self, call: Call, conversation: str, record: Registration) -> None:
+    async def _finish_together(
+        self, call: Call, conversation: str, record: Registration, legs: list[tuple[int, Leg]]
+    ) -> None:
+        """A transferred call's finish and each leg's register + finish as one `batch`: one request
+        of the portal's 2 per second instead of 1 + 2 per leg. The intents are stored first, as for
+        single finishes; whatever the batch did not settle is then finished one by one."""
+        sent_before = record.finishing == record.call_id
+        user, params = self._main_params(call, record)
+        commands: dict[str, tuple[str, dict[str, Any]]] = {"main": (telephony.FINISH, params)}
+        for index, leg in legs:
+            leg_user = self.directory.user_or_pbx(leg.extension)
+            register = self.registrar.leg_params(call, index, leg_user, record.crm)
+            finish = self._params(f"$result[r{index}][CALL_ID]", leg_user, round(leg.talk_seconds), "200")
+            commands[f"r{index}"] = (telephony.REGISTER, register)
+            commands[f"f{index}"] = (telephony.FINISH, finish)
+        record.finishing = record.call_id
+        record.leg_finishing.extend(str(i) for i, _ in legs if str(i) not in record.leg_finishing)
+        await telephony.save(self.state, conversation, record)
+        answers = await self.client.batch(commands)
+        for index, _ in legs:
+            registered = answers.results.get(f"r{index}")
+            if isinstance(registered, dict) and registered.get("CALL_ID"):
+                record.leg_calls[str(index)] = str(registered["CALL_ID"])
+            if f"f{index}" in answers.results:
+                record.legs[str(index)] = True
+        if "main" in answers.results:
+            record.finished = True
+        elif not sent_before and self._not_found(answers.errors.get("main")):
+            record.finishing = None  # never finished before: the portal lost it, register afresh
+        await telephony.save(self.state, conversation, record)
+        if record.finished:
+            await self._reassign(record, user)
+
+    @staticmethod
+    def _not_found(error: dict[str, Any] | None) -> bool:
+        return error is not None and "call is not found" in str(error.get("error_description", "")).lower()
+
+    def _main_params(self, call: Call, record: Registration) -> tuple[str, dict[str, Any]]:
         user = self.directory.user_or_pbx(
             mapping.responsible_extension(call, self.settings.missed_responsible)
         )
@@ -96,6 +138,14 @@ class History:
         duration = round(main.talk_seconds if main else call.talk_seconds)
         params = self._params(record.call_id, user, duration, mapping.status_code(call))
         params.update(mapping.failed_reason(call))
+        return user, params
+
+    async def _reassign(self, record: Registration, user: str) -> None:
+        if record.entities and user != record.user_id:
+            await entities.reassign(self.client, [(str(k), int(i)) for k, i in record.entities], user)
+
+    async def _finish_main(self, call: Call, conversation: str, record: Registration) -> None:
+        user, params = self._main_params(call, record)
         sent_before = record.finishing == record.call_id
         try:
             await self._finish_once(conversation, record, params)
@@ -112,8 +162,7 @@ class History:
                 await self._finish_once(conversation, record, {**params, "CALL_ID": record.call_id})
         record.finished = True
         await telephony.save(self.state, conversation, record)
-        if record.entities and user != record.user_id:
-            await entities.reassign(self.client, [(str(k), int(i)) for k, i in record.entities], user)
+        await self._reassign(record, user)
 
     async def _finish_once(self, conversation: str, record: Registration, params: dict[str, Any]) -> None:
         """Record the intent durably, then send the finish."""

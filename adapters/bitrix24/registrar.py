@@ -69,13 +69,17 @@ class Registrar:
 
     async def register_leg(self, call: Call, index: int, user: str, crm: list[Any] | None) -> str:
         """Register transfer leg `index` of `call` for `user`, bound like the main call; its CALL_ID."""
+        call_id, _ = await telephony.register(self.client, self.leg_params(call, index, user, crm))
+        return call_id
+
+    def leg_params(self, call: Call, index: int, user: str, crm: list[Any] | None) -> dict[str, Any]:
+        """register's parameters for transfer leg `index` (EXTERNAL_CALL_ID `<conversation>/leg<n>`)."""
         started = mapping.start_date(call.legs[index].answered_at, self.settings.timezone)
         params = self._params(call.client, call.direction, call.did, started, redirected=True)
         params.update(USER_ID=user, EXTERNAL_CALL_ID=f"{call.id}/leg{index}", CRM_CREATE=0)
         if crm:
             params["CRM_ENTITY_TYPE"], params["CRM_ENTITY_ID"] = crm
-        call_id, _ = await telephony.register(self.client, params)
-        return call_id
+        return params
 
     def _params(
         self, phone: str, direction: Direction, did: str | None, started: str, redirected: bool

@@ -18,6 +18,8 @@ from adapters.bitrix24.client import Bitrix24Client
 from connector.errors import PermanentError
 
 CALL_KEY = "bitrix24:call:"
+REGISTER = "telephony.externalcall.register"
+FINISH = "telephony.externalcall.finish"
 PENDING_KEY = "bitrix24:c2c:"  # a portal click-to-call waiting for the PBX call it started
 
 
@@ -71,7 +73,7 @@ async def save(state: StateStore, conversation: str, record: Registration) -> No
 
 async def register(client: Bitrix24Client, params: dict[str, Any]) -> tuple[str, list[Any] | None]:
     """telephony.externalcall.register → (CALL_ID, [CRM_ENTITY_TYPE, CRM_ENTITY_ID] or None)."""
-    answer = await client.call("telephony.externalcall.register", params)
+    answer = await client.call(REGISTER, params)
     answer = answer if isinstance(answer, dict) else {}
     if not answer.get("CALL_ID"):
         raise PermanentError("register: the portal gave no CALL_ID", adapter="bitrix24")
@@ -98,7 +100,7 @@ async def hide(client: Bitrix24Client, call_id: str, users: list[str]) -> bool:
 
 async def finish(client: Bitrix24Client, params: dict[str, Any]) -> None:
     """telephony.externalcall.finish: only this creates the call's activity in the CRM."""
-    await client.call("telephony.externalcall.finish", params)
+    await client.call(FINISH, params)
 
 
 async def attach_record(client: Bitrix24Client, call_id: str, path: str, name: str, inline_max: int) -> None:

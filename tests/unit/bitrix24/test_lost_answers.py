@@ -66,12 +66,37 @@ def transferred() -> Call:
     )
 
 
-async def test_a_lost_answer_for_a_transfer_leg_leaves_one_activity_per_leg(
+async def test_a_lost_batch_answer_for_a_transferred_call_leaves_one_activity_per_leg(
     portal: FakeBitrix24, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    portal.drop_answer(FINISH, times=2)  # the main finish and the leg's
+    await adapter.on_live(live(LiveKind.RINGING, "201"))
+    portal.drop_answer("batch")  # main finish + the leg's register and finish, all done, answer lost
     await retried(adapter, transferred())
+    assert sorted(a["RESPONSIBLE_ID"] for a in portal.activities) == [11, 13]
+    assert len(portal.calls) == 2  # the leg's repeated register got the same CALL_ID back
+
+
+async def test_a_lost_leg_finish_answer_on_the_one_by_one_path_leaves_one_activity(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter()
+    portal.inject("batch", 503, '{"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many"}', times=2)
+    with pytest.raises(TransientError):
+        await adapter.log_call(transferred())  # the batch refused: the retry goes one by one
+    portal.drop_answer(FINISH, times=2)
+    await retried(adapter, transferred())
+    assert sorted(a["RESPONSIBLE_ID"] for a in portal.activities) == [11, 13]
+
+
+async def test_a_transferred_call_is_finished_in_one_request(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter()
+    await adapter.on_live(live(LiveKind.RINGING, "201"))
+    before = len(portal.requests)
+    await adapter.log_call(transferred())
+    assert portal.requests[before:] == ["batch"]
     assert sorted(a["RESPONSIBLE_ID"] for a in portal.activities) == [11, 13]
 
 
