@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
@@ -143,7 +144,10 @@ class Service:
             await outbox.record_live(event, adapters)
 
         feed = CallFeed(
-            CallTracker(rules_from_settings(self.settings)), record_call, record_live, self._publish
+            CallTracker(rules_from_settings(self.settings), clock=time.monotonic),
+            record_call,
+            record_live,
+            self._publish,
         )
         feed.start()
         stack.push_async_callback(feed.stop, self.settings.outbox.shutdown_grace)

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
+from connector import logs
 from connector.calls import legs, records
 from connector.calls.model import Call, LiveEvent, LiveKind
 from connector.calls.rules import TrackerRules
 from connector.calls.state import Channel, Conversation, Kind, classify, id_key
+
+log = logs.get_logger(__name__)
 
 AmiEvent = Mapping[str, str | list[str]]
 Emitted = LiveEvent | Call
@@ -27,6 +30,8 @@ Emitted = LiveEvent | Call
 # many channels each list keeps: enough for every bridge of the calls in progress on a busy PBX.
 REMEMBERED_BRIDGES = 4096
 REMEMBERED_MEMBERS = 16
+# Events that must name a conversation's first phone channel before the conversation is a call.
+MIN_EVIDENCE = 2
 
 
 def val(event: AmiEvent, key: str) -> str:
@@ -76,6 +81,7 @@ class Tracking:
         found = self.channels.get(uid)
         if found is not None:
             found.seen = self.now
+            found.events += 1
             if linkedid != found.linkedid:
                 self.relink(found, linkedid)
             return found
@@ -109,6 +115,11 @@ class Tracking:
             conv.originated = fresh and kind is Kind.LOCAL and channel.down_at_start
             self.by_linkedid[linkedid] = conv
             self.conversations.add(conv)
+            if (
+                len(self.conversations) > self.rules.max_calls_in_progress
+                or len(self.channels) > self.rules.max_channels
+            ):
+                self._shed(keep=conv)
         conv.channels.add(uid)
         if kind is Kind.LOCAL:
             self._pair_local(channel)
@@ -162,6 +173,25 @@ class Tracking:
                 del self.bridge_history[next(iter(self.bridge_history))]
         if uid not in members and len(members) < REMEMBERED_MEMBERS:
             members.append(uid)
+
+    def _shed(self, keep: Conversation) -> None:
+        """Too many calls or channels followed: close the oldest calls as interrupted.
+
+        Channels that never hang up (a flood, a PBX that lost its hangups) would otherwise hold
+        memory until their lifetime ends. A hundredth of the limit goes at once, so a flood costs
+        one sort per that many new calls; each shed call is logged and recorded (interrupted).
+        """
+        batch = max(1, self.rules.max_calls_in_progress // 100)
+        oldest = sorted((c for c in self.conversations if c is not keep), key=lambda c: c.started)[:batch]
+        for conv in oldest:
+            log.warning(
+                "calls.shed",
+                call_id=conv.call_id,
+                in_progress=len(self.conversations),
+                channels=len(self.channels),
+                started=conv.started,
+            )
+            self.finish(conv, interrupted=True)
 
     # -- conversations ---------------------------------------------------------------------
 
@@ -323,8 +353,10 @@ def _adopt_parties(older: Conversation, younger: Conversation) -> None:
 
 
 def _worth_a_record(conv: Conversation) -> bool:
-    """A conversation is a call when a phone took part and someone was dialled or reached it."""
+    """A conversation is a call when a phone took part and someone was dialled or reached it, and
+    its first phone channel was named by at least two events (born, then anything else: a
+    dialplan step, a dial, a bridge, its hangup): a lone mangled event never makes a call."""
     origin = conv.origin
-    if origin is None:
+    if origin is None or origin.events < MIN_EVIDENCE:
         return False
     return origin.kind is Kind.EXTERNAL or bool(conv.dial_count or conv.pickup or conv.queue)

@@ -26,7 +26,7 @@ def on_dial_begin(t: Tracking, event: AmiEvent) -> None:
             source.dials.append(dest.uniqueid)
     elif not val(event, "Uniqueid") and not t.is_attempt(dest):
         # An Originate is click-to-call, unless it is an interception attempt's.
-        _originated(t, conv, event)
+        _originated(t, conv, dest, event)
     conv.dial_count += 1
     if dest.kind is Kind.EMPLOYEE and dest.ext:
         t.ring(conv, dest.ext, _first_dialled(t, source))
@@ -34,10 +34,14 @@ def on_dial_begin(t: Tracking, event: AmiEvent) -> None:
         _dialled_out(t, conv, dest, event)
 
 
-def _originated(t: Tracking, conv: Conversation, event: AmiEvent) -> None:
-    """An Originate dials the employee first; its caller id is, by custom, the client's number
-    (what the phone shows), which stands for the dialled number until the client is dialled."""
+def _originated(t: Tracking, conv: Conversation, dest: Channel, event: AmiEvent) -> None:
+    """An Originate usually dials the employee first; its caller id is, by custom, the client's
+    number (what the phone shows), which stands for the dialled number until the client is
+    dialled. An Originate that dials the client first names the client in its dial string."""
     conv.originated = True
+    if dest.kind is Kind.EXTERNAL and not conv.dialled:
+        conv.dialled = dialled_number(t, event)
+        return
     number = val(event, "DestCallerIDNum").lstrip("+")
     if not conv.dialled and number.isdigit() and not t.rules.is_extension(number):
         conv.dialled = number

@@ -2,10 +2,11 @@
 live events while it lasts, and the finished `Call` record.
 
 Direction: the conversation's first phone channel (its origin) decides. An external origin
-that called in is an inbound call (client = its caller id, DID = the number it dialled or the
-matching configured line); an employee origin that dialled an external party is outbound
-(client = the dialled number), as is a conversation the PBX started by calling the client;
-otherwise the call is internal (client = the calling extension).
+that called in (anything but an originate: see `parties`) is an inbound call (client = its
+caller id, DID = the number it dialled or the matching configured line); an employee origin
+that dialled an external party is outbound (client = the dialled number), as is a
+conversation the PBX started by calling the client; otherwise the call is internal (client =
+the calling extension).
 
 Disposition: answered when an employee talked to the client (a leg); an unanswered inbound call
 is missed; otherwise the status of the caller's own dial (BUSY, NOANSWER, CANCEL, CONGESTION,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from connector.calls.clock import sane
 from connector.calls.model import Call, Direction, Disposition, Leg, LiveEvent, LiveKind, Transfer
 from connector.calls.rules import TrackerRules
 from connector.calls.state import Conversation, Kind
@@ -33,8 +35,8 @@ _FAILED_CAUSES = frozenset({1, 3, 20, 27, 28, 34, 38, 41, 42, 44, 58, 88})
 
 
 def moment(at: float) -> datetime:
-    """An event time (epoch seconds) as an aware UTC datetime."""
-    return datetime.fromtimestamp(at, UTC)
+    """An event time (epoch seconds) as an aware UTC datetime (an absurd one clamped, never raised)."""
+    return datetime.fromtimestamp(sane(at), UTC)
 
 
 def parties(conv: Conversation, rules: TrackerRules) -> tuple[Direction, str, str | None]:
@@ -42,8 +44,11 @@ def parties(conv: Conversation, rules: TrackerRules) -> tuple[Direction, str, st
     origin = conv.origin
     if origin is None:
         return Direction.INTERNAL, "", None
-    if origin.kind is Kind.EXTERNAL and origin.down_at_start:
-        # The PBX called the client first (an Originate to the client, then an employee).
+    if origin.kind is Kind.EXTERNAL and conv.originated:
+        # The PBX called the client first (an Originate to the client, then an employee). Known by
+        # what only an originate leaves: a dial with no source channel, an OriginateResponse, a
+        # Local channel born for it; never by the channel's birth state (chan_sip, IAX2 and
+        # DAHDI create inbound channels in state Down too).
         return Direction.OUTBOUND, rules.normalize(conv.dialled or origin.caller_num), None
     if origin.kind is Kind.EXTERNAL:
         return Direction.INBOUND, rules.normalize(origin.caller_num), rules.line_for(origin.exten)

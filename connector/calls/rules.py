@@ -28,6 +28,9 @@ class TrackerRules:
     max_call_seconds: float = 4 * 3600.0
     expiry_check_seconds: float = 60.0  # how often (in event time) feed() looks for expired calls
     remembered_hangups: int = 65536  # hung-up channels remembered so late duplicates are ignored
+    clock_tolerance_seconds: float = 300.0  # how far an event's stamp may stray (see clock.py)
+    max_calls_in_progress: int = 5000  # past this the oldest calls in progress are shed
+    max_channels: int = 20000  # and past this many channels followed
     _internal: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -35,6 +38,10 @@ class TrackerRules:
             raise ValueError("country_code must be digits, e.g. '7'")
         if self.max_call_seconds <= 0:
             raise ValueError("max_call_seconds must be positive")
+        if self.max_calls_in_progress < 1 or self.max_channels < 1 or self.clock_tolerance_seconds <= 0:
+            raise ValueError(
+                "max_calls_in_progress, max_channels and clock_tolerance_seconds must be positive"
+            )
         object.__setattr__(self, "_internal", re.compile(self.internal_pattern))
 
     def is_extension(self, name: str) -> bool:

@@ -66,6 +66,7 @@ class Channel:
     ext: str | None
     created: float
     seen: float = 0.0  # time of the last event about this channel
+    events: int = 1  # events that named this channel (evidence that it is real: see core)
     caller_num: str = ""
     caller_name: str = ""
     exten: str = ""  # dialplan extension when first seen: the DID for an inbound trunk channel

@@ -11,11 +11,16 @@ the order Asterisk sent it::
     tracker.alive_channels()                   # after an AMI reconnect: what the tracker holds,
     tracker.close_missing(alive_uniqueids, at) # ... and close what Asterisk no longer has
 
-Time comes from each event's `Timestamp` header (manager.conf `timestampevents = yes`), else
-from the `at` argument of `feed`, else it is the previous event's time plus 1 ms (so a capture
-without timestamps keeps its order, and its durations mean nothing). Every call whose start is
-older than `rules.max_call_seconds` is closed with `interrupted=True`, by `expire` and also by
-`feed` itself once per `rules.expiry_check_seconds` of event time.
+Time comes from each event's `Timestamp` header (manager.conf `timestampevents = yes`), checked
+by `clock.EventClock` (a bad or outlying stamp is never believed: see clock.py), else from the
+`at` argument of `feed`, else it is the previous event's time plus 1 ms (so a capture without
+timestamps keeps its order, and its durations mean nothing). The daemon passes a monotonic
+`clock` as the reference the stamps are checked against. Every call silent (no event about any
+of its channels) for longer than `rules.max_call_seconds` is closed with `interrupted=True`, by
+`expire` (which spares calls whose channels Asterisk still lists) and also by `feed` itself once
+per `rules.expiry_check_seconds` of event time. At most `rules.max_calls_in_progress` calls and
+`rules.max_channels` channels are followed: past that the oldest calls are closed the same way
+(logged as `calls.shed`).
 
 `expire`, `close_missing` and `close_all` return only the calls they close (no `ended` live
 event: the `Call` with `interrupted=True` says it). Such a call ends at its last sign of life,
@@ -37,9 +42,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connector.calls import bridges, channels, dialplan, dials, interception, queues, resync, transfers
+from connector.calls.clock import EventClock
 from connector.calls.core import AmiEvent, Emitted, Tracking
 from connector.calls.model import Call
 from connector.calls.rules import TrackerRules
+from connector.calls.state import Conversation
 
 Handler = Callable[[Tracking, AmiEvent], None]
 
@@ -82,15 +89,38 @@ class TrackedChannel:
 class CallTracker(Tracking):
     """Follows AMI events and turns them into live events and one `Call` per conversation."""
 
-    def __init__(self, rules: TrackerRules | None = None) -> None:
+    def __init__(self, rules: TrackerRules | None = None, clock: Callable[[], float] | None = None) -> None:
         super().__init__(rules or TrackerRules())
         self.skipped = 0
         self.problems: deque[str] = deque(maxlen=100)
+        self.clock = EventClock(self.rules.clock_tolerance_seconds, clock)
         self._next_expiry = 0.0
+        self._held: tuple[AmiEvent, float | None] | None = None  # a suspect-time event (see clock.py)
 
     def feed(self, event: AmiEvent, at: datetime | None = None) -> list[Emitted]:
         """Process one AMI event; what it produced, in order (live events and finished calls)."""
-        self._advance(event, at)
+        name = event.get("Event")
+        raw = event.get("Timestamp")
+        stamp = self.clock.stamp(raw, name)
+        if self._held is not None:
+            held, held_stamp = self._held
+            self._held = None
+            if held_stamp is None:  # its stamp was bad before the clock started: take the next one's
+                self.now = self.clock.advance(stamp)
+            elif self.clock.confirms(held_stamp, stamp):
+                self.now = self.clock.advance(held_stamp)
+            else:
+                self.now = self.clock.outlier(held_stamp, held.get("Event"))
+            self._handle(held)
+        if self.clock.suspect(stamp, bad=stamp is None and raw not in (None, "")):
+            self._held = (event, stamp)
+        else:
+            self.now = self.clock.advance(stamp, at.timestamp() if at is not None else None, name)
+            self._handle(event)
+        out, self.out = self.out, []
+        return out
+
+    def _handle(self, event: AmiEvent) -> None:
         name = event.get("Event")
         handler = HANDLERS.get(name) if isinstance(name, str) else None
         try:
@@ -98,24 +128,26 @@ class CallTracker(Tracking):
                 handler(self, event)
             else:
                 self._follow_linkedid(event)
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             self.skipped += 1
             self.problems.append(f"{name!s}: {type(exc).__name__}: {exc}")
         if self.now >= self._next_expiry:
             self._next_expiry = self.now + self.rules.expiry_check_seconds
             self._expire_at(self.now)
-        out, self.out = self.out, []
-        return out
 
-    def _advance(self, event: AmiEvent, at: datetime | None) -> None:
-        stamp = event.get("Timestamp")
-        if isinstance(stamp, str):
-            try:
-                self.now = float(stamp)
-                return
-            except ValueError:
-                pass
-        self.now = at.timestamp() if at is not None else self.now + 0.001
+    def _settle(self, at: datetime | None = None) -> None:
+        """Before a check between events: process a held event (its stamp was never confirmed)
+        and move the clock to the reference's time (or `at`, the caller's clock)."""
+        if self._held is not None:
+            held, held_stamp = self._held
+            self._held = None
+            self.now = (
+                self.clock.advance(None)
+                if held_stamp is None
+                else self.clock.outlier(held_stamp, held.get("Event"))
+            )
+            self._handle(held)
+        self.now = self.clock.current(at.timestamp() if at is not None else None)
 
     def _follow_linkedid(self, event: AmiEvent) -> None:
         uid = event.get("Uniqueid")
@@ -125,22 +157,42 @@ class CallTracker(Tracking):
             if found is None:
                 return
             found.seen = self.now
+            found.events += 1
             if isinstance(linkedid, str) and linkedid and linkedid != found.linkedid:
                 self.relink(found, linkedid)
 
-    def expire(self, now: datetime) -> list[Call]:
-        """Close (interrupted) every call that started more than `max_call_seconds` before `now`."""
-        self.now = max(self.now, now.timestamp())
+    def expire(self, now: datetime, alive: Collection[str] | None = None) -> list[Call]:
+        """Close (interrupted) every call silent for more than `max_call_seconds` before `now`.
+
+        `now` counts only without a reference clock (with one, the reference says what time it
+        is: a wall clock stepped by hours closes nothing). A call with a channel in `alive` (the
+        uniqueids Asterisk has now, when the caller asked it) is never closed.
+        """
+        self._settle(now)
+        if alive is not None:
+            living = set(alive)
+            for uid in living & self.channels.keys():
+                self.channels[uid].seen = self.now
         self._expire_at(self.now)
         return self._calls_out()
 
     def _expire_at(self, now: float) -> None:
         limit = now - self.rules.max_call_seconds
-        for conv in [c for c in self.conversations if c.started < limit]:
+        for conv in [c for c in self.conversations if self._last_sign(c) < limit]:
             self.finish(conv, interrupted=True)
+
+    def _last_sign(self, conv: Conversation) -> float:
+        """The time of the last event about any of the conversation's channels."""
+        last = conv.started
+        for uid in conv.channels:
+            channel = self.channels.get(uid)
+            if channel is not None and channel.seen > last:
+                last = channel.seen
+        return last
 
     def alive_channels(self) -> list[TrackedChannel]:
         """The channels the tracker believes are alive, with their conversation ids."""
+        self._settle()
         return [
             TrackedChannel(ch.uniqueid, ch.name, ch.linkedid, self.conv_of(ch).call_id)
             for ch in self.channels.values()
@@ -152,7 +204,7 @@ class CallTracker(Tracking):
         A conversation with none of its channels alive is closed with `interrupted=True`; one
         that still has some keeps going without the missing ones.
         """
-        self.now = max(self.now, at.timestamp())
+        self._settle(at)
         alive = set(alive_uniqueids)
         for conv in list(self.conversations):
             gone = conv.channels - alive
@@ -167,8 +219,7 @@ class CallTracker(Tracking):
 
     def close_all(self, at: datetime | None = None) -> list[Call]:
         """Close every conversation in progress (interrupted): the end of a capture or shutdown."""
-        if at is not None:
-            self.now = max(self.now, at.timestamp())
+        self._settle(at)
         for conv in list(self.conversations):
             self.finish(conv, interrupted=True)
         return self._calls_out()
