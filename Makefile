@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-live test check lint types unit pbx-root system-deps venv bench clean module
+.PHONY: demo demo-live test check lint types unit pbx-root system-deps venv bench clean module amocrm-widget
 
 # A virtualenv with the project (editable) and its test tools; refreshed when pyproject changes.
 $(STAMP): pyproject.toml
@@ -55,6 +55,10 @@ bench: venv
 module: venv system-deps
 	@frozen="$$(bash mikopbx-module/packaging/freeze.sh | tail -1)" && \
 	$(PY) mikopbx-module/packaging/package.py --frozen "$$frozen" --out dist
+
+# The amoCRM call-panel widget: dist/amocrm-widget-<version>.zip, to upload in amoCRM (docs/amocrm-widget.md).
+amocrm-widget:
+	python3 amocrm-widget/build.py --dist dist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

@@ -9,6 +9,7 @@ dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 # The MikoPBX module: php-cli (php -l, the hook tests), readelf (the frozen bundle's glibc needs).
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
+dpkg -s libjs-jquery >/dev/null 2>&1 || need+=(libjs-jquery)   # amoCRM's jQuery, for the widget's test page
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "system-deps: need root to install: ${need[*]}" >&2

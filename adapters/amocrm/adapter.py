@@ -29,21 +29,29 @@ from adapters.amocrm.contacts import ContactDirectory, first_embedded
 from adapters.amocrm.errors import EntityNotFound, ValidationFailed
 from adapters.amocrm.settings import EntityRule, LineSettings, Settings
 from adapters.amocrm.users import UserMap
+from adapters.amocrm.widget_live import WidgetLive
 from adapters.base import Adapter, AdapterContext, Capability, Contact
 from adapters.reasons import reason_text
 from connector import logs
-from connector.calls.model import Call, Direction
+from connector.calls.model import Call, Direction, LiveEvent
 from connector.calls.phones import last_digits
 from connector.sync.ratelimit import TokenBucket
 
 log = logs.get_logger(__name__)
+NEW_CONTACT = "Новый контакт"  # the name of a contact the pop-up's «Открыть карточку» creates
 
 
 class AmoCrmAdapter(Adapter):
     """Keeps one amoCRM account in step with the PBX."""
 
     capabilities = frozenset(
-        {Capability.LOOKUP, Capability.LOG_CALL, Capability.UNSORTED, Capability.CLICK_TO_CALL}
+        {
+            Capability.LOOKUP,
+            Capability.LOG_CALL,
+            Capability.UNSORTED,
+            Capability.CLICK_TO_CALL,
+            Capability.LIVE,
+        }
     )
 
     def __init__(
@@ -72,6 +80,7 @@ class AmoCrmAdapter(Adapter):
             base_url=settings.url,
             companies=settings.search_companies,
         )
+        self.live = WidgetLive(self.lookup) if settings.widget.enabled else None
 
     def _credentials(self, settings: Settings, context: AdapterContext) -> Credentials:
         if settings.auth.mode == "long_lived":
@@ -95,6 +104,8 @@ class AmoCrmAdapter(Adapter):
 
     async def aclose(self) -> None:
         """Let a token rotation in flight reach the state store; the session is not ours."""
+        if self.live is not None:
+            self.live.feed.close()  # the call panels' sockets end instead of hanging on
         if isinstance(self.credentials, OAuthTokens):
             await self.credentials.aclose()
 
@@ -107,7 +118,45 @@ class AmoCrmAdapter(Adapter):
         """The aiohttp sub-application the amoCRM widget calls (mount it under /amocrm/widget)."""
         from adapters.amocrm.widget import create_widget_app
 
-        return create_widget_app(self.settings.widget, self.users, self.context.call_control)
+        return create_widget_app(
+            self.settings.widget,
+            self.users,
+            self.context.call_control,
+            feed=self.live.feed if self.live else None,
+            cards=self.widget_card,
+            employees=self.employees,
+        )
+
+    # -- the call panel (adapters/amocrm/widget_live.py) ----------------------------------------
+
+    def wants_live(self, event: LiveEvent) -> bool:
+        """Every live event, internal calls too, while the widget is on: the panel shows presence."""
+        return self.live is not None
+
+    async def on_live(self, event: LiveEvent) -> None:
+        """Feed the call panels: presence, and the pop-up of the employee concerned."""
+        if self.live is not None:
+            await self.live.on_live(event)
+
+    def employees(self) -> list[dict[str, Any]]:
+        """The mapped extensions with their amoCRM users, for the panel's list."""
+        return [
+            {"extension": ext, "user_id": self.users.user_of(ext), "name": self.users.name_of(ext) or ext}
+            for ext in sorted(self.settings.users)
+        ]
+
+    async def widget_card(self, number: str, user_id: str | None) -> dict[str, Any]:
+        """The card «Открыть карточку клиента» opens: the contact with `number`, else a new one."""
+        async with self._number(number):
+            contact = await self.lookup(number)
+            created = contact is None
+            if contact is None:
+                responsible = int(user_id) if user_id and user_id.isdigit() else None
+                contact = await self.contacts.create(
+                    NEW_CONTACT, number, responsible, request_id=f"widget:{number}"
+                )
+        card = {"id": contact.id, "kind": contact.kind, "name": contact.name, "url": contact.url}
+        return {**card, "created": created}
 
     # -- primitives -----------------------------------------------------------------------------
 

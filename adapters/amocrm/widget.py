@@ -9,7 +9,9 @@ extensions and the number pattern before anything is dialled (toll fraud is real
 For the call-control engineer: the adapter context's `call_control` must implement `CallControl`
 below. Mount with `app.add_subapp("/amocrm/widget/", adapter.widget_app())`; routes are
 POST originate {extension|user_id, number}, POST hangup {extension|user_id},
-POST transfer {extension|user_id, target, kind: blind|attended}. Answers: 200 {"ok": true, ...};
+POST transfer {extension|user_id, target, kind: blind|attended}, POST card {extension|user_id,
+number} (the client's card, a new contact when amoCRM has none: the pop-up's «Открыть карточку
+клиента») and GET live (the panel's WebSocket, see `widget_live`). Answers: 200 {"ok": true, ...};
 400 bad body, 401 bad token, 403 not permitted, 404 no such call, 409 refused, 503 no call control.
 """
 
@@ -24,6 +26,7 @@ from aiohttp import web
 
 from adapters.amocrm.settings import WidgetSettings
 from adapters.amocrm.users import UserMap
+from adapters.amocrm.widget_live import LiveSocket, WidgetFeed
 from connector import logs
 from connector.calls.model import TransferKind
 from connector.errors import CallControlError, CallNotFoundError, NotPermittedError
@@ -46,6 +49,10 @@ class CallControl(Protocol):
         """Transfer the client talking to `extension` to extension `target`."""
 
 
+Cards = Callable[[str, str | None], Awaitable[dict[str, Any]]]
+"""(number, amoCRM user id) → the client's card {id, kind, name, url, created}, made if missing."""
+
+
 class BadRequest(Exception):
     """The widget sent something we cannot act on; the message is shown to it."""
 
@@ -53,11 +60,30 @@ class BadRequest(Exception):
 class WidgetRoutes:
     """Request handlers bound to the settings, the user map and the call-control service."""
 
-    def __init__(self, settings: WidgetSettings, users: UserMap, control: CallControl | None) -> None:
+    def __init__(
+        self,
+        settings: WidgetSettings,
+        users: UserMap,
+        control: CallControl | None,
+        cards: Cards | None = None,
+    ) -> None:
         self.settings = settings
         self.users = users
         self.control = control
+        self.cards = cards
         self.number = re.compile(settings.number_pattern)
+
+    async def card(self, request: web.Request) -> web.Response:
+        """The client's card to open from the pop-up: found by number, else a new contact."""
+        self._authenticate(request)
+        body = await _json(request)
+        number = _text(body, "number")
+        if not self.number.fullmatch(number):
+            raise BadRequest(f"number {number!r} is not a phone number")
+        if self.cards is None:
+            raise web.HTTPServiceUnavailable(text="the amoCRM adapter is not running")
+        user_id = str(body["user_id"]) if body.get("user_id") else None
+        return web.json_response({"ok": True, **await self.cards(number, user_id)})
 
     async def originate(self, request: web.Request) -> web.Response:
         """Click-to-call: the employee's phone rings, then the client is dialled."""
@@ -90,12 +116,7 @@ class WidgetRoutes:
 
     async def _prepare(self, request: web.Request) -> tuple[dict[str, Any], CallControl, str]:
         self._authenticate(request)
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise BadRequest("the body must be JSON") from exc
-        if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object")
+        body = await _json(request)
         if self.control is None:
             raise web.HTTPServiceUnavailable(text="call control is not running")
         extension = self._extension(body)
@@ -122,6 +143,16 @@ class WidgetRoutes:
         return extension
 
 
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("the body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
@@ -130,14 +161,24 @@ def _text(body: dict[str, Any], name: str) -> str:
 
 
 def create_widget_app(
-    settings: WidgetSettings, users: UserMap, control: CallControl | None
+    settings: WidgetSettings,
+    users: UserMap,
+    control: CallControl | None,
+    *,
+    feed: WidgetFeed | None = None,
+    cards: Cards | None = None,
+    employees: Callable[[], list[dict[str, Any]]] = list,
 ) -> web.Application:
     """The widget's aiohttp sub-application."""
-    routes = WidgetRoutes(settings, users, control)
+    routes = WidgetRoutes(settings, users, control, cards)
     app = web.Application(middlewares=[_cors(settings.allowed_origins), _errors])
     app.router.add_post("/originate", routes.originate)
     app.router.add_post("/hangup", routes.hangup)
     app.router.add_post("/transfer", routes.transfer)
+    app.router.add_post("/card", routes.card)
+    if feed is not None:
+        live = LiveSocket(feed, settings.token.get, settings.allowed_origins, employees, users.extension_of)
+        app.router.add_get("/live", live.handle)
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     return app
 
@@ -162,7 +203,7 @@ def _cors(origins: tuple[str, ...]) -> Any:
 
 
 def _allow(response: web.StreamResponse, origin: str, origins: tuple[str, ...]) -> None:
-    if origin and origin in origins:
+    if origin and origin in origins and not response.prepared:  # a WebSocket has sent its headers
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
