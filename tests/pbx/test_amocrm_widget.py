@@ -52,10 +52,14 @@ class Stack:
 
 
 async def _page_server() -> tuple[web.AppRunner, str]:
+    files = {"/": ENV / "index.html", "/env.js": ENV / "env.js", "/jquery.min.js": JQUERY}
+
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(files[request.path])
+
     app = web.Application()
-    app.router.add_get("/", lambda r: web.FileResponse(ENV / "index.html"))
-    app.router.add_get("/env.js", lambda r: web.FileResponse(ENV / "env.js"))
-    app.router.add_get("/jquery.min.js", lambda r: web.FileResponse(JQUERY))
+    for path in files:
+        app.router.add_get(path, serve)
     app.router.add_static("/widget/", WIDGET)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
