@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.builtin.store import Store
+from connector.commands.demo_history import seed_history
 
 EMPLOYEES = (
     ("201", "Анна Администратор", "admin"),
@@ -46,6 +47,7 @@ async def seed(db_path: Path) -> dict[str, str]:
                  "value": 120000, "currency": "RUB", "responsible_id": ids[ext]}
             )  # fmt: skip
             await store.notes.add_comment(client_id, "Клиент из демонстрационных данных", ids[ext])
+        await seed_history(store, ids)
         return tokens
     finally:
         await store.close()

@@ -107,6 +107,7 @@ async def test_screen_pop_set_to_answer_waits_for_the_answer(page: Any, crm: Crm
     await sign_in(page, crm)
     saved = lambda r: r.url.endswith("/api/crm/me") and r.request.method == "PATCH"  # noqa: E731
     async with page.expect_response(saved) as response:
+        await page.get_by_test_id("me-menu").locator("summary").click()
         await page.get_by_test_id("screen-pop").select_option("answer")
     assert (await (await response.value).json())["screen_pop"] == "answer"
     crm.hub.publish(live(LiveKind.RINGING, "+79165550044"))

@@ -1,7 +1,7 @@
 // The frame of every page: header with navigation by role, search, alerts bell, live status, session.
 import { api, whenUnauthorized } from "./api.js";
 import { h, $, debounce, fill } from "./dom.js";
-import { phone as fmtPhone, setTimeZone } from "./format.js";
+import { initials, phone as fmtPhone, setTimeZone } from "./format.js";
 import { icon } from "./icons.js";
 import { button, toast, toastError } from "./ui.js";
 
@@ -49,8 +49,8 @@ export function renderHeader(active, { onSignOut, screenPop = true } = {}) {
   const me = session.me;
   const nav = h("nav", { class: "mainnav", "aria-label": "Разделы" }, NAV.filter(([, , who]) => mayUse(who)).map(([href, label, , key]) =>
     h("a", { href, class: key === active ? "on" : "", "aria-current": key === active ? "page" : null, "data-testid": `nav-${key}` }, label)));
-  const pop = h("select", { id: "screen-pop", "data-testid": "screen-pop", "aria-label": "Карточка при звонке", disabled: !me.extension },
-    [["never", "Карточка: не открывать"], ["ring", "Карточка: при звонке"], ["answer", "Карточка: при ответе"]].map(([v, t]) =>
+  const pop = h("select", { id: "screen-pop", "data-testid": "screen-pop", "aria-label": "Карточка клиента при звонке", disabled: !me.extension },
+    [["never", "не открывать"], ["ring", "при звонке"], ["answer", "при ответе"]].map(([v, t]) =>
       h("option", { value: v, selected: v === (me.screen_pop || "never") }, t)));
   pop.addEventListener("change", async () => {
     try { session.me = await api("/me", { method: "PATCH", body: { screen_pop: pop.value } }); toast("Настройка сохранена", { kind: "success", timeout: 2500 }); }
@@ -64,15 +64,29 @@ export function renderHeader(active, { onSignOut, screenPop = true } = {}) {
       h("span", { class: "dot", id: "live", "data-testid": "live", "data-state": "off", title: "Живые события звонков: нет связи" }),
       h("a", { class: "btn btn-sm bell", href: "/crm/#/tasks", id: "bell", "data-testid": "bell", title: "Задачи и напоминания" }, icon("bell", 18),
         h("span", { class: "count", id: "bell-count", "data-testid": "bell-count", hidden: true }, "0")),
-      screenPop ? pop : null,
-      h("span", { class: "me-name", id: "me-name", "data-testid": "me-name" }, me.name + (me.extension ? ` (${me.extension})` : "")),
-      button("Выйти", async () => {
-        await api("/session", { method: "DELETE" }).catch(() => {});
-        if (onSignOut) onSignOut(); else location.href = "/crm/";
-      }, { size: "sm", testid: "sign-out" })));
+      meMenu(me, screenPop ? pop : null, onSignOut)));
   const old = $("#top");
   if (old) old.replaceWith(header); else document.body.prepend(header);
   return header;
+}
+
+const ROLE_NAMES = { admin: "Администратор", manager: "Менеджер", employee: "Сотрудник" };
+
+// The signed-in person's menu: who, role, when the card opens on a call, sign out.
+function meMenu(me, pop, onSignOut) {
+  const details = h("details", { class: "menu me-menu", "data-testid": "me-menu" },
+    h("summary", { class: "btn btn-sm", title: me.name, "aria-label": `Профиль: ${me.name}` },
+      h("span", { class: "avatar" }, initials(me.name)), h("span", { class: "me-short", text: me.name.split(" ")[0] })),
+    h("div", { class: "menu-list me-panel" },
+      h("div", { class: "me-name", id: "me-name", "data-testid": "me-name" }, me.name + (me.extension ? ` (${me.extension})` : "")),
+      h("div", { class: "muted small", text: ROLE_NAMES[me.role] || me.role }),
+      pop ? h("label", { class: "field", style: "margin-top:12px" }, h("span", { text: "Карточка клиента открывается" }), pop) : null,
+      button("Выйти", async () => {
+        await api("/session", { method: "DELETE" }).catch(() => {});
+        if (onSignOut) onSignOut(); else location.href = "/crm/";
+      }, { testid: "sign-out" })));
+  document.addEventListener("click", (e) => { if (!details.contains(e.target)) details.open = false; });
+  return details;
 }
 
 export function setLive(on) {

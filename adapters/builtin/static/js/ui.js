@@ -167,6 +167,16 @@ export function menu(label, items, { testid, title = "Ещё действия" }
   const list = h("div", { class: "menu-list", role: "menu" }, items.filter(Boolean).map(([text, fn, id]) =>
     h("button", { type: "button", role: "menuitem", class: "menu-item", "data-testid": id, onclick: () => { details.open = false; fn(); } }, text)));
   const details = h("details", { class: "menu", "data-testid": testid }, h("summary", { class: "btn btn-sm", title, "aria-label": title }, label), list);
+  // Fixed to the viewport so a scrolling table never clips it.
+  const place = () => {
+    if (!details.open) return;
+    const rect = details.querySelector("summary").getBoundingClientRect();
+    const below = rect.bottom + 4 + list.offsetHeight <= innerHeight;
+    Object.assign(list.style, { position: "fixed", top: `${below ? rect.bottom + 4 : Math.max(8, rect.top - 4 - list.offsetHeight)}px`, right: "auto",
+      left: `${Math.max(8, Math.min(rect.right - 200, innerWidth - 208))}px` });
+  };
+  details.addEventListener("toggle", place);
+  addEventListener("scroll", place, { passive: true, capture: true });
   details.addEventListener("keydown", (e) => { if (e.key === "Escape") { details.open = false; details.querySelector("summary").focus(); } });
   document.addEventListener("click", (e) => { if (!details.contains(e.target)) details.open = false; });
   return details;

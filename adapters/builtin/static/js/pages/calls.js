@@ -79,7 +79,7 @@ function clientCell(call) {
   const card = call.client_id ? `#/client/${call.client_id}` : `#/new/${encodeURIComponent(call.phone)}`;
   const known = call.client_kind === "client";
   return h("div", {},
-    h("a", { href: card, class: "cell-main" }, known ? call.client_name || "Без имени" : "Новый номер"),
+    h("a", { href: card, class: "cell-main nowrap" }, known ? call.client_name || "Без имени" : "Новый номер"),
     call.spam ? badge("спам", "danger") : null,
     h("div", { class: "cell-sub nowrap" }, call.direction === "internal" ? employeeName(call.phone) : fmtPhone(call.phone)));
 }

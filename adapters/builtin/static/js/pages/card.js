@@ -83,7 +83,7 @@ function infoPanel(client, reload) {
 function listEditor(values, kind, client, reload) {
   const ext = session.me.extension;
   const rows = values.map((value) => h("div", { class: "item", "data-testid": `${kind}-item` },
-    kind === "phone" ? h("span", { class: "phone-link grow" }, h("span", { text: fmtPhone(value) }),
+    kind === "phone" ? h("span", { class: "phone-link grow" }, h("span", { class: "nowrap", text: fmtPhone(value) }),
       ext ? button(icon("phone"), () => api("/api/calls/originate", { method: "POST", body: { extension: ext, number: value } }).then(() => toast("Звоним: сначала зазвонит ваш телефон")).catch(toastError),
         { size: "sm", kind: "ghost", title: `Позвонить ${fmtPhone(value)}`, testid: "call-phone" }) : null)
       : h("a", { class: "grow", href: `mailto:${value}`, text: value }),
@@ -181,7 +181,7 @@ function tasksPanel(client, reload) {
   const now = Date.now();
   return h("section", { class: "panel" },
     h("div", { class: "panel-title" }, h("h2", { text: "Задачи" }), button("+ Задача", () => newTask({ client_id: client.id }).then((t) => t && reload()), { size: "sm", testid: "card-new-task" })),
-    h("div", { id: "card-tasks" }, client.tasks.length ? client.tasks.map((t) => taskRow(t, t.deadline && Date.parse(t.deadline) < now, reload))
+    h("div", { id: "card-tasks" }, client.tasks.length ? client.tasks.map((t) => taskRow(t, t.deadline && Date.parse(t.deadline) < now, reload, { inCard: true }))
       : h("p", { class: "muted small", text: "Открытых задач нет" })));
 }
 

@@ -34,7 +34,7 @@ async function load(box) {
     items.map((t) => taskRow(t, title === "Просроченные", () => load(box))))));
 }
 
-export function taskRow(t, overdue, reload) {
+export function taskRow(t, overdue, reload, { inCard = false } = {}) {
   const assignee = employeeById(t.assignee_id);
   return h("div", { class: "task", "data-task": t.id },
     h("input", { type: "checkbox", "aria-label": `Выполнено: ${t.title}`, "data-testid": "task-done", onchange: async () => {
@@ -45,7 +45,7 @@ export function taskRow(t, overdue, reload) {
       h("div", { class: "muted small" },
         t.deadline ? h("span", { class: overdue ? "overdue" : "" }, `до ${when(t.deadline)}`) : "без срока",
         assignee && state.who !== "mine" ? ` · ${assignee.name}` : "",
-        t.client_id ? [" · ", h("a", { href: `#/client/${t.client_id}` }, t.client_name || "карточка клиента")] : "",
+        t.client_id && !inCard ? [" · ", h("a", { href: `#/client/${t.client_id}` }, t.client_name || "карточка клиента")] : "",
         t.deal_title ? [" · сделка ", h("a", { href: `#/deals?deal=${t.deal_id}` }, t.deal_title)] : "")),
     overdue ? badge("просрочена", "danger") : null);
 }
