@@ -223,6 +223,12 @@ class Tracking:
         older.partial = older.partial or younger.partial
         older.client_name = older.client_name or younger.client_name
         older.intercepted_by = older.intercepted_by or younger.intercepted_by
+        older.closed_hours = older.closed_hours or younger.closed_hours
+        older.ivr = older.ivr or younger.ivr
+        older.announced = older.announced or younger.announced
+        older.refused = older.refused or younger.refused
+        older.voicemail_box = older.voicemail_box or younger.voicemail_box
+        older.voicemail_left = older.voicemail_left or younger.voicemail_left
         self.conversations.discard(younger)
         self.refresh(older)
         return older
@@ -353,10 +359,15 @@ def _adopt_parties(older: Conversation, younger: Conversation) -> None:
 
 
 def _worth_a_record(conv: Conversation) -> bool:
-    """A conversation is a call when a phone took part and someone was dialled or reached it, and
+    """A conversation is a call when a phone took part and someone was dialled or reached it (or
+    the dialplan refused the number a phone dialled), and
     its first phone channel was named by at least two events (born, then anything else: a
     dialplan step, a dial, a bridge, its hangup): a lone mangled event never makes a call."""
     origin = conv.origin
     if origin is None or origin.events < MIN_EVIDENCE:
         return False
-    return origin.kind is Kind.EXTERNAL or bool(conv.dial_count or conv.pickup or conv.queue)
+    if origin.kind is Kind.EXTERNAL or conv.dial_count or conv.pickup or conv.queue:
+        return True
+    # Refused by the dialplan before any dial (Busy() for an extension on a call): a person
+    # dialled a number, so the attempt is a call.
+    return bool(conv.refused and conv.dialled)

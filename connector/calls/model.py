@@ -33,6 +33,19 @@ class Disposition(enum.StrEnum):
     NO_ANSWER = "no-answer"
 
 
+class Reason(enum.StrEnum):
+    """Why a call nobody answered ended as it did (docs/capture-format.md, "reason")."""
+
+    CLOSED_HOURS = "closed_hours"  # the dialplan took the out-of-hours branch
+    IVR_ABANDON = "ivr_abandon"  # the caller hung up in a voice menu before any phone rang
+    VOICEMAIL = "voicemail"  # the call went to a mailbox (see Call.voicemail)
+    ANNOUNCEMENT = "announcement"  # a recording played, no phone rang
+    BUSY_ON_CALL = "busy_on_call"  # the called party was busy (Busy() or a BUSY dial)
+    NO_ROUTE = "no_route"  # nowhere to send it (Congestion(), CHANUNAVAIL, nothing dialled)
+    CALLER_GAVE_UP = "caller_gave_up"  # phones rang, the caller hung up first
+    NO_ANSWER = "no_answer"  # phones rang until the dialplan gave up
+
+
 class TransferKind(enum.StrEnum):
     """Blind (sent to the dialplan) or attended (after a consultation)."""
 
@@ -90,6 +103,16 @@ class Call:
     client_name: str | None = None
     interrupted: bool = False  # closed by a lifetime limit or an AMI resync, not by Asterisk
     intercepted_by: str | None = None  # responsible-manager interception that rang, if any
+    reason: Reason | None = None  # why an unanswered call ended so (None when answered)
+    voicemail_box: str | None = None  # the mailbox the call reached, if it did
+    voicemail_left: bool = False  # whether the caller started a message there (after the beep)
+
+    @property
+    def voicemail(self) -> dict[str, Any] | None:
+        """The mailbox and whether a message was left, when the call reached voicemail."""
+        if self.voicemail_box is None:
+            return None
+        return {"mailbox": self.voicemail_box, "message_left": self.voicemail_left}
 
     @property
     def talk_seconds(self) -> float:
@@ -143,6 +166,8 @@ class Call:
             "hangup_side": self.hangup_side,
             "interrupted": self.interrupted,
             "intercepted_by": self.intercepted_by,
+            "reason": self.reason.value if self.reason is not None else None,
+            "voicemail": self.voicemail,
         }
 
 
@@ -178,7 +203,18 @@ def call_from_dict(data: dict[str, Any]) -> Call:
         hangup_side=data.get("hangup_side"),
         interrupted=bool(data.get("interrupted", False)),
         intercepted_by=data.get("intercepted_by"),
+        reason=_reason(data.get("reason")),
+        voicemail_box=(data.get("voicemail") or {}).get("mailbox"),
+        voicemail_left=bool((data.get("voicemail") or {}).get("message_left", False)),
     )
+
+
+def _reason(value: object) -> Reason | None:
+    """A reason from JSON: None for a record written before reasons existed or an unknown one."""
+    try:
+        return Reason(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 class LiveKind(enum.StrEnum):

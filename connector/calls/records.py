@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from connector.calls.clock import sane
-from connector.calls.model import Call, Direction, Disposition, Leg, LiveEvent, LiveKind, Transfer
+from connector.calls.model import Call, Direction, Disposition, Leg, LiveEvent, LiveKind, Reason, Transfer
 from connector.calls.rules import TrackerRules
 from connector.calls.state import Conversation, Kind
 
@@ -111,6 +111,9 @@ def build_call(conv: Conversation, rules: TrackerRules, ended: float) -> Call | 
         hangup_side=conv.hangup_side,
         interrupted=conv.interrupted,
         intercepted_by=conv.intercepted_by,
+        reason=None if legs else reason(conv),
+        voicemail_box=None if legs else conv.voicemail_box,
+        voicemail_left=not legs and conv.voicemail_left,
     )
 
 
@@ -150,6 +153,10 @@ def disposition(conv: Conversation, direction: Direction, answered: bool) -> Dis
     if conv.outer_status in _STATUS:
         return _STATUS[conv.outer_status]
     if conv.dial_count == 0:
+        # Refused by the dialplan before any dial: an extension on a call is busy; anything
+        # else (an outbound number nobody could route, Congestion) failed.
+        if conv.refused == "busy" and direction is Direction.INTERNAL:
+            return Disposition.BUSY
         return Disposition.FAILED
     cause = _cause(conv)
     if cause in _CAUSES:
@@ -157,6 +164,37 @@ def disposition(conv: Conversation, direction: Direction, answered: bool) -> Dis
     if cause in _FAILED_CAUSES:
         return Disposition.FAILED
     return Disposition.CANCELLED
+
+
+def reason(conv: Conversation) -> Reason:
+    """Why a call nobody answered ended as it did, strongest evidence first.
+
+    Closed hours, then voicemail, then a refusal or a dial that met a busy party or no route,
+    then a voice menu or an announcement the caller left before any phone rang; when phones
+    rang, the caller hanging up first is `caller_gave_up`, the dialplan giving up `no_answer`.
+    A call that reached nothing at all (hung up in the dialplan, nothing dialled) is
+    `caller_gave_up` when the caller hung up, else `no_route`.
+    """
+    if conv.closed_hours:
+        return Reason.CLOSED_HOURS
+    if conv.voicemail_box is not None:
+        return Reason.VOICEMAIL
+    if conv.refused == "busy" or conv.outer_status == "BUSY" or _cause(conv) in (17, 21):
+        return Reason.BUSY_ON_CALL
+    if conv.refused == "congestion" or conv.outer_status in ("CONGESTION", "CHANUNAVAIL"):
+        return Reason.NO_ROUTE
+    if not conv.rang:
+        if conv.ivr:
+            return Reason.IVR_ABANDON
+        if conv.announced:
+            return Reason.ANNOUNCEMENT
+    if conv.outer_status == "NOANSWER":
+        return Reason.NO_ANSWER
+    if conv.hangup_side == "client" or conv.outer_status == "CANCEL":
+        return Reason.CALLER_GAVE_UP
+    if conv.rang:
+        return Reason.NO_ANSWER
+    return Reason.CALLER_GAVE_UP if conv.origin is not None and _cause(conv) == 16 else Reason.NO_ROUTE
 
 
 def _cause(conv: Conversation) -> int | None:

@@ -128,6 +128,13 @@ class Conversation:
     hangup_after_talk: str | None = None  # side of the first hangup after the talk ended (see core)
     client_name: str | None = None
     intercepted_by: str | None = None  # the responsible manager rung by interception
+    # Evidence for the reason of an unanswered call (see dialplan.py and records.reason).
+    closed_hours: bool = False  # the dialplan took an out-of-hours branch
+    ivr: bool = False  # a voice menu waited for the caller's digits
+    announced: bool = False  # a recording was played to the caller
+    refused: str = ""  # "busy" / "congestion": the dialplan refused the call itself
+    voicemail_box: str | None = None
+    voicemail_left: bool = False
 
     @property
     def call_id(self) -> str:

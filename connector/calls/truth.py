@@ -29,6 +29,8 @@ TRUTH_KEYS = (
     "recording",
 )
 """The keys of a truth entry compared as they are (`talk_seconds` comes with a tolerance)."""
+OPTIONAL_TRUTH_KEYS = ("reason", "voicemail")
+"""Keys compared only when the truth entry has them (captures recorded before issue 24 lack them)."""
 
 
 def comparable(call: Call | dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def comparable(call: Call | dict[str, Any]) -> dict[str, Any]:
         "originated": bool(data["originated"]),
         "recording": bool(data.get("recording")),
         "talk_seconds": float(data["talk_seconds"]),
+        "reason": data.get("reason"),
+        "voicemail": data.get("voicemail"),
     }
 
 
@@ -55,7 +59,7 @@ def differences(got: dict[str, Any], want: dict[str, Any], tolerance: float = TA
     """How one emitted call (`comparable` shape) differs from one truth entry."""
     found = [
         f"{key}: got {got.get(key)!r}, want {want[key]!r}"
-        for key in TRUTH_KEYS
+        for key in (*TRUTH_KEYS, *OPTIONAL_TRUTH_KEYS)
         if key in want and got.get(key) != want[key]
     ]
     if "talk_seconds" in want and abs(got["talk_seconds"] - float(want["talk_seconds"])) > tolerance:

@@ -108,6 +108,14 @@ class Story:
         for chan in chans:
             self.add("BridgeLeave", ("", chan), BridgeUniqueid=bridge, BridgeType="basic")
 
+    def request(self, chan: Chan) -> None:
+        """HangupRequest: the far end hung up (the caller's BYE)."""
+        self.add("HangupRequest", ("", chan), Cause="16")
+
+    def var(self, chan: Chan, variable: str, value: str) -> None:
+        """VarSet."""
+        self.add("VarSet", ("", chan), Variable=variable, Value=value)
+
     def hangup(self, chan: Chan, cause: str = "16", wait: float = 0.1) -> None:
         """HangupRequest-less Hangup."""
         self.add("Hangup", ("", chan), wait=wait, Cause=cause, **{"Cause-txt": "Normal Clearing"})
