@@ -23,6 +23,12 @@ from connector.routing import InterceptionSettings
 from connector.settings_schema import Located, Secret, build
 
 _SCALARS = yaml.constructor.SafeConstructor()
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few kilobytes; more is not a config
+MAX_VALUES = 100_000  # YAML values after aliases are expanded: an alias bomb stops here
+MAX_DEPTH = 40  # nesting (a recursive alias would otherwise never end)
+MAX_PING_INTERVAL = 300.0
+MAX_PING_TIMEOUT = 60.0
+PING_TIMEOUT_RATIO = 10
 MIN_TOKEN_LENGTH = 20
 _PLACEHOLDERS = ("change-me", "changeme", "demo-token", "example")
 _REF = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -68,6 +74,17 @@ class AmiSettings:
         timings = (self.connect_timeout, self.action_timeout, self.ping_interval, self.ping_timeout)
         if min(timings) <= 0 or self.auth_retry <= 0:
             raise ValueError("timeouts, ping_interval and auth_retry must be more than 0")
+        if not self.secret:
+            raise ValueError("secret must not be empty (the manager user's secret in manager.conf)")
+        # A frozen Asterisk or a half-open socket is noticed within ping_interval + ping_timeout:
+        # beyond these bounds calls would be missed for minutes without anyone knowing.
+        if self.ping_interval > MAX_PING_INTERVAL:
+            raise ValueError(f"ping_interval must be at most {MAX_PING_INTERVAL:g} s")
+        if self.ping_timeout > min(MAX_PING_TIMEOUT, self.ping_interval * PING_TIMEOUT_RATIO):
+            raise ValueError(
+                f"ping_timeout must be at most {MAX_PING_TIMEOUT:g} s"
+                f" and {PING_TIMEOUT_RATIO} times ping_interval"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +117,8 @@ class HttpSettings:
     crm_link_ttl: int = 365 * 24 * 3600
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port < 65536:
-            raise ValueError(f"port {self.port} is not a TCP port")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not a TCP port (1..65535)")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ValueError("public_url must start with http:// or https://")
 
@@ -112,6 +129,12 @@ class StorageSettings:
 
     dir: Path = Path("/var/lib/crm-connector")
     recordings_dir: Path = Path("/storage/usbdisk1/mikopbx/astspool/monitor")
+
+    def __post_init__(self) -> None:
+        # systemd starts the daemon in /, a shell in any folder: a relative path means two outboxes.
+        for name in ("dir", "recordings_dir"):
+            if not getattr(self, name).is_absolute():
+                raise ValueError(f"{name} must be an absolute path, got {str(getattr(self, name))!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +244,21 @@ def load(path: str | Path, environ: dict[str, str] | None = None) -> Settings:
     """Read and validate the YAML file at `path`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {exc.strerror}", path=str(path)) from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the file is larger than {MAX_CONFIG_BYTES} bytes", path=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            path=str(path),
+            line=line,
+        ) from exc
     return loads(text, str(path), os.environ.copy() if environ is None else environ)
 
 
@@ -239,7 +274,7 @@ def loads(text: str, path: str = "<config>", environ: dict[str, str] | None = No
     if node is None:
         raise ConfigError("the file is empty", path=path)
     lines: dict[str, int] = {}
-    data = _plain(node, "", lines, path, environ)
+    data = _Plain(lines, path, environ).convert(node, "")
     where = Located(path, lines)
     if not isinstance(data, dict):
         raise where.error("", "the top level must be a mapping of sections")
@@ -280,25 +315,59 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
-def _plain(node: yaml.Node, key: str, lines: dict[str, int], path: str, environ: dict[str, str]) -> Any:
-    """Compose-tree → plain data, remembering each key's line and resolving ${...} references."""
-    lines[key] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _Plain:
+    """Compose-tree → plain data, remembering each key's line and resolving ${...} references.
+
+    Aliases are expanded here, so the values produced are counted and the nesting bounded: a
+    few lines of nested aliases ("billion laughs") would otherwise expand into gigabytes.
+    """
+
+    def __init__(self, lines: dict[str, int], path: str, environ: dict[str, str]) -> None:
+        self.lines = lines
+        self.path = path
+        self.environ = environ
+        self.values = 0
+
+    def convert(self, node: yaml.Node, key: str, depth: int = 0) -> Any:
+        """Plain data for `node` (found at `key`)."""
+        self._count(node, key, depth)
+        self.lines[key] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, key, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(v, f"{key}[{i}]", depth + 1) for i, v in enumerate(node.value)]
+        value = _SCALARS.construct_object(node, deep=True)
+        if isinstance(value, str) and "${" in value:
+            value = _resolve(value, key, node.start_mark.line + 1, self.path, self.environ)
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, key: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k_node, v_node in node.value:
+            if not isinstance(k_node, yaml.ScalarNode):
+                raise ConfigError(
+                    "a key must be a plain word", path=self.path, line=k_node.start_mark.line + 1
+                )
             name = str(k_node.value)
             child = f"{key}.{name}" if key else name
             if name in out:
-                raise ConfigError("is given twice", path=path, key=child, line=k_node.start_mark.line + 1)
-            lines[child] = k_node.start_mark.line + 1
-            out[name] = _plain(v_node, child, lines, path, environ)
+                raise ConfigError(
+                    "is given twice", path=self.path, key=child, line=k_node.start_mark.line + 1
+                )
+            self.lines[child] = k_node.start_mark.line + 1
+            out[name] = self.convert(v_node, child, depth + 1)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(v, f"{key}[{i}]", lines, path, environ) for i, v in enumerate(node.value)]
-    value = _SCALARS.construct_object(node, deep=True)
-    if isinstance(value, str) and "${" in value:
-        value = _resolve(value, key, node.start_mark.line + 1, path, environ)
-    return value
+
+    def _count(self, node: yaml.Node, key: str, depth: int) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES or depth > MAX_DEPTH:
+            raise ConfigError(
+                f"expands to more than {MAX_VALUES} values or {MAX_DEPTH} levels (aliases used"
+                " recursively or nested too deep?)",
+                path=self.path,
+                key=key,
+                line=node.start_mark.line + 1,
+            )
 
 
 def _resolve(value: str, key: str, line: int, path: str, environ: dict[str, str]) -> str:

@@ -112,10 +112,10 @@ def _convert_union(hint: Any, data: Any, where: Located, key: str) -> Any:
 
 def _convert_tuple(hint: Any, data: Any, where: Located, key: str) -> tuple[Any, ...]:
     args = typing.get_args(hint)
-    if isinstance(data, str | int) and not isinstance(data, bool) and args and args[-1] is Ellipsis:
-        data = [data]  # a single value where a list is expected: accept it as a one-item list
     if not isinstance(data, list):
-        raise where.error(key, f"must be a list, got {_kind(data)}")
+        # Never a one-item list made up: `number_patterns: 5` must not quietly become ['5'].
+        example = f" (a one-item list is written [{data!r}])" if isinstance(data, str | int | float) else ""
+        raise where.error(key, f"must be a list, got {_kind(data)}{example}")
     item = args[0] if args else Any
     return tuple(_convert(item, value, where, f"{key}[{i}]") for i, value in enumerate(data))
 
@@ -148,7 +148,13 @@ def _convert_dataclass(cls: type[Any], data: Any, where: Located, key: str) -> A
     try:
         return cls(**values)
     except (ValueError, TypeError) as exc:
-        raise where.error(key or cls.__name__, str(exc)) from exc
+        raise where.error(_blamed(key, str(exc), data) or key or cls.__name__, str(exc)) from exc
+
+
+def _blamed(key: str, message: str, data: Mapping[str, Any]) -> str:
+    """The key a check's message names first ("port 0 is not ..."), so the line is the value's own."""
+    first = message.split(" ", 1)[0].rstrip(":,")
+    return _join(key, first) if first in data else ""
 
 
 def _convert_scalar(hint: Any, data: Any, where: Located, key: str) -> Any:

@@ -65,7 +65,7 @@ def test_missing_required_value_is_named() -> None:
 
 
 def test_invalid_value_checked_by_section() -> None:
-    with pytest.raises(ConfigError, match=r"ami: port 70000 is not a TCP port"):
+    with pytest.raises(ConfigError, match=r"ami.port: port 70000 is not a TCP port"):
         config.loads(MINIMAL + "  port: 70000\n")
 
 

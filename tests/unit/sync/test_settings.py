@@ -35,7 +35,7 @@ def test_adapter_without_a_rate_limit_has_none() -> None:
 
 
 def test_short_webhook_secret_is_refused_naming_the_section() -> None:
-    with pytest.raises(ConfigError, match=r"c\.yaml:\d+: adapters\.webhook: secret must be at least 16"):
+    with pytest.raises(ConfigError, match=r"c\.yaml:\d+: adapters\.webhook\.secret: secret must be at least"):
         config.loads(MINIMAL + WEBHOOK.replace("0123456789abcdef-secret", "short"), "c.yaml")
 
 
