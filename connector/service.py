@@ -5,8 +5,10 @@ Start-up, in order: configuration (already loaded) → storage (the outbox) → 
 registers its own undo on an `AsyncExitStack`, so shutdown runs in reverse: AMI stops first
 (no new work is read), the feed records what the tracker already produced, deliveries in
 flight get `outbox.shutdown_grace` seconds to finish, then adapters, HTTP and storage close.
-Calls still in progress are not closed at shutdown: after a restart they are picked up again
-from Asterisk's channels (`CoreShowChannels`), so each is recorded once, at its real end.
+Calls still in progress are not closed at shutdown: their events are saved
+(`connector.sync.inflight`, also every few seconds while running, for kill -9), replayed into the
+tracker at the next start, and the first resync with Asterisk's channels closes those that ended
+meanwhile, so each is recorded once, whole (DID, rings, answer), at its real end or as interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -37,10 +40,10 @@ from connector.calls.rules import rules_from_settings
 from connector.calls.tracker import CallTracker
 from connector.config import Settings
 from connector.control import AmiSlot, CallControl
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, StorageError
 from connector.routing import ParallelInterceptor, start_interception
 from connector.sdnotify import Notifier
-from connector.sync import wiring
+from connector.sync import inflight, wiring
 from connector.sync.dispatcher import Dispatcher, rate_limits
 from connector.sync.outbox import Outbox
 
@@ -50,6 +53,8 @@ EXPIRE_EVERY = 60.0  # seconds between checks for calls past max_call_seconds
 STATUS_EVERY = 10.0  # seconds between STATUS= updates to systemd
 ADAPTER_START = 10.0  # seconds an adapter may take to prepare before AMI starts anyway
 HTTP_SHUTDOWN = 3.0  # seconds open HTTP requests (WebSockets) get on shutdown
+INFLIGHT_EVERY = 2.0  # seconds between saves of the calls in progress (while they change)
+EXIT_STORAGE = 3  # exit code when the outbox is damaged, vanished or unusable
 
 
 class Service:
@@ -76,7 +81,7 @@ class Service:
         self._build_adapters(stack, outbox)
         self.app = await self._http(stack)
         dispatcher = await self._adapters(stack, outbox)
-        feed = self._feed(stack, outbox)
+        feed = await self._feed(stack, outbox)
         recovery = self._cdr_recovery(stack, outbox, feed)
         await self._ami(stack, feed, recovery)
         self.health.dispatcher = dispatcher
@@ -86,7 +91,6 @@ class Service:
 
     async def _storage(self, stack: contextlib.AsyncExitStack) -> Outbox:
         self._stage("storage")
-        self.settings.storage.dir.mkdir(parents=True, exist_ok=True)
         outbox = await wiring.open_outbox(self.settings)
         stack.push_async_callback(outbox.close)
         self.health.outbox = outbox
@@ -134,7 +138,7 @@ class Service:
         stack.push_async_callback(dispatcher.stop, self.settings.outbox.shutdown_grace)
         return dispatcher
 
-    def _feed(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> CallFeed:
+    async def _feed(self, stack: contextlib.AsyncExitStack, outbox: Outbox) -> CallFeed:
         adapters = list(self.adapters.values())
 
         async def record_call(call: Call) -> None:
@@ -149,9 +153,14 @@ class Service:
             record_live,
             self._publish,
         )
+        # Calls in progress at the last stop (or crash) resume whole: DID, rings, answer.
+        journal = inflight.path_in(self.settings.storage.dir)
+        feed.restore(await asyncio.to_thread(inflight.load, journal))
+        stack.push_async_callback(_save_inflight, feed, journal)  # runs after feed.stop
         feed.start()
         stack.push_async_callback(feed.stop, self.settings.outbox.shutdown_grace)
         self._spawn(self._expire(feed), "tracker-expiry", stack)
+        self._spawn(_keep_inflight(feed, journal), "inflight-journal", stack)
         self.health.feed = feed
         return feed
 
@@ -288,6 +297,31 @@ async def _start_adapter(name: str, adapter: Adapter) -> None:
         log.warning("adapter.start_failed", adapter=name, error=str(exc) or "timed out")
 
 
+async def _save_inflight(feed: CallFeed, path: Path) -> None:
+    """Save the events of the calls in progress (and of calls not yet written) for the next start."""
+    entries = feed.journal()
+    try:
+        await asyncio.to_thread(inflight.save, path, entries)
+    except StorageError as exc:
+        log.error("service.inflight_not_saved", error=str(exc), calls=feed.tracker.in_progress)
+        return
+    log.info("service.inflight_saved", calls=feed.tracker.in_progress, events=len(entries))
+
+
+async def _keep_inflight(feed: CallFeed, path: Path) -> None:
+    """Save the calls in progress whenever they change (at most every INFLIGHT_EVERY): kill -9 too."""
+    saved = -1
+    while True:
+        await asyncio.sleep(INFLIGHT_EVERY)
+        if feed.events.changes != saved:
+            saved = feed.events.changes
+            entries = feed.journal()
+            try:
+                await asyncio.to_thread(inflight.save, path, entries)
+            except StorageError as exc:
+                log.warning("service.inflight_not_saved", error=str(exc))
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -318,7 +352,8 @@ async def run(settings: Settings, notifier: Notifier | None = None) -> int:
         except ConnectorError as exc:
             log.error("service.start_failed", stage=service.health.stage, error=str(exc))
             service.notifier.stopping(f"failed to start: {exc}")
-            return 1
+            # 3: the state on disk needs a person (a damaged outbox does not mend by restarting)
+            return EXIT_STORAGE if isinstance(exc, StorageError) else 1
         status = asyncio.create_task(service.report_status(), name="sd-status")
         stack.push_async_callback(_cancel, status)
         service.notifier.ready("running")

@@ -26,13 +26,15 @@ from connector.ami.cdr import SeenLinkedids
 from connector.ami.client import ChannelSnapshot
 from connector.ami.protocol import Message
 from connector.calls.model import Call, LiveEvent
+from connector.calls.snapshot import Entry, EventLog
 from connector.calls.tracker import CallTracker
 from connector.errors import StorageError
 
 log = logs.get_logger(__name__)
 
 QUEUE_SIZE = 10_000
-WRITE_ATTEMPTS = 5
+WRITE_ATTEMPTS = 5  # for unexpected errors; storage errors (disk full, locked) are retried until fixed
+RETRY_MAX = 30.0  # seconds between attempts at most while the outbox cannot be written
 
 
 @dataclass(slots=True)
@@ -45,6 +47,8 @@ class FeedStats:
     adopted_channels: int = 0
     write_failures: int = 0
     dropped: int = 0
+    live_skipped: int = 0  # live events not queued while the outbox could not be written
+    blocked: str = ""  # why the outbox cannot be written now (disk full, ...); "" when it can
 
 
 class CallFeed:
@@ -65,6 +69,7 @@ class CallFeed:
         self.queue: asyncio.Queue[Call | LiveEvent] = asyncio.Queue(maxsize)
         self.stats = FeedStats()
         self.seen = SeenLinkedids()  # for CDR recovery: conversations AMI showed
+        self.events = EventLog()  # the events of calls in progress, for a restart
         self._writer: asyncio.Task[None] | None = None
 
     # -- the AMI side (synchronous, never waits) ----------------------------------------------
@@ -73,6 +78,7 @@ class CallFeed:
         """Feed one AMI event to the tracker and pass on what it produced."""
         self.seen.add(event.get("Linkedid", ""))
         self._emit(self.tracker.feed(event))
+        self.events.add(event, None, self.tracker.by_linkedid)
 
     async def on_session(self, snapshot: ChannelSnapshot) -> None:
         """Resynchronise the tracker with the channels alive in Asterisk now."""
@@ -82,6 +88,7 @@ class CallFeed:
         for channel in adopted:
             self.seen.add(channel.get("Linkedid", ""))
             self._emit(self.tracker.feed(channel, at))
+            self.events.add(channel, snapshot.at, self.tracker.by_linkedid)
         closed = self.tracker.close_missing(snapshot.alive, at)
         self._emit(closed)
         self.stats.adopted_channels += len(adopted)
@@ -95,6 +102,31 @@ class CallFeed:
     def expire(self, now: datetime) -> None:
         """Close calls past their lifetime (called periodically)."""
         self._emit(self.tracker.expire(now))
+        self.events.prune(self.tracker.by_linkedid)
+
+    # -- calls in progress across a restart (connector.calls.snapshot) --------------------------
+
+    def journal(self) -> list[Entry]:
+        """The events of every call in progress or not yet written, to save for the next start."""
+        self.events.prune(self.tracker.by_linkedid)
+        return self.events.journal(self.tracker.by_linkedid)
+
+    def restore(self, entries: list[Entry]) -> int:
+        """Replay a saved journal into the (fresh) tracker before AMI starts; calls restored.
+
+        Live events it produces were sent before the restart and are not sent again; a call the
+        journal shows finished (its write was cut short) is recorded now. Calls whose channels
+        are gone are closed by the first resync, once.
+        """
+        for at, event in entries:
+            self.seen.add(str(event.get("Linkedid", "")))
+            when = datetime.fromtimestamp(at, UTC) if at is not None else None
+            produced = self.tracker.feed(event, when)
+            self._emit([item for item in produced if isinstance(item, Call)])
+            self.events.add(event, at, self.tracker.by_linkedid)
+        restored = self.tracker.in_progress
+        log.info("feed.restored", events=len(entries), calls_in_progress=restored)
+        return restored
 
     def _emit(self, items: list[Call | LiveEvent] | list[Call]) -> None:
         for item in items:
@@ -105,9 +137,15 @@ class CallFeed:
                 key = item.disposition.value
                 self.stats.calls[key] = self.stats.calls.get(key, 0) + 1
                 self.stats.interrupted += item.interrupted
+                self.events.hold(item)  # its events stay in the journal until it is written
             self._enqueue(item)
 
     def _enqueue(self, item: Call | LiveEvent) -> None:
+        if self.stats.blocked and isinstance(item, LiveEvent):
+            # Keep the bounded memory for finished calls while the disk is full: a live event was
+            # already shown (published above) and is stale by the time space returns.
+            self.stats.live_skipped += 1
+            return
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -148,20 +186,38 @@ class CallFeed:
                 self.queue.task_done()
 
     async def _write(self, item: Call | LiveEvent) -> None:
-        for attempt in range(WRITE_ATTEMPTS):
+        """Write `item`; storage errors (a full disk, a lock) are retried until they pass.
+
+        Meanwhile the record waits here and later ones in the bounded queue, /healthz says
+        unhealthy (`stats.blocked`), and nothing is dropped unless the queue itself overflows.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 if isinstance(item, Call):
                     await self._record_call(item)
                 else:
                     await self._record_live(item)
-                return
             except StorageError as exc:
-                log.warning("feed.write_failed", attempt=attempt + 1, error=str(exc))
-                await asyncio.sleep(0.5 * 2**attempt)
+                if not self.stats.blocked:
+                    log.error("feed.outbox_blocked", error=str(exc), queued=self.queue.qsize())
+                self.stats.blocked = str(exc)
+                await asyncio.sleep(min(RETRY_MAX, 0.5 * 2 ** min(attempt - 1, 10)))
+                continue
             except Exception as exc:
                 # Isolation boundary: an unexpected error must not kill the writer, or every
                 # later call would pile up in the queue and be dropped.
-                log.exception("feed.write_error", attempt=attempt + 1, error=repr(exc))
-                await asyncio.sleep(0.5 * 2**attempt)
-        self.stats.write_failures += 1
-        log.error("feed.write_gave_up", kind=type(item).__name__, record=item.to_dict())
+                log.exception("feed.write_error", attempt=attempt, error=repr(exc))
+                if attempt >= WRITE_ATTEMPTS:
+                    self.stats.write_failures += 1
+                    log.error("feed.write_gave_up", kind=type(item).__name__, record=item.to_dict())
+                    return
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+                continue
+            if self.stats.blocked:
+                log.info("feed.outbox_unblocked", attempts=attempt, queued=self.queue.qsize())
+                self.stats.blocked = ""
+            if isinstance(item, Call):
+                self.events.release(item)
+            return

@@ -91,7 +91,14 @@ class HealthSources:
         stats = await self.outbox_stats()
         adapters = self._adapters()
         problems = self._problems(stats, adapters)
+        damage = self.outbox.damage() if self.outbox is not None else None
+        if damage is None and self.feed is not None and self.feed.stats.blocked:
+            queued = self.feed.queue.qsize()
+            damage = f"calls cannot be written ({queued} waiting in memory): {self.feed.stats.blocked}"
+        if damage:
+            problems.append(damage)
         unhealthy = self.stage != "running" or self.ami is None or not self.ami.connected or stats is None
+        unhealthy = unhealthy or bool(damage)
         status = "unhealthy" if unhealthy else ("degraded" if problems else "ok")
         return {
             "status": status,
@@ -208,6 +215,7 @@ class HealthSources:
                     ({"kind": "tracker_skipped_event"}, tracker.skipped),
                     ({"kind": "outbox_write"}, f.write_failures),
                     ({"kind": "backlog_dropped"}, f.dropped),
+                    ({"kind": "live_skipped_while_blocked"}, f.live_skipped),
                 ),
             ),
             Metric(

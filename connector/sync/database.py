@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any, Literal
 import aiosqlite
 
 from connector.errors import StorageError
+from connector.sync import integrity
 from connector.sync.schema import MIGRATIONS
 
 Synchronous = Literal["normal", "full"]
+CORRUPT = re.compile(r"malformed|not a database|corrupt", re.IGNORECASE)
 
 
 def storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
@@ -33,6 +36,8 @@ def storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
         reason = "is corrupted or not an SQLite database; move it aside and restart"
     elif "readonly" in lowered or "read-only" in lowered:
         reason = "is read-only for this user"
+    elif "disk is full" in lowered or "disk i/o" in lowered:
+        reason = "cannot be written: the disk is full or failing (records wait in memory)"
     elif "unable to open" in lowered:
         reason = "cannot be opened (does its directory exist and is it writable?)"
     else:
@@ -47,12 +52,21 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self.watch: integrity.Watch | None = None
+        self.corruption = ""  # the last "malformed" SQLite reported: /healthz says so
+
+    def damage(self) -> str | None:
+        """Why this file can no longer be trusted (removed, replaced, truncated, malformed), or None."""
+        if self.corruption:
+            return self.corruption
+        return self.watch.damage() if self.watch is not None else None
 
     @classmethod
     async def open(
         cls, path: Path, *, synchronous: Synchronous = "full", busy_timeout: float = 5.0
     ) -> Database:
         """Open (creating if needed) and migrate the file; `StorageError` if it cannot be used."""
+        expected = await asyncio.to_thread(integrity.before_open, path)
         try:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         except OSError as exc:
@@ -64,6 +78,11 @@ class Database:
         db = cls(conn, path)
         try:
             await db._prepare(synchronous, busy_timeout)
+            found = await db.fetch("SELECT value FROM outbox_meta WHERE key = 'instance'")
+            problems = await db.check()
+            instance = str(found[0][0]) if found else ""
+            await asyncio.to_thread(integrity.after_open, path, expected, instance, problems)
+            db.watch = await asyncio.to_thread(integrity.Watch.of, path)
         except BaseException:
             await conn.close()
             raise
@@ -110,7 +129,7 @@ class Database:
             except BaseException as exc:
                 await self._rollback()
                 if isinstance(exc, sqlite3.Error):
-                    raise storage_error(self.path, exc) from exc
+                    raise self._error(exc) from exc
                 raise
 
     async def _rollback(self) -> None:
@@ -123,8 +142,14 @@ class Database:
             try:
                 rows = await self.conn.execute_fetchall(sql, tuple(params))
             except sqlite3.Error as exc:
-                raise storage_error(self.path, exc) from exc
+                raise self._error(exc) from exc
         return list(rows)
+
+    def _error(self, exc: sqlite3.Error) -> StorageError:
+        error = storage_error(self.path, exc)
+        if CORRUPT.search(str(exc)):
+            self.corruption = str(error)
+        return error
 
     async def check(self) -> list[str]:
         """SQLite's `quick_check`: an empty list when the file is sound."""

@@ -66,6 +66,10 @@ class Outbox:
         """Close the file."""
         await self.db.close()
 
+    def damage(self) -> str | None:
+        """Why the file can no longer be trusted (removed, replaced, truncated, malformed), or None."""
+        return self.db.damage()
+
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(adapter names)` whenever new jobs are committed (wakes idle workers)."""
         self._listeners.append(listener)

@@ -8,6 +8,8 @@ Append a new tuple to change the schema; never edit one that has shipped.
 - `adapter_state`: the adapters' durable key → JSON values (OAuth tokens, CRM-side ids).
 - `call_linkedids` (v2): every linkedid of a journalled call, so a call recovered from another
   source (MikoPBX's CDR) is recognised whichever of its linkedids that source names.
+- `outbox_meta` (v3): the file's random `instance` id, matched against the marker beside it
+  (connector/sync/integrity.py), so a lost or swapped file is noticed.
 """
 
 from __future__ import annotations
@@ -57,5 +59,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX call_linkedids_call ON call_linkedids (call_id)",
         """INSERT OR IGNORE INTO call_linkedids (linkedid, call_id)
             SELECT value, calls.id FROM calls, json_each(calls.payload, '$.linkedids')""",
+    ),
+    (
+        """CREATE TABLE outbox_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        "INSERT INTO outbox_meta (key, value) VALUES ('instance', lower(hex(randomblob(16))))",
     ),
 )

@@ -6,6 +6,7 @@ HTTP session and its own durable `StateStore` in the outbox file.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from adapters import registry
 from adapters.base import Adapter, AdapterContext
 from connector import logs
 from connector.config import Settings
+from connector.errors import StorageError
 from connector.sync.outbox import Outbox
 
 log = logs.get_logger(__name__)
@@ -27,6 +29,12 @@ def enabled(adapter_settings: Mapping[str, Any]) -> dict[str, Any]:
 
 async def open_outbox(settings: Settings) -> Outbox:
     """The outbox file named by the settings (`StorageError` if it cannot be used)."""
+    folder = settings.storage.dir
+    try:
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    except OSError as exc:  # FileExistsError when it is a file: say so rather than a traceback
+        what = "is a file, not a directory" if folder.is_file() else f"cannot be created: {exc.strerror}"
+        raise StorageError(f"storage directory {folder} {what} (storage.dir)") from exc
     box = settings.outbox
     return await Outbox.open(
         box.path(settings.storage.dir), synchronous=box.synchronous, busy_timeout=box.busy_timeout

@@ -36,7 +36,7 @@ async def test_replayed_captures_become_fresh_calls_with_playable_recordings(tmp
         # but having the hook makes the client list the channels, as in the daemon.
         assert snapshot.channels == ()
 
-    client = AmiClient(demo_settings(tmp_path, port, 0).ami, on_event, on_session=on_session)
+    client = AmiClient(demo_settings(tmp_path, port, 8088).ami, on_event, on_session=on_session)
     client.start()
     try:
         async with asyncio.timeout(60):  # a bound for a broken build, not a timing assertion
