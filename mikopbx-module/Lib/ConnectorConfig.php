@@ -18,8 +18,9 @@ class ConnectorConfig
     public const AMI_READ = ['call', 'agent', 'user', 'dialplan'];
 
     /** AMI classes the daemon writes: Originate (click-to-call, parallel interception),
-     *  Redirect/Setvar/DeviceStateList (call), Hangup and the session's event Filter (system). */
-    public const AMI_WRITE = ['originate', 'call', 'system'];
+     *  Redirect/Setvar/DeviceStateList (call), Hangup and the session's event Filter (system),
+     *  the CrmInterception UserEvent marking a parallel attempt (user). */
+    public const AMI_WRITE = ['originate', 'call', 'system', 'user'];
 
     public const CRMS = ['builtin', 'amocrm', 'bitrix24', 'webhook'];
     public const MODES = ['off', 'predial', 'parallel'];

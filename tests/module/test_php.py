@@ -47,7 +47,7 @@ def test_manager_conf_section_is_the_daemons_ami_user_on_loopback_with_only_its_
         "deny=0.0.0.0/0.0.0.0\n"
         "permit=127.0.0.1/255.255.255.255\n"
         "read=call,agent,user,dialplan\n"
-        "write=originate,call,system\n"
+        "write=originate,call,system,user\n"
         "writetimeout=2000\n"
     )
 
