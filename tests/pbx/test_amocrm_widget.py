@@ -251,6 +251,27 @@ async def test_open_card_of_an_unknown_caller_creates_a_contact_and_opens_it(
     )
 
 
+async def test_open_the_card_on_ring_is_remembered_per_user_and_opens_the_known_clients_card(
+    stack: Stack, panel: Any
+) -> None:
+    h = stack.h
+    await panel.locator(".js-mikopbx-options").click()
+    await panel.locator(".js-mikopbx-open-card").select_option("ring")
+    stored = await panel.evaluate(f"() => localStorage.getItem('mikopbx_open_card_{stack.users['201']}')")
+    await h.route(LINE, "201")
+    await h.phone("201", "answer:2:0")
+    h.begin()
+    await h.inbound(LINE, KNOWN)
+    await panel.wait_for_function("() => amoLog.navigations.length > 0", timeout=WAIT)
+    navigations = await panel.evaluate("() => amoLog.navigations")
+    await panel.locator('.mikopbx-call[data-state="talking"]').wait_for(timeout=WAIT)
+    await shot(panel, "open-card-on-ring")
+    await popup(panel).locator(".js-mikopbx-hangup").click()
+    await panel.locator('.mikopbx-call[data-state="ended"]').wait_for(timeout=WAIT)
+    contact = stack.amo.contacts_with_phone(KNOWN)[0]
+    assert (stored, navigations) == ("ring", [f"/contacts/detail/{contact['id']}"])
+
+
 # ------------------------------------------------------------------ transfers
 
 
@@ -361,6 +382,26 @@ async def test_enter_on_a_typed_number_dials_it(stack: Stack, panel: Any) -> Non
     assert (shown, [(c.direction.value, c.client, c.answered_by) for c in calls]) == (
         1,
         [("outbound", "+79161230055", "201")],
+    )
+
+
+async def test_the_panel_hides_whole_or_list_only_and_comes_back_at_the_right_edge(panel: Any) -> None:
+    root = panel.locator(".mikopbx-panel")
+    await panel.locator(".js-mikopbx-toggle-list").click()
+    list_hidden = await panel.locator(".js-mikopbx-list").is_visible()
+    await panel.locator(".js-mikopbx-toggle-list").click()
+    await panel.locator(".js-mikopbx-hide").click()
+    hidden = await root.get_attribute("class")
+    await shot(panel, "hidden")
+    await panel.mouse.move(1279, 430)  # seed: «отвести мышь к правой границе окна браузера»
+    await panel.wait_for_function(
+        "() => !document.querySelector('.mikopbx-panel').classList.contains('mikopbx-panel_hidden')",
+        timeout=WAIT,
+    )
+    assert (list_hidden, "mikopbx-panel_hidden" in str(hidden), await root.is_visible()) == (
+        False,
+        True,
+        True,
     )
 
 
