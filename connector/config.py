@@ -17,6 +17,14 @@ from typing import Any, Literal
 
 import yaml
 
+from connector.api.settings import (
+    ConnectionLimits,
+    LiveSettings,
+    OpsSettings,
+    PasswordSettings,
+    SessionSettings,
+    ThrottleSettings,
+)
 from connector.control import CallControlSettings
 from connector.errors import ConfigError
 from connector.routing import InterceptionSettings
@@ -115,6 +123,13 @@ class HttpSettings:
     link_secret: Secret = field(default_factory=lambda: Secret(""))
     recording_link_ttl: int = 3600
     crm_link_ttl: int = 365 * 24 * 3600
+    sessions: SessionSettings = field(default_factory=SessionSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    sign_in_throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    ops: OpsSettings = field(default_factory=OpsSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
+    openapi_public: bool = False  # the CRM's OpenAPI description without signing in
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

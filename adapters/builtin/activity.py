@@ -71,11 +71,23 @@ class Notes:
         return await _one(self.db, "SELECT * FROM reminders WHERE id = ?", reminder_id, "reminder")
 
     async def tasks(
-        self, assignee_id: int | None, done: bool | None, *, limit: int, offset: int
+        self,
+        assignee_id: int | None,
+        done: bool | None,
+        *,
+        limit: int,
+        offset: int,
+        involving: int | None = None,
     ) -> tuple[list[Row], int]:
-        """A page of tasks, soonest deadline first (no deadline last), and the total."""
+        """A page of tasks, soonest deadline first (no deadline last), and the total.
+
+        `involving` limits them to an employee's (assigned to or set by them): what an employee sees.
+        """
         conds: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if involving is not None:
+            conds.append("(assignee_id = ? OR author_id = ?)")
+            params += [involving, involving]
         if assignee_id is not None:
             conds.append("assignee_id = ?")
             params.append(assignee_id)
@@ -182,11 +194,14 @@ class Deals:
         return await self.get(deal_id)
 
     async def list(
-        self, client_id: int | None, status: str | None, *, limit: int, offset: int
+        self, client_id: int | None, status: str | None, *, limit: int, offset: int, owner: int | None = None
     ) -> tuple[list[Row], int]:
-        """A page of deals, newest first, and the total."""
+        """A page of deals, newest first, and the total (`owner`: only that employee's)."""
         conds: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if owner is not None:
+            conds.append("responsible_id = ?")
+            params.append(owner)
         if client_id is not None:
             conds.append("client_id = ?")
             params.append(client_id)

@@ -46,9 +46,17 @@ _S = {"type": "string"}
 _I = {"type": "integer"}
 _T = {"type": "string", "format": "date-time"}
 _BODIES: dict[str, dict[str, Any]] = {
-    "Session": _obj(["token"], token=_S),
+    "Session": _obj(["login", "password"], login=_S, password=_S),
     "Me": _obj(["screen_pop"], screen_pop={"enum": list(SCREEN_POP)}),
-    "Employee": _obj(["name", "extension", "role"], name=_S, extension=_S, role={"enum": list(ROLES)}),
+    "PasswordChange": _obj(["current_password", "new_password"], current_password=_S, new_password=_S),
+    "Employee": _obj(
+        ["name", "extension", "role"], name=_S, extension=_S, role={"enum": list(ROLES)}, login=_S,
+        password=_S,
+    ),
+    "EmployeePatch": _obj(
+        [], name=_S, extension=_S, role={"enum": list(ROLES)}, login=_S, active={"type": "boolean"},
+    ),
+    "PasswordReset": _obj([], password=_S),
     "Client": _obj(
         ["name"], name=_S, phones={"type": "array", "items": _S}, email=_S, notes=_S, company_id=_I,
         responsible_id=_I,
@@ -113,12 +121,21 @@ _NUMBER = [{"name": "number", "in": "path", "required": True, "schema": _S}]
 
 # (method, path, summary, parameters, request body schema name or "")
 _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
-    ("post", "/api/crm/session", "Sign in with a token (sets an HttpOnly cookie)", [], "Session"),
-    ("delete", "/api/crm/session", "Sign out", [], ""),
-    ("get", "/api/crm/me", "Who is signed in", [], ""),
+    ("get", "/api/crm/session", "Whether this browser is signed in (with the CSRF token)", [], ""),
+    ("post", "/api/crm/session", "Sign in with login and password (sets an HttpOnly cookie)", [], "Session"),
+    ("delete", "/api/crm/session", "Sign out (ends the session on the server)", [], ""),
+    ("get", "/api/crm/me", "Who is signed in, with their permissions", [], ""),
     ("patch", "/api/crm/me", "Change the screen-pop setting", [], "Me"),
+    ("post", "/api/crm/me/password", "Change one's password (other sessions end)", [], "PasswordChange"),
     ("get", "/api/crm/employees", "List employees", [], ""),
-    ("post", "/api/crm/employees", "Add an employee (admins); returns its token once", [], "Employee"),
+    ("post", "/api/crm/employees", "Add an employee (admins); token and password shown once", [], "Employee"),
+    ("patch", "/api/crm/employees/{id}", "Edit, (de)activate an employee (admins)", _ID, "EmployeePatch"),
+    ("post", "/api/crm/employees/{id}/password", "Reset a password (admins)", _ID, "PasswordReset"),
+    ("post", "/api/crm/employees/{id}/token", "Issue a new API token (admins)", _ID, ""),
+    (
+        "get", "/api/crm/audit", "Audit log: who changed what (admins)",
+        [_q("entity", _S), _q("actor_id", _I), *_PAGE], "",
+    ),
     ("get", "/api/crm/clients", "List clients and contact cards", [_q("q", _S), _q("kind", _S), *_PAGE], ""),
     ("post", "/api/crm/clients", "Create a client", [], "Client"),
     ("get", "/api/crm/clients/{id}", "A client card with open deals and tasks", _ID, ""),
@@ -215,20 +232,26 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "crm-connector built-in CRM", "version": "1"},
-        "security": [{"bearer": []}, {"cookie": []}],
+        "security": [{"bearer": []}, {"cookie": [], "csrf": []}],
         "paths": paths,
         "components": {
             "schemas": {**_BODIES, "Problem": problem},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "crm_session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
             },
         },
     }
 
 
 async def serve(request: web.Request) -> web.Response:
-    """GET /api/crm/openapi.json (public: it describes, it reveals nothing)."""
+    """GET /api/crm/openapi.json: for signed-in callers unless `http.openapi_public` is set."""
+    from connector.api.app import SETTINGS_KEY
+    from connector.api.auth import require
+
+    if SETTINGS_KEY not in request.app or not request.app[SETTINGS_KEY].openapi_public:
+        await require(request)
     return web.json_response(document())
 
 

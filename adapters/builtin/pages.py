@@ -14,6 +14,11 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+async def admin(request: web.Request) -> web.FileResponse:
+    """GET /crm/admin: employees and the audit log (the page itself checks the role via the API)."""
+    return web.FileResponse(STATIC / "admin.html", headers={"Cache-Control": "no-cache"})
+
+
 async def to_index(request: web.Request) -> web.StreamResponse:
     """GET /crm and GET /: to the pages."""
     raise web.HTTPFound("/crm/")
@@ -23,5 +28,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     """Mount the pages and their static files."""
     router.add_get("/crm/", index)
     router.add_get("/crm", to_index)
+    router.add_get("/crm/admin", admin)
     router.add_get("/", to_index)
     router.add_static("/crm/static/", STATIC, append_version=False)

@@ -23,7 +23,7 @@ def token_hash(token: str) -> str:
 class Employees:
     """The people who use the CRM: extension, role, API token, screen-pop preference."""
 
-    _COLUMNS = "id, name, extension, role, screen_pop, created_at"
+    _COLUMNS = "id, name, extension, role, screen_pop, login, active, created_at"
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -47,10 +47,36 @@ class Employees:
         return row
 
     async def by_token(self, token: str) -> Row | None:
-        """The employee holding `token`; looked up by its hash, so no token is compared as text."""
+        """The active employee holding `token`; looked up by its hash, so no token is compared as text."""
         return await self.db.fetch_one(
-            f"SELECT {self._COLUMNS} FROM employees WHERE token_hash = ?", (token_hash(token),)
+            f"SELECT {self._COLUMNS} FROM employees WHERE token_hash = ? AND active = 1", (token_hash(token),)
         )
+
+    async def update(self, employee_id: int, changes: dict[str, Any]) -> Row:
+        """Change name, extension or role (ConflictError when the extension is taken)."""
+        await self.get(employee_id)
+        fields = {k: v for k, v in changes.items() if k in ("name", "extension", "role")}
+        if "extension" in fields:
+            other = await self.by_extension(fields["extension"])
+            if other is not None and other["id"] != employee_id:
+                raise ConflictError(f"extension {fields['extension']} already belongs to an employee")
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            await self.db.write(f"UPDATE employees SET {sets} WHERE id = ?", [*fields.values(), employee_id])
+        return await self.get(employee_id)
+
+    async def rotate_token(self, employee_id: int) -> str:
+        """A new API token for the employee (the old one stops working); shown once."""
+        await self.get(employee_id)
+        token = secrets.token_urlsafe(24)
+        await self.db.write(
+            "UPDATE employees SET token_hash = ? WHERE id = ?", (token_hash(token), employee_id)
+        )
+        return token
+
+    async def active_admins(self) -> int:
+        """How many active admins there are (the last one may not be demoted or deactivated)."""
+        return int(await self.db.scalar("SELECT COUNT(*) FROM employees WHERE role = 'admin' AND active = 1"))
 
     async def by_extension(self, extension: str) -> Row | None:
         """The employee at `extension`, or None."""

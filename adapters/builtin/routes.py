@@ -13,6 +13,8 @@ from aiohttp import web
 from adapters.builtin import (
     openapi,
     pages,
+    permissions,
+    routes_accounts,
     routes_analytics,
     routes_calls,
     routes_people,
@@ -20,13 +22,15 @@ from adapters.builtin import (
     routes_workspace,
 )
 from adapters.builtin.db import NotFoundError, calls_visible_to
+from adapters.builtin.auditing import audit_changes
 from adapters.builtin.handlers import CONFIG_KEY, STORE_KEY, CrmConfig, store_errors
 from adapters.builtin.numbers import normalise
 from adapters.builtin.store import Store, shared_store
 from connector.api import live, recordings
 from connector.api.app import AUTH_KEY
-from connector.api.auth import PeopleResolver, Principal
+from connector.api.auth import PeopleResolver, Principal, csrf_token
 from connector.api.recordings import RecordingLinks
+from connector.api.settings import SessionSettings
 from connector.calls.model import LiveEvent, LiveKind
 from connector.config import Settings
 
@@ -69,11 +73,16 @@ def setup(
     app[STORE_KEY] = store
     app[CONFIG_KEY] = CrmConfig(page_size=page_size, links=links, call_control=call_control)
     app.middlewares.append(store_errors)
-    app[AUTH_KEY].set_people(people_resolver(store))
+    app.middlewares.append(permissions.enforce)
+    app.middlewares.append(audit_changes)
+    routes_accounts.setup(app)
+    sessions = routes_accounts.http_settings(app).sessions
+    app[AUTH_KEY].set_people(people_resolver(store), session_resolver(store, sessions))
     live.setup(app, screen_pop_enricher(store))
     if links is not None:
         recordings.setup(app, links, recording_access(store, links))
     for module in (
+        routes_accounts,
         routes_people,
         routes_calls,
         routes_work,
@@ -93,6 +102,25 @@ def people_resolver(store: Store) -> PeopleResolver:
         if row is None:
             return None
         return Principal(row["name"], row["role"], (row["extension"],), employee_id=row["id"])
+
+    return resolve
+
+
+def session_resolver(store: Store, settings: SessionSettings) -> PeopleResolver:
+    """Session id (from the cookie) → the signed-in employee, with the session's CSRF token."""
+
+    async def resolve(session_id: str) -> Principal | None:
+        row = await store.accounts.session(session_id, settings)
+        if row is None:
+            return None
+        return Principal(
+            row["name"],
+            row["role"],
+            (row["extension"],),
+            employee_id=row["id"],
+            session=row["id_hash"][:12],
+            csrf=csrf_token(session_id),
+        )
 
     return resolve
 

@@ -11,6 +11,7 @@ from adapters.builtin.callstore import CALL_TYPES, CallFilter
 from adapters.builtin.db import Row
 from adapters.builtin.handlers import caller, config_of, ok, present_call, store_of
 from adapters.builtin.numbers import normalise
+from adapters.builtin.permissions import CHANGE, check_owner
 from adapters.builtin.validate import (
     Field,
     page_of,
@@ -88,6 +89,8 @@ async def make_client(request: web.Request) -> web.Response:
     store = store_of(request)
     if call["client_id"] is not None and call["client_kind"] == "client":
         raise Problem(409, "Conflict", f"the number already belongs to client {call['client_id']}")
+    if call["client_id"] is not None:
+        check_owner(principal, "clients", CHANGE, await store.clients.get(call["client_id"]))
     changes: dict[str, Any] = {**body, "kind": "client", "responsible_id": principal.employee_id}
     if call["client_id"] is None:
         client_id = await store.clients.create(
@@ -102,7 +105,9 @@ async def attach(request: web.Request) -> web.Response:
     principal = await caller(request)
     body = parse(await read_json(request), (Field("client_id", "id", True),))
     call = await _visible_call(request, principal)
-    return ok(await store_of(request).clients.add_phone(body["client_id"], call["phone"]))
+    clients = store_of(request).clients
+    check_owner(principal, "clients", CHANGE, await clients.get(body["client_id"]))
+    return ok(await clients.add_phone(body["client_id"], call["phone"]))
 
 
 TASK_FIELDS = (Field("title", required=True), Field("assignee_id", "id"), Field("deadline", "time"))

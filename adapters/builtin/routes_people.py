@@ -1,4 +1,4 @@
-"""REST routes for signing in, employees, clients (with their feed and notes) and companies."""
+"""REST routes for clients (with their feed and notes) and companies."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from aiohttp import web
 from adapters.builtin.activity import FEED_KINDS, feed
 from adapters.builtin.handlers import caller, config_of, ok, store_of
 from adapters.builtin.numbers import normalise
-from adapters.builtin.people import ROLES, SCREEN_POP
+from adapters.builtin.permissions import CHANGE, check_owner, own_filter
 from adapters.builtin.routes_workspace import check_inn
 from adapters.builtin.validate import Field, page_of, parse, path_id, query_choice, query_id
 from connector.api.app import Problem, read_json
-from connector.api.auth import COOKIE, Principal
 
 CLIENT_FIELDS = (
     Field("name", required=True),
@@ -23,73 +22,6 @@ CLIENT_FIELDS = (
     Field("emails", "emails"),
 )
 CLIENT_PATCH = (*CLIENT_FIELDS[:1], *CLIENT_FIELDS[2:])
-
-
-async def sign_in(request: web.Request) -> web.Response:
-    """POST /api/crm/session {token}: check the token and keep it in an HttpOnly cookie."""
-    from connector.api.app import AUTH_KEY
-
-    body = parse(await read_json(request), (Field("token", required=True),))
-    principal = await request.app[AUTH_KEY].resolve(body["token"])
-    if principal is None:
-        raise Problem(401, "Unauthorized", "unknown token")
-    response = ok(await _me(request, principal))
-    response.set_cookie(
-        COOKIE, body["token"], httponly=True, samesite="Strict", secure=request.secure, path="/"
-    )
-    return response
-
-
-async def sign_out(request: web.Request) -> web.Response:
-    """DELETE /api/crm/session: forget the cookie."""
-    response = web.Response(status=204)
-    response.del_cookie(COOKIE, path="/")
-    return response
-
-
-async def me(request: web.Request) -> web.Response:
-    """GET /api/crm/me: who is signed in, their extension, role and screen-pop setting."""
-    return ok(await _me(request, await caller(request)))
-
-
-async def _me(request: web.Request, principal: Principal) -> dict[str, object]:
-    data: dict[str, object] = {"name": principal.name, "role": principal.role, "sees_all": principal.sees_all}
-    if principal.employee_id is not None:
-        data.update(await store_of(request).employees.get(principal.employee_id))
-    return data
-
-
-async def update_me(request: web.Request) -> web.Response:
-    """PATCH /api/crm/me {screen_pop}: when the client card opens (never / ring / answer)."""
-    principal = await caller(request)
-    body = parse(await read_json(request), (Field("screen_pop", "choice", True, SCREEN_POP),))
-    if principal.employee_id is None:
-        raise Problem(409, "Conflict", "service tokens have no screen-pop setting")
-    await store_of(request).employees.set_screen_pop(principal.employee_id, body["screen_pop"])
-    return ok(await _me(request, principal))
-
-
-async def list_employees(request: web.Request) -> web.Response:
-    """GET /api/crm/employees."""
-    await caller(request)
-    return ok({"items": await store_of(request).employees.list()})
-
-
-async def create_employee(request: web.Request) -> web.Response:
-    """POST /api/crm/employees (admins): the answer carries the new token, shown only once."""
-    principal = await caller(request)
-    if not principal.is_admin:
-        raise Problem(403, "Forbidden", "only admins add employees")
-    fields = (
-        Field("name", required=True),
-        Field("extension", required=True, max_len=10),
-        Field("role", "choice", True, ROLES),
-    )
-    body = parse(await read_json(request), fields)
-    if not body["extension"].isdigit():
-        raise Problem(422, "Unprocessable Content", "", errors=[{"field": "extension", "message": "digits"}])
-    row, token = await store_of(request).employees.create(body["name"], body["extension"], body["role"])
-    return ok({**row, "token": token}, 201)
 
 
 async def list_clients(request: web.Request) -> web.Response:
@@ -114,10 +46,12 @@ async def create_client(request: web.Request) -> web.Response:
     store = store_of(request)
     await _check_refs(request, body)
     emails = body.pop("emails", None)
+    body["responsible_id"] = body.get("responsible_id") or principal.employee_id
+    check_owner(principal, "clients", CHANGE, body)
     client_id = await store.clients.create(
         body.pop("name"),
         body.pop("phones", None) or (),
-        responsible_id=body.pop("responsible_id", None) or principal.employee_id,
+        responsible_id=body.pop("responsible_id"),
         **{k: v for k, v in body.items() if v is not None},
     )
     if emails:
@@ -135,26 +69,31 @@ async def _check_refs(request: web.Request, body: dict[str, object]) -> None:
 
 
 async def get_client(request: web.Request) -> web.Response:
-    """GET /api/crm/clients/{id}: the card with its open deals and open tasks."""
-    await caller(request)
+    """GET /api/crm/clients/{id}: the card with its open deals and open tasks (an employee's own)."""
+    principal = await caller(request)
     store = store_of(request)
     client = await store.clients.get(path_id(request))
-    deals, _ = await store.deals.list(client["id"], None, limit=50, offset=0)
+    deals, _ = await store.deals.list(
+        client["id"], None, limit=50, offset=0, owner=own_filter(principal, "deals")
+    )
+    mine = own_filter(principal, "tasks")
     tasks = await store.db.fetch_all(
-        "SELECT * FROM tasks WHERE client_id = ? AND done = 0 ORDER BY deadline IS NULL, deadline",
-        (client["id"],),
+        "SELECT * FROM tasks WHERE client_id = ? AND done = 0"
+        " AND (? IS NULL OR assignee_id = ? OR author_id = ?) ORDER BY deadline IS NULL, deadline",
+        (client["id"], mine, mine, mine),
     )
     return ok({**client, "deals": deals, "tasks": tasks})
 
 
 async def update_client(request: web.Request) -> web.Response:
-    """PATCH /api/crm/clients/{id}: naming a contact card turns it into a client."""
+    """PATCH /api/crm/clients/{id}: naming a contact card makes a client; employees edit their own."""
     principal = await caller(request)
     client_id = path_id(request)
     body = parse(await read_json(request), CLIENT_PATCH, partial=True)
     await _check_refs(request, body)
     store = store_of(request)
     current = await store.clients.get(client_id)
+    check_owner(principal, "clients", CHANGE, current)
     if current["kind"] == "contact" and body.get("name"):
         body["kind"] = "client"
     return ok(await store.clients.update(client_id, body, by=principal.employee_id))
@@ -162,9 +101,11 @@ async def update_client(request: web.Request) -> web.Response:
 
 async def add_phone(request: web.Request) -> web.Response:
     """POST /api/crm/clients/{id}/phones {phone}: add a number (a contact card's is merged in)."""
-    await caller(request)
+    principal = await caller(request)
     body = parse(await read_json(request), (Field("phone", "phone", True),))
-    return ok(await store_of(request).clients.add_phone(path_id(request), body["phone"]))
+    clients = store_of(request).clients
+    check_owner(principal, "clients", CHANGE, await clients.get(path_id(request)))
+    return ok(await clients.add_phone(path_id(request), body["phone"]))
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -264,12 +205,6 @@ async def get_company(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     """Mount these routes."""
-    router.add_post("/api/crm/session", sign_in)
-    router.add_delete("/api/crm/session", sign_out)
-    router.add_get("/api/crm/me", me)
-    router.add_patch("/api/crm/me", update_me)
-    router.add_get("/api/crm/employees", list_employees)
-    router.add_post("/api/crm/employees", create_employee)
     router.add_get("/api/crm/clients", list_clients)
     router.add_post("/api/crm/clients", create_client)
     router.add_get("/api/crm/clients/{id}", get_client)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from adapters.builtin.activity import DEAL_STATUSES
 from adapters.builtin.handlers import caller, config_of, ok, store_of
+from adapters.builtin.permissions import CHANGE, check_owner, own_filter
 from adapters.builtin.validate import Field, page_of, parse, path_id, query_bool, query_choice, query_id
 from connector.api.app import Problem, read_json
 
@@ -45,14 +46,15 @@ async def list_pipelines(request: web.Request) -> web.Response:
 
 
 async def list_deals(request: web.Request) -> web.Response:
-    """GET /api/crm/deals?client_id=&status=."""
-    await caller(request)
+    """GET /api/crm/deals?client_id=&status= (an employee sees their own)."""
+    principal = await caller(request)
     page = page_of(request, config_of(request).page_size)
     rows, total = await store_of(request).deals.list(
         query_id(request, "client_id"),
         query_choice(request, "status", DEAL_STATUSES),
         limit=page.per_page,
         offset=page.offset,
+        owner=own_filter(principal, "deals"),
     )
     return ok(page.body(rows, total))
 
@@ -77,6 +79,7 @@ async def create_deal(request: web.Request) -> web.Response:
     if body.get("client_id"):
         await store.clients.get(body["client_id"])
     body.setdefault("responsible_id", principal.employee_id)
+    check_owner(principal, "deals", CHANGE, body)
     return ok(await store.deals.create({k: v for k, v in body.items() if v is not None}), 201)
 
 
@@ -87,6 +90,7 @@ async def update_deal(request: web.Request) -> web.Response:
     body = parse(await read_json(request), DEAL_PATCH, partial=True)
     store = store_of(request)
     current = await store.deals.get(deal_id)
+    check_owner(principal, "deals", CHANGE, current)
     await _check_stage(request, current["pipeline_id"], body.get("stage"))
     if body.get("status") == "lost" and not body.get("reason"):
         raise Problem(
@@ -105,7 +109,11 @@ async def list_tasks(request: web.Request) -> web.Response:
     if query_bool(request, "mine"):
         assignee = principal.employee_id
     rows, total = await store_of(request).notes.tasks(
-        assignee, query_bool(request, "done"), limit=page.per_page, offset=page.offset
+        assignee,
+        query_bool(request, "done"),
+        limit=page.per_page,
+        offset=page.offset,
+        involving=own_filter(principal, "tasks"),
     )
     return ok(page.body(rows, total))
 
@@ -126,12 +134,12 @@ async def create_task(request: web.Request) -> web.Response:
 
 
 async def update_task(request: web.Request) -> web.Response:
-    """PATCH /api/crm/tasks/{id} {done}."""
+    """PATCH /api/crm/tasks/{id} {done}: by its assignee or author (or staff)."""
     principal = await caller(request)
     body = parse(await read_json(request), (Field("done", "bool", True),))
-    return ok(
-        await store_of(request).notes.set_task_done(path_id(request), body["done"], principal.employee_id)
-    )
+    notes = store_of(request).notes
+    check_owner(principal, "tasks", CHANGE, await notes.task(path_id(request)))
+    return ok(await notes.set_task_done(path_id(request), body["done"], principal.employee_id))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

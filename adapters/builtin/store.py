@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
 from adapters.builtin.db import Database
@@ -27,6 +28,8 @@ class Store:
         self.calls = Calls(self.db, self.clients)
         self.notes = Notes(self.db)
         self.deals = Deals(self.db)
+        self.accounts = Accounts(self.db)
+        self.audit = AuditLog(self.db)
 
     @classmethod
     async def open(cls, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
@@ -40,6 +43,7 @@ class Store:
         if self.db.is_open:
             return
         await self.db.open()
+        await ensure_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:

@@ -13,12 +13,15 @@ import asyncio
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from connector import config, logs
 from connector.config import Settings
+
+if TYPE_CHECKING:
+    from connector.commands.demo_seed import Credential
 
 HELP = "run a demonstration on the built-in CRM with replayed real calls (state under ./.demo)"
 MARKER = ".crm-connector-demo"  # only a folder holding this is ever wiped
@@ -112,15 +115,19 @@ async def _run(args: argparse.Namespace, state: Path, scenarios: list[list[dict[
         await replay.close()
 
 
-def announce(settings: Settings, tokens: dict[str, str], source: str, pause: float) -> None:
-    """Print where to look and how to sign in."""
+def announce(settings: Settings, people: dict[str, Credential], source: str, pause: float) -> None:
+    """Print where to look and how to sign in (the passwords are made up afresh on every start)."""
     url = f"http://{settings.http.host}:{settings.http.port}/crm/"
+    admin, manager, employee = people["201"], people["202"], people["203"]
     print(
         "\n"
         "  crm-connector demo: the built-in CRM with calls replayed from real Asterisk captures\n"
         f"  open      {url}\n"
-        f"  sign in   {tokens['201']}   (201, admin: sees every call; calls ring 201, 202, 203, 205)\n"
-        f"            {tokens['203']}   (203, employee: sees only their own calls)\n"
+        f"  sign in   login {admin.login:<8} password {admin.password}   (201, admin: every call, employees,"
+        " audit log; calls ring 201, 202, 203, 205)\n"
+        f"            login {manager.login:<8} password {manager.password}   (202, manager: every call)\n"
+        f"            login {employee.login:<8} password {employee.password}   (203, employee)\n"
+        f"  API       Authorization: Bearer {admin.token}   (admin's token, for scripts)\n"
         f"  calls     {source}, {pause:g} s apart\n"
         "  stop      Ctrl-C\n",
         flush=True,

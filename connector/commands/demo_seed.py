@@ -1,9 +1,11 @@
-"""The demo's people: employees 201..208 with fresh tokens, and a few clients the captures call from."""
+"""The demo's people: employees 201..208 with logins, fresh passwords and tokens, and a few clients."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.builtin.passwords import generate, hash_password
 from adapters.builtin.store import Store
 from connector.commands.demo_history import seed_history
 
@@ -17,6 +19,18 @@ EMPLOYEES = (
     ("207", "Ирина Бухгалтерия", "employee"),
     ("208", "Павел Склад", "employee"),
 )
+LOGINS = {"201": "anna", "202": "mikhail", "203": "elena", "204": "sergey", "205": "olga", "206": "dmitry",
+          "207": "irina", "208": "pavel"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """How a demo employee signs in (login and password, printed once) and their API token."""
+
+    login: str
+    password: str
+    token: str
+
 
 # name, phone, responsible extension, company (name, INN) or None. The captures call from these
 # numbers and from some others, which stay unknown so their contact cards appear as unsorted.
@@ -27,14 +41,18 @@ CLIENTS = (
 )
 
 
-async def seed(db_path: Path) -> dict[str, str]:
-    """Fill a fresh demo database; extension → API token of each employee."""
+async def seed(db_path: Path) -> dict[str, Credential]:
+    """Fill a fresh demo database; extension → login, password and API token of each employee."""
     store = await Store.open(db_path)
     try:
-        tokens: dict[str, str] = {}
+        tokens: dict[str, Credential] = {}
         ids: dict[str, int] = {}
         for ext, name, role in EMPLOYEES:
-            row, tokens[ext] = await store.employees.create(name, ext, role)
+            row, token = await store.employees.create(name, ext, role)
+            password = generate()
+            await store.accounts.set_login(row["id"], LOGINS[ext])
+            await store.accounts.set_password_hash(row["id"], await hash_password(password))
+            tokens[ext] = Credential(LOGINS[ext], password, token)
             ids[ext] = row["id"]
         pipeline = (await store.deals.pipelines())[0]
         for name, phone, ext, company in CLIENTS:

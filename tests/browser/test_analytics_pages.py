@@ -11,6 +11,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS
 from tests.unit.analytics.conftest import Server, analytics_server
+from tests.unit.builtin.helpers import LOGINS
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms; an upper bound for a loaded CI machine, not a timing assertion
@@ -28,7 +29,9 @@ async def open_analytics(page: Any, crm: Server, tab: str = "summary", ext: str 
     from playwright.async_api import expect
 
     await page.goto(f"{crm.url}/crm/")
-    await page.get_by_test_id("token").fill(crm.tokens[ext])
+    login, password = LOGINS[ext]
+    await page.get_by_test_id("login").fill(login)
+    await page.get_by_test_id("password").fill(password)
     await page.get_by_test_id("sign-in").click()
     await expect(page.get_by_test_id("calls")).to_be_visible(timeout=TIMEOUT)
     await page.goto(f"{crm.url}/crm/analytics#{tab}")

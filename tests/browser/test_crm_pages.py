@@ -13,7 +13,7 @@ import pytest
 
 from connector.calls.model import Direction, LiveEvent, LiveKind
 from tests.browser.conftest import ARTIFACTS
-from tests.unit.builtin.helpers import CrmServer, make_call
+from tests.unit.builtin.helpers import LOGINS, CrmServer, make_call
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 15_000  # ms; generous for a loaded CI machine (an upper bound, not a timing assertion)
@@ -24,7 +24,9 @@ async def sign_in(page: Any, crm: CrmServer, ext: str = "202") -> None:
     from playwright.async_api import expect
 
     await page.goto(f"{crm.url}/crm/")
-    await page.get_by_test_id("token").fill(crm.tokens[ext])
+    login, password = LOGINS[ext]
+    await page.get_by_test_id("login").fill(login)
+    await page.get_by_test_id("password").fill(password)
     await page.get_by_test_id("sign-in").click()
     await expect(page.get_by_test_id("calls")).to_be_visible(timeout=TIMEOUT)
     await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "on", timeout=TIMEOUT)
@@ -41,7 +43,7 @@ async def shot(page: Any, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-async def test_signing_in_with_a_token_shows_the_calls_list(page: Any, crm: CrmServer) -> None:
+async def test_signing_in_with_login_and_password_shows_the_calls_list(page: Any, crm: CrmServer) -> None:
     from playwright.async_api import expect
 
     await page.goto(f"{crm.url}/crm/")
@@ -51,13 +53,16 @@ async def test_signing_in_with_a_token_shows_the_calls_list(page: Any, crm: CrmS
     await shot(page, "calls-empty")
 
 
-async def test_a_wrong_token_is_refused_on_the_sign_in_page(page: Any, crm: CrmServer) -> None:
+async def test_a_wrong_password_is_refused_on_the_sign_in_page(page: Any, crm: CrmServer) -> None:
     from playwright.async_api import expect
 
     await page.goto(f"{crm.url}/crm/")
-    await page.get_by_test_id("token").fill("not-a-token")
+    await page.get_by_test_id("login").fill("egor")
+    await page.get_by_test_id("password").fill("не тот пароль совсем")
     await page.get_by_test_id("sign-in").click()
-    await expect(page.get_by_test_id("login-error")).to_have_text("Неверный токен", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("login-error")).to_have_text(
+        "Неверный логин или пароль", timeout=TIMEOUT
+    )
 
 
 async def test_a_finished_call_appears_in_the_list(page: Any, crm: CrmServer) -> None:
@@ -241,3 +246,38 @@ async def test_an_unknown_number_is_added_to_an_existing_client(page: Any, crm: 
         "data-values", "+79164440011, +79167770077"
     )
     await shot(page, "number-attached")
+
+
+async def test_an_admin_adds_an_employee_who_then_signs_in(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await sign_in(page, crm, "200")
+    await page.get_by_test_id("admin-link").click()
+    await page.get_by_test_id("new-name").fill("Олег Новый")
+    await page.get_by_test_id("new-extension").fill("240")
+    await page.get_by_test_id("new-login").fill("oleg")
+    await page.get_by_test_id("add").click()
+    secret = page.get_by_test_id("secret")
+    await expect(secret).to_contain_text("пароль:", timeout=TIMEOUT)
+    password = (await secret.text_content() or "").split("пароль: ")[1].split(" ")[0]
+    await expect(page.locator('tr[data-employee="oleg"]')).to_contain_text("Олег Новый")
+    await expect(page.get_by_test_id("audit")).to_contain_text("employees", timeout=TIMEOUT)
+    await shot(page, "admin-employees")
+    await page.goto(f"{crm.url}/crm/")
+    await page.get_by_test_id("sign-out").click()
+    await page.get_by_test_id("login").fill("oleg")
+    await page.get_by_test_id("password").fill(password)
+    await page.get_by_test_id("sign-in").click()
+    await expect(page.get_by_test_id("me-name")).to_have_text("Олег Новый (240)", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("admin-link")).to_be_hidden()
+
+
+async def test_after_sign_out_the_pages_ask_for_the_password_again(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await sign_in(page, crm)
+    await page.get_by_test_id("sign-out").click()
+    await expect(page.get_by_test_id("login")).to_be_visible(timeout=TIMEOUT)
+    await page.reload()
+    await expect(page.get_by_test_id("login")).to_be_visible(timeout=TIMEOUT)
+    assert await crm.store.db.scalar("SELECT COUNT(*) FROM sessions") == 0

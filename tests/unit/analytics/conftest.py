@@ -17,7 +17,7 @@ from adapters.builtin.store import Store
 from connector.api.app import create_app
 from connector.config import HttpSettings
 from tests.unit.analytics.dataset import LINES, MSK, FakeClock, fill
-from tests.unit.builtin.helpers import EMPLOYEES
+from tests.unit.builtin.helpers import EMPLOYEES, give_logins
 
 
 @dataclass
@@ -49,6 +49,7 @@ async def analytics_server(tmp_path: Path, *, filled: bool = True) -> AsyncItera
     for name, ext, role, token in EMPLOYEES:
         await store.employees.create(name, ext, role, token)
         tokens[ext] = token
+    await give_logins(store)
     if filled:
         await fill(store)
     clock = FakeClock()

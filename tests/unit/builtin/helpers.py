@@ -33,6 +33,28 @@ EMPLOYEES = (
     ("Егор Сотрудник", "202", "employee", "tok-employee-202"),
     ("Ева Сотрудник", "203", "employee", "tok-employee-203"),
 )
+# extension → (login, password) for signing in through the pages
+LOGINS = {
+    "200": ("anna", "синий трамвай едет в парк"),
+    "201": ("mark", "зелёный чайник на окне"),
+    "202": ("egor", "морской ветер и три чайки"),
+    "203": ("eva", "тёплый хлеб по утрам рано"),
+}
+_HASHES: dict[str, str] = {}
+
+
+async def give_logins(store: Store) -> None:
+    """Give the test employees their logins and passwords (hashed once per test run)."""
+    from adapters.builtin.passwords import hash_password
+
+    for ext, (login, password) in LOGINS.items():
+        row = await store.employees.by_extension(ext)
+        if row is None:
+            continue
+        if password not in _HASHES:
+            _HASHES[password] = await hash_password(password)
+        await store.accounts.set_login(row["id"], login)
+        await store.accounts.set_password_hash(row["id"], _HASHES[password])
 
 
 def make_call(
@@ -84,18 +106,26 @@ class CrmServer:
         """The Authorization header of the employee at `ext`."""
         return {"Authorization": f"Bearer {self.tokens[ext]}"}
 
+    async def sign_in(self, http: Any, ext: str) -> dict[str, str]:
+        """Sign the employee at `ext` in on `http` (its cookie jar keeps the session); CSRF header."""
+        login, password = LOGINS[ext]
+        async with http.post(f"{self.url}/api/crm/session", json={"login": login, "password": password}) as r:
+            assert r.status == 200, await r.text()
+            return {"X-CSRF-Token": (await r.json())["csrf"]}
+
 
 @asynccontextmanager
-async def crm_server(tmp_path: Path, call_control: Any = None) -> AsyncIterator[CrmServer]:
+async def crm_server(
+    tmp_path: Path, call_control: Any = None, settings: HttpSettings | None = None
+) -> AsyncIterator[CrmServer]:
     """Start the app on an ephemeral loopback port with four employees; stop it afterwards."""
     import aiohttp
 
-    settings = HttpSettings(
-        tokens=(
-            ApiToken("widget", Secret(SERVICE_TOKEN), ("*",), "service"),
-            ApiToken("reports", Secret(ADMIN_SERVICE_TOKEN), ("*",), "admin"),
-        )
+    tokens = (
+        ApiToken("widget", Secret(SERVICE_TOKEN), ("*",), "service"),
+        ApiToken("reports", Secret(ADMIN_SERVICE_TOKEN), ("*",), "admin"),
     )
+    settings = dataclasses.replace(settings or HttpSettings(), tokens=tokens)
     recordings_dir = tmp_path / "monitor"
     recordings_dir.mkdir(exist_ok=True)
     async with aiohttp.ClientSession() as session:
@@ -106,6 +136,7 @@ async def crm_server(tmp_path: Path, call_control: Any = None) -> AsyncIterator[
         for name, ext, role, token in EMPLOYEES:
             await store.employees.create(name, ext, role, token)
             tokens[ext] = token
+        await give_logins(store)
         hub = LiveHub(maxsize=16)
         links = RecordingLinks(LinkSigner("test-secret"), recordings_dir, ttl=600)
         app = create_app(settings, hub=hub)

@@ -23,19 +23,21 @@ async def test_a_wrong_token_gets_401(server: CrmServer, http: aiohttp.ClientSes
 async def test_signing_in_sets_an_httponly_cookie_that_authenticates(server: CrmServer) -> None:
     # unsafe=True: aiohttp's jar keeps no cookies for bare IP hosts otherwise (browsers do)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with http.post(f"{server.url}/api/crm/session", json={"token": server.tokens["202"]}) as r:
+        body = {"login": "egor", "password": "морской ветер и три чайки"}
+        async with http.post(f"{server.url}/api/crm/session", json=body) as r:
             assert r.status == 200
             cookie = r.cookies["crm_session"]
-            assert cookie["httponly"] and cookie["samesite"] == "Strict"
+            assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
+            assert cookie.value not in (server.tokens["202"], "") and len(cookie.value) >= 40
         async with http.get(f"{server.url}/api/crm/me") as r:
             assert (await r.json())["extension"] == "202"
 
 
-async def test_signing_in_with_a_wrong_token_is_refused(
+async def test_signing_in_with_a_token_is_no_longer_possible(
     server: CrmServer, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(f"{server.url}/api/crm/session", json={"token": "wrong"}) as r:
-        assert r.status == 401 and "crm_session" not in r.cookies
+    async with http.post(f"{server.url}/api/crm/session", json={"token": server.tokens["202"]}) as r:
+        assert r.status == 422 and "crm_session" not in r.cookies
 
 
 async def test_an_employee_sees_only_their_own_calls(server: CrmServer, http: aiohttp.ClientSession) -> None:
@@ -108,7 +110,7 @@ async def test_an_employee_changes_their_screen_pop_setting(
 async def test_the_openapi_description_covers_every_crm_route(
     server: CrmServer, http: aiohttp.ClientSession
 ) -> None:
-    async with http.get(f"{server.url}/api/crm/openapi.json") as r:
+    async with http.get(f"{server.url}/api/crm/openapi.json", headers=server.headers("202")) as r:
         paths = (await r.json())["paths"]
     mounted = {
         (route.method.lower(), route.resource.canonical)
@@ -118,3 +120,22 @@ async def test_the_openapi_description_covers_every_crm_route(
     }  # fmt: skip
     described = {(m, p) for p, ops in paths.items() for m in ops}
     assert mounted - {("get", "/api/crm/openapi.json")} == described
+
+
+async def test_the_openapi_description_needs_a_signed_in_caller(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{server.url}/api/crm/openapi.json") as r:
+        assert r.status == 401
+
+
+async def test_every_crm_route_has_a_rule_in_the_permission_matrix(server: CrmServer) -> None:
+    from adapters.builtin.permissions import PUBLIC, ROUTES
+
+    mounted = {
+        (route.method, route.resource.canonical)
+        for route in server.app.router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/api/crm/")
+        and route.method != "HEAD"
+    }  # fmt: skip
+    assert mounted - PUBLIC == set(ROUTES)

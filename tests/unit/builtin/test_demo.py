@@ -64,12 +64,18 @@ def test_fresh_ids_keep_the_order_of_the_recorded_ones() -> None:
     assert all(n.startswith("pbx-") for n in new) and len(set(new)) == 3
 
 
-async def test_the_seed_gives_every_employee_a_working_token(tmp_path: Path) -> None:
-    tokens = await seed(tmp_path / "crm.db")
+async def test_the_seed_gives_every_employee_a_working_token_and_password(tmp_path: Path) -> None:
+    from adapters.builtin.passwords import verify_password
+
+    people = await seed(tmp_path / "crm.db")
     store = await Store.open(tmp_path / "crm.db")
     try:
-        found = [await store.employees.by_token(tokens[ext]) for ext, _, _ in EMPLOYEES]
+        found = [await store.employees.by_token(people[ext].token) for ext, _, _ in EMPLOYEES]
         assert [row["extension"] for row in found if row] == [ext for ext, _, _ in EMPLOYEES]
+        for ext, _, _ in EMPLOYEES:
+            account = await store.accounts.by_login(people[ext].login)
+            assert account is not None and account["extension"] == ext
+            assert await verify_password(account["password_hash"], people[ext].password)
     finally:
         await store.close()
 

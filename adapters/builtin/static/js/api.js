@@ -6,7 +6,10 @@ const FIELD_NAMES = {
   from: "Начало периода", to: "Конец периода", extension: "Внутренний номер", target: "Кому", reason: "Причина",
   company_id: "Компания", responsible_id: "Ответственный", assignee_id: "Исполнитель", pipeline_id: "Воронка",
   timezone: "Часовой пояс", budget: "Бюджет", starts_on: "Начало", ends_on: "Окончание", file: "Файл",
+  login: "Логин", password: "Пароль", new_password: "Новый пароль", current_password: "Текущий пароль", role: "Роль",
 };
+// A message the server already wrote in Russian (permissions, passwords) is shown as it is.
+const russian = (text) => (/[а-яё]/i.test(text) ? text : null);
 
 const MESSAGES = [
   [/^is required$/, "обязательное поле"],
@@ -61,9 +64,9 @@ function translate(text, rules) {
 export function problemText(status, data) {
   const errors = (data && Array.isArray(data.errors) ? data.errors : []);
   const fields = {};
-  for (const e of errors) fields[e.field] = translate(String(e.message || ""), MESSAGES) || "неверное значение";
+  for (const e of errors) fields[e.field] = translate(String(e.message || ""), MESSAGES) || russian(String(e.message || "")) || "неверное значение";
   const detail = String((data && data.detail) || "");
-  const known = detail ? translate(detail, DETAILS) : null;
+  const known = detail ? translate(detail, DETAILS) || russian(detail) : null;
   const parts = Object.entries(fields).map(([field, message]) => `${FIELD_NAMES[field] || field}: ${message}`);
   const head = known || STATUS_TEXT[status] || `Ошибка сервера (${status})`;
   return { message: parts.length ? `${head}. ${parts.join("; ")}` : head, fields };

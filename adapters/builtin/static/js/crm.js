@@ -32,15 +32,16 @@ function showLogin() {
   const error = h("p", { class: "form-error", id: "login-error", "data-testid": "login-error" });
   const form = h("form", { id: "login-form", class: "panel signin" },
     h("h1", { text: "Вход в CRM" }),
-    field("Токен сотрудника", h("input", { name: "token", type: "password", autocomplete: "off", required: true, "data-testid": "token" })),
+    field("Логин", h("input", { name: "login", autocomplete: "username", required: true, "data-testid": "login" })),
+    field("Пароль", h("input", { name: "password", type: "password", autocomplete: "current-password", required: true, "data-testid": "password" })),
     error, button("Войти", null, { type: "submit", kind: "primary", testid: "sign-in" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      await api("/session", { method: "POST", body: { token: form.elements.token.value }, quiet401: true });
+      await api("/session", { method: "POST", body: { login: form.elements.login.value, password: form.elements.password.value }, quiet401: true });
       await start();
       if (!location.hash || location.hash === "#/") location.hash = "#/calls"; else route();
-    } catch (err) { error.textContent = err.status === 401 ? "Неверный токен" : err.message; }
+    } catch (err) { error.textContent = err.status === 401 ? "Неверный логин или пароль" : err.message; }
   });
   fill(app.view, form);
 }

@@ -1,5 +1,5 @@
 // The frame of every page: header with navigation by role, search, alerts bell, live status, session.
-import { api, whenUnauthorized } from "./api.js";
+import { ApiError, api, requestHeaders, whenUnauthorized } from "./api.js";
 import { h, $, debounce, fill } from "./dom.js";
 import { initials, phone as fmtPhone, setTimeZone } from "./format.js";
 import { icon } from "./icons.js";
@@ -17,6 +17,7 @@ const NAV = [
   ["/crm/#/feed", "Лента", "all", "feed"],
   ["/crm/analytics", "Аналитика", "sees_all", "analytics"],
   ["/crm/#/settings", "Настройки", "admin", "settings"],
+  ["/crm/admin", "Сотрудники", "admin", "admin"],
 ];
 
 export function mayUse(who) {
@@ -34,7 +35,12 @@ export function employeeName(extension) {
 export function employeeById(id) { return session.employees.find((x) => x.id === id) || null; }
 
 export async function loadSession() {
-  session.me = await api("/me", { quiet401: true });
+  // /session answers 200 either way, so an anonymous visit logs no 401; the CSRF token it hands
+  // out goes with every change the pages make.
+  const state = await api("/session");
+  if (!state.signed_in) throw new ApiError(401, "Нужно войти");
+  session.me = state.me;
+  requestHeaders["X-CSRF-Token"] = state.csrf || "";
   const [settings, employees] = await Promise.all([
     api("/settings").catch(() => session.settings),
     api("/employees").catch(() => ({ items: [] })),
