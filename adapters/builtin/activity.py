@@ -211,11 +211,18 @@ class Deals:
         where = " AND ".join(conds)
         total = await self.db.scalar(f"SELECT COUNT(*) FROM deals WHERE {where}", params)
         rows = await self.db.fetch_all(
-            f"{_DEAL_SELECT} WHERE {where.replace('client_id', 'd.client_id').replace('status', 'd.status')}"
+            f"{_DEAL_SELECT} WHERE {_qualified(where)}"
             " ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return rows, int(total or 0)
+
+
+def _qualified(where: str) -> str:
+    """The deals conditions with the table alias the joined select needs."""
+    for column in ("client_id", "status", "responsible_id"):
+        where = where.replace(column, f"d.{column}")
+    return where
 
 
 _DEAL_SELECT = (

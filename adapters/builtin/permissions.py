@@ -129,6 +129,17 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_P}/imports"): ("imports", READ),
     ("DELETE", f"{_P}/imports/{{id}}"): ("imports", CHANGE),
     ("GET", f"{_P}/export"): ("export", READ),
+    ("GET", f"{_P}/search"): ("clients", READ),
+    ("GET", f"{_P}/board"): ("deals", READ),
+    ("GET", f"{_P}/deals/{{id}}"): ("deals", READ),
+    ("GET", f"{_P}/alerts"): ("me", READ),
+    ("PATCH", f"{_P}/reminders/{{id}}"): ("notes", CHANGE),
+    ("GET", f"{_P}/activity"): ("clients", READ),
+    ("GET", f"{_P}/settings"): ("settings", READ),
+    ("PATCH", f"{_P}/settings"): ("settings", CHANGE),
+    ("POST", f"{_P}/contacts"): ("clients", CHANGE),
+    ("DELETE", f"{_P}/clients/{{id}}/phones/{{phone}}"): ("clients", CHANGE),
+    ("PATCH", f"{_P}/companies/{{id}}"): ("companies", CHANGE),
 }
 # Routes that answer without a caller (signing in, the public description when configured).
 PUBLIC = frozenset(

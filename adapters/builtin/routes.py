@@ -21,8 +21,8 @@ from adapters.builtin import (
     routes_work,
     routes_workspace,
 )
-from adapters.builtin.db import NotFoundError, calls_visible_to
 from adapters.builtin.auditing import audit_changes
+from adapters.builtin.db import NotFoundError, calls_visible_to
 from adapters.builtin.handlers import CONFIG_KEY, STORE_KEY, CrmConfig, store_errors
 from adapters.builtin.numbers import normalise
 from adapters.builtin.store import Store, shared_store

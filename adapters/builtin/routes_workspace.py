@@ -19,6 +19,7 @@ from aiohttp import web
 from adapters.builtin import board
 from adapters.builtin.handlers import caller, ok, store_of
 from adapters.builtin.numbers import normalise
+from adapters.builtin.permissions import CHANGE, READ, check_owner, own_filter
 from adapters.builtin.search import search as run_search
 from adapters.builtin.validate import Field, invalid, parse, path_id, query_bool, query_id
 from connector.api.app import Problem, read_json
@@ -37,13 +38,15 @@ async def deals_board(request: web.Request) -> web.Response:
     store = store_of(request)
     pipeline_id = query_id(request, "pipeline_id") or (await store.deals.pipelines())[0]["id"]
     mine = principal.employee_id if query_bool(request, "mine") else None
+    mine = own_filter(principal, "deals") or mine  # an employee's board shows their own deals
     return ok(await board.board(store.db, store.deals, pipeline_id, mine))
 
 
 async def deal_card(request: web.Request) -> web.Response:
-    """GET /api/crm/deals/{id}: the deal with its history, tasks and calls."""
-    await caller(request)
+    """GET /api/crm/deals/{id}: the deal with its history, tasks and calls (an employee's own)."""
+    principal = await caller(request)
     store = store_of(request)
+    check_owner(principal, "deals", READ, await store.deals.get(path_id(request)))
     return ok(await board.deal_card(store.db, store.deals, path_id(request)))
 
 
@@ -113,6 +116,7 @@ async def remove_phone(request: web.Request) -> web.Response:
     """DELETE /api/crm/clients/{id}/phones/{phone}."""
     principal = await caller(request)
     phone = normalise(request.match_info["phone"])
+    check_owner(principal, "clients", CHANGE, await store_of(request).clients.get(path_id(request)))
     return ok(await store_of(request).clients.remove_phone(path_id(request), phone, principal.employee_id))
 
 

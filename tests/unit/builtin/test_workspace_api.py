@@ -134,12 +134,15 @@ async def test_the_board_totals_each_stage_and_filters_mine(
                 "responsible_id": who["id"],
             }
         )
-    _, everyone = await _call(http, server, "GET", f"/board?pipeline_id={pipeline['id']}")
+    _, everyone = await _call(http, server, "GET", f"/board?pipeline_id={pipeline['id']}", ext="201")
     stages = {s["name"]: s for s in everyone["stages"]}
     assert (stages["Новая"]["count"], stages["Новая"]["value"]) == (2, 350)
     assert (stages["Счёт"]["count"], stages["Счёт"]["value"]) == (1, 40)
     _, own = await _call(http, server, "GET", f"/board?pipeline_id={pipeline['id']}&mine=1")
     assert {s["name"]: s["value"] for s in own["stages"] if s["count"]} == {"Новая": 100, "Счёт": 40}
+    # an employee sees only their own deals on the board, asked or not (S7)
+    _, employees = await _call(http, server, "GET", f"/board?pipeline_id={pipeline['id']}")
+    assert employees["stages"] == own["stages"]
 
 
 async def test_the_board_shows_a_bounded_number_of_cards_but_counts_them_all(
@@ -154,7 +157,7 @@ async def test_the_board_shows_a_bounded_number_of_cards_but_counts_them_all(
         await conn.executemany(
             "INSERT INTO deals (pipeline_id, stage, title, value, created_at) VALUES (?, ?, ?, ?, ?)", rows
         )
-    _, data = await _call(http, server, "GET", "/board")
+    _, data = await _call(http, server, "GET", "/board", ext="201")
     first = data["stages"][0]
     assert first["count"] == board.CARDS_PER_STAGE + 7 and len(first["deals"]) == board.CARDS_PER_STAGE
 
