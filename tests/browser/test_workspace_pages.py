@@ -45,7 +45,7 @@ async def test_a_deal_dragged_to_another_stage_is_saved_and_written_to_the_feed(
     from playwright.async_api import expect
 
     _, ids = await _deals(crm)
-    await sign_in(page, crm)
+    await sign_in(page, crm, "201")  # a manager: employees see only their own deals (S7)
     await page.get_by_test_id("nav-deals").click()
     board = page.get_by_test_id("board")
     first = board.locator('[data-stage="Новая"]')
@@ -65,7 +65,7 @@ async def test_a_deal_dragged_to_another_stage_is_saved_and_written_to_the_feed(
         "Сделка «Поставка бумаги»: Новая → Согласование", timeout=TIMEOUT
     )
     await expect(page.get_by_test_id("feed").locator("li", has_text="Новая → Согласование")).to_contain_text(
-        "Егор Сотрудник"
+        "Марк Менеджер"
     )
     await shot(page, "client-feed-deal-moved")
 
@@ -74,7 +74,7 @@ async def test_a_deal_dropped_on_lost_asks_for_the_reason(page: Any, crm: CrmSer
     from playwright.async_api import expect
 
     _, ids = await _deals(crm)
-    await sign_in(page, crm)
+    await sign_in(page, crm, "201")  # «Картриджи» is another employee's deal: a manager closes it
     await page.goto(f"{crm.url}/crm/#/deals")
     card = page.locator(f'[data-deal="{ids["Картриджи"]}"]')
     await card.drag_to(page.get_by_test_id("drop-lost"))
@@ -154,7 +154,7 @@ async def test_the_card_is_edited_in_place(page: Any, crm: CrmServer) -> None:
     from playwright.async_api import expect
 
     client_id = await crm.store.clients.create("Павел", ["+79165550055"])
-    await sign_in(page, crm)
+    await sign_in(page, crm, "201")  # hands the client to a manager midway: an employee could not edit on
     await page.goto(f"{crm.url}/crm/#/client/{client_id}")
     await page.get_by_test_id("client-name-edit").click()
     await page.get_by_test_id("client-name-edit-input").fill("Павел Смирнов")
