@@ -21,6 +21,15 @@ from adapters.builtin.numbers import normalise
 
 MAX_ROWS = 5_000
 MAX_BYTES = 50 * 1024 * 1024
+# Bounds on what a file may expand to, checked before and while it is read: an XLSX is a ZIP
+# whose parts (shared strings above all) can unpack to gigabytes from a few kilobytes.
+MAX_COLUMNS = 100
+MAX_CELL = 10_000  # characters in one cell
+MAX_CHARS = 10_000_000  # characters in the whole table
+MAX_UNPACKED = 100 * 1024 * 1024  # bytes of all XLSX parts together, as the ZIP declares them
+MAX_PART = 50 * 1024 * 1024  # bytes of one XLSX part
+MAX_RATIO = 200  # unpacked / packed for any part larger than 1 MB unpacked
+MAX_SHARED_STRINGS = 200_000
 UNDO_WINDOW = timedelta(hours=24)
 FIELDS = {
     "name": "Имя",
@@ -46,11 +55,27 @@ class Table:
 
 
 def read_table(data: bytes, filename: str) -> Table:
-    """The first sheet of an XLSX file, or a CSV file (UTF-8 or Windows-1251; , ; or tab)."""
+    """The first sheet of an XLSX file, or a CSV file (UTF-8 or Windows-1251; , ; or tab).
+
+    Bounded: `ImportFileError` for anything past the limits above, before it is expanded where
+    the file says how big it is (ZIP sizes, shared-string counts) and while it is read otherwise.
+    The daemon runs this in a worker process (`import_worker`) with a memory cap as well.
+    """
     if len(data) > MAX_BYTES:
         raise ImportFileError("the file is larger than 50 MB")
     is_xlsx = filename.lower().endswith(".xlsx") or data[:2] == b"PK"  # XLSX is a ZIP archive
     return _table(_xlsx_rows(data) if is_xlsx else _csv_rows(data))
+
+
+def _check_cells(row: Sequence[str], number: int, budget: list[int]) -> None:
+    if len(row) > MAX_COLUMNS and any(cell.strip() for cell in row[MAX_COLUMNS:]):
+        raise ImportFileError(f"row {number} has more than {MAX_COLUMNS} columns")
+    for cell in row:
+        if len(cell) > MAX_CELL:
+            raise ImportFileError(f"row {number} has a cell longer than {MAX_CELL} characters")
+        budget[0] += len(cell)
+    if budget[0] > MAX_CHARS:
+        raise ImportFileError(f"the file holds more than {MAX_CHARS} characters of text")
 
 
 def _csv_rows(data: bytes) -> list[list[str]]:
@@ -63,10 +88,21 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     except csv.Error:
         dialect = csv.excel
     rows: list[list[str]] = []
-    for row in csv.reader(io.StringIO(text), dialect):
-        rows.append(row)
-        if len(rows) > MAX_ROWS + 1:
-            raise ImportFileError(f"the file has more than {MAX_ROWS} rows")
+    budget = [0]
+    limit = csv.field_size_limit()
+    csv.field_size_limit(MAX_CELL + 2)  # a field past this is an error, not a 10 MB string
+    try:
+        for row in csv.reader(io.StringIO(text), dialect):
+            _check_cells(row, len(rows) + 1, budget)
+            rows.append(row)
+            if len(rows) > MAX_ROWS + 1:
+                raise ImportFileError(f"the file has more than {MAX_ROWS} rows")
+    except csv.Error as exc:
+        raise ImportFileError(
+            f"row {len(rows) + 1} cannot be read as CSV (a cell longer than {MAX_CELL} characters?): {exc}"
+        ) from exc
+    finally:
+        csv.field_size_limit(limit)
     return rows
 
 
@@ -75,18 +111,63 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
+        _check_zip(data)
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        if isinstance(exc, ImportFileError):
+            raise
         raise ImportFileError(f"not a readable XLSX file: {exc}") from exc
     try:
         rows: list[list[str]] = []
-        for values in book.worksheets[0].iter_rows(values_only=True):
-            rows.append([_cell(v) for v in values])
+        budget = [0]
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+            row = [_cell(v) for v in values]
+            _check_cells(row, len(rows) + 1, budget)
+            rows.append(row)
             if len(rows) > MAX_ROWS + 1:
                 raise ImportFileError(f"the file has more than {MAX_ROWS} rows")
         return rows
     finally:
         book.close()
+
+
+def _check_zip(data: bytes) -> None:
+    """Refuse an XLSX whose parts would unpack past the bounds, before anything is unpacked."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = archive.infolist()
+        if len(parts) > 1_000:
+            raise ImportFileError("the XLSX file has more than 1000 parts")
+        total = 0
+        for part in parts:
+            total += part.file_size
+            ratio = part.file_size / max(part.compress_size, 1)
+            if part.file_size > MAX_PART or (part.file_size > 1 << 20 and ratio > MAX_RATIO):
+                raise ImportFileError(f"the XLSX part {part.filename} unpacks to {part.file_size} bytes")
+        if total > MAX_UNPACKED:
+            raise ImportFileError(f"the XLSX file unpacks to more than {MAX_UNPACKED} bytes")
+        for part in parts:
+            if part.filename.endswith((".xml", ".rels")):
+                _check_xml(archive, part)
+
+
+def _check_xml(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
+    """No DTD (entity expansion) in any part, and a bounded count of shared strings."""
+    from xml.etree.ElementTree import iterparse
+
+    with archive.open(part) as stream:
+        if b"<!DOCTYPE" in stream.read(1 << 16).upper():  # a DTD comes before the root element
+            raise ImportFileError(f"the XLSX part {part.filename} declares a DTD")
+    if not part.filename.lower().endswith("sharedstrings.xml"):
+        return
+    count = 0
+    with archive.open(part) as stream:
+        for _, element in iterparse(stream, events=("end",)):
+            if element.tag.rpartition("}")[2] == "si":
+                count += 1
+                element.clear()
+                if count > MAX_SHARED_STRINGS:
+                    raise ImportFileError(f"the XLSX file has more than {MAX_SHARED_STRINGS} shared strings")
 
 
 def _cell(value: object) -> str:
@@ -100,7 +181,7 @@ def _cell(value: object) -> str:
 def _table(raw: list[list[str]]) -> Table:
     if not raw:
         raise ImportFileError("the file is empty")
-    headers = [h.strip() for h in raw[0]]
+    headers = [h.strip() for h in raw[0][:MAX_COLUMNS]]
     while headers and not headers[-1]:
         headers.pop()
     if not headers or "" in headers:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
 
-from adapters.builtin import importer
+from adapters.builtin import import_worker, importer
 from adapters.builtin.campaigns import ensure_schema
 from adapters.builtin.handlers import caller, ok, store_of
 from adapters.builtin.periods import config_of
@@ -84,7 +84,8 @@ async def _read_limited(part: BodyPartReader) -> bytes:
 
 async def _table(upload: Upload) -> importer.Table:
     try:
-        return await asyncio.to_thread(importer.read_table, upload.data, upload.filename)
+        # in a capped worker process: an import bomb cannot take the daemon's memory
+        return await import_worker.read_table(upload.data, upload.filename)
     except importer.ImportFileError as exc:
         raise invalid("file", str(exc)) from exc
 
