@@ -100,7 +100,19 @@ async def _call_totals(db: Database, period: Period, dids: list[str]) -> dict[st
         "missed": incoming - answered,
         "outgoing": outgoing,
         "tracking": int(tracking or 0),
+        "missed_by_reason": await _missed_by_reason(db, period),
     }
+
+
+async def _missed_by_reason(db: Database, period: Period) -> dict[str, int]:
+    """Inbound calls nobody answered, by the tracker's reason ("unknown": filed before reasons)."""
+    rows = await db.fetch_all(
+        "SELECT COALESCE(reason, 'unknown') AS reason, COUNT(*) AS calls FROM calls"
+        " WHERE direction = 'inbound' AND disposition <> 'answered' AND started_at >= ? AND started_at < ?"
+        " GROUP BY 1 ORDER BY 2 DESC, 1",
+        (period.since, period.until),
+    )
+    return {str(r["reason"]): int(r["calls"]) for r in rows}
 
 
 async def hourly(db: Database, dids: list[str], now: datetime, period: Period) -> list[dict[str, Any]]:

@@ -15,9 +15,10 @@ from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import Clients
 from adapters.builtin.search import fold, phone_fragment
-from connector.calls.model import Call, Direction
+from connector.calls.model import Call, Direction, Reason
 
 CALL_TYPES = ("incoming", "outgoing", "missed", "internal")
+CALL_REASONS = tuple(r.value for r in Reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class CallFilter:
     spam: bool | None = None  # True: only spam; False: no spam; None: both
     extensions: tuple[str, ...] | None = None  # the viewer's own extensions; None = sees all
     q: str | None = None  # a phone fragment typed any way, or a client's name
+    reason: str | None = None  # one of CALL_REASONS: why an unanswered call ended so
+    closed_hours_first: bool = False  # calls that came in closed hours first (the morning's list)
 
 
 _TYPE_SQL = {
@@ -113,6 +116,8 @@ def _what(f: CallFilter, conds: _Conditions) -> None:
         conds.add(f"c.direction = 'inbound' AND (c.client_id IS NULL OR k.kind = 'contact') AND {_NO_DEAL}")
     if f.spam is not None:
         conds.add(_SPAM if f.spam else f"NOT {_SPAM}")
+    if f.reason:
+        conds.add("c.reason = ?", f.reason)
 
 
 _SELECT = (
@@ -151,17 +156,18 @@ class Calls:
             iso(call.answered_at) if call.answered_at else None, iso(call.ended_at),
             call.disposition.value, round(call.talk_seconds, 3), round(call.wait_seconds, 3),
             employee, call.recording, json.dumps(record, ensure_ascii=False),
+            call.reason.value if call.reason is not None else None,
         )  # fmt: skip
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO calls (id, direction, phone, client_id, did, started_at, answered_at, ended_at,"
-                " disposition, talk_seconds, wait_seconds, employee, recording, record)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " disposition, talk_seconds, wait_seconds, employee, recording, record, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET direction = excluded.direction, did = excluded.did,"
                 " started_at = excluded.started_at, answered_at = excluded.answered_at,"
                 " ended_at = excluded.ended_at, disposition = excluded.disposition,"
                 " talk_seconds = excluded.talk_seconds, wait_seconds = excluded.wait_seconds,"
-                " employee = excluded.employee, record = excluded.record,"
+                " employee = excluded.employee, record = excluded.record, reason = excluded.reason,"
                 " recording = COALESCE(excluded.recording, calls.recording)",
                 values,
             )
@@ -192,8 +198,9 @@ class Calls:
         where, params = _where(f)
         base = f"FROM calls c LEFT JOIN clients k ON k.id = c.client_id WHERE {where}"
         total = await self.db.scalar(f"SELECT COUNT(*) {base}", params)
+        first = "c.reason IS 'closed_hours' DESC, " if f.closed_hours_first else ""
         rows = await self.db.fetch_all(
-            f"{_SELECT} WHERE {where} ORDER BY c.started_at DESC, c.id DESC LIMIT ? OFFSET ?",
+            f"{_SELECT} WHERE {where} ORDER BY {first}c.started_at DESC, c.id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return [_present(r) for r in rows], int(total or 0)
@@ -217,7 +224,17 @@ class Calls:
 def _present(row: Row) -> Row:
     """A call row as the API shows it: the tracker's record plus where it is filed."""
     record = json.loads(row.pop("record"))
-    for key in ("legs", "transfers", "rang", "linkedids", "queue", "pickup", "originated", "answered_by"):
+    for key in (
+        "legs",
+        "transfers",
+        "rang",
+        "linkedids",
+        "queue",
+        "pickup",
+        "originated",
+        "answered_by",
+        "voicemail",
+    ):
         row[key] = record.get(key)
     row["spam"] = bool(row["spam"])
     row["has_deal"] = bool(row["has_deal"])

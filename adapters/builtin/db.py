@@ -131,8 +131,12 @@ ADDED_COLUMNS = (
     ("deals", "reason", "TEXT NOT NULL DEFAULT ''"),
     ("deals", "stage_since", "TEXT"),
     ("clients", "search", "TEXT NOT NULL DEFAULT ''"),
+    ("calls", "reason", "TEXT"),  # why an unanswered call ended so (the tracker's Call.reason)
 )
 LATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS calls_reason ON calls(reason, started_at)",
+    # Missed calls by reason in the analytics summary: a covering range per direction.
+    "CREATE INDEX IF NOT EXISTS calls_report_reason ON calls(direction, started_at, disposition, reason)",
     "CREATE INDEX IF NOT EXISTS deals_board ON deals(pipeline_id, status, stage, created_at)",
     "CREATE INDEX IF NOT EXISTS deals_responsible ON deals(responsible_id, status)",
 )

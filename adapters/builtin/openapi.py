@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.builtin.activity import DEAL_STATUSES, FEED_KINDS
-from adapters.builtin.callstore import CALL_TYPES
+from adapters.builtin.callstore import CALL_REASONS, CALL_TYPES
 from adapters.builtin.people import ROLES, SCREEN_POP
 
 _PAGE = [
@@ -34,6 +34,8 @@ _CALL_FILTERS = [
     _q("phone", {"type": "string"}),
     _q("client_id", {"type": "integer"}),
     _q("q", {"type": "string"}, "a phone fragment typed any way (916 123, 8916...), or a client's name"),
+    _q("reason", {"enum": list(CALL_REASONS)}, "why an unanswered call ended so (the tracker's reason)"),
+    _q("closed_hours_first", {"type": "boolean"}, "calls that came in closed hours first"),
     *_PAGE,
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.builtin.callstore import CALL_TYPES, CallFilter
+from adapters.builtin.callstore import CALL_REASONS, CALL_TYPES, CallFilter
 from adapters.builtin.db import Row
 from adapters.builtin.handlers import caller, config_of, ok, present_call, store_of
 from adapters.builtin.numbers import normalise
@@ -47,11 +47,14 @@ def call_filter(request: web.Request, principal: Principal) -> CallFilter:
         spam=query_bool(request, "spam"),
         extensions=principal.scope,
         q=query.get("q", "").strip()[:100] or None,
+        reason=query_choice(request, "reason", CALL_REASONS),
+        closed_hours_first=bool(query_bool(request, "closed_hours_first")),
     )
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    """GET /api/crm/calls: filters type, did, employee, from, to, appeals, unsorted, spam, phone."""
+    """GET /api/crm/calls: filters type, did, employee, from, to, appeals, unsorted, spam, phone,
+    reason (why an unanswered call ended so); closed_hours_first=true lists closed-hours calls first."""
     principal = await caller(request)
     page = page_of(request, config_of(request).page_size)
     rows, total = await store_of(request).calls.list(

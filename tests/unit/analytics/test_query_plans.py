@@ -85,7 +85,7 @@ async def test_the_schema_replaces_the_first_report_indexes_in_an_existing_datab
         assert not names & {"calls_period", "calls_line", "calls_employee", "calls_missed"}
         assert {n for n in names if n.startswith("calls_report_")} == {
             "calls_report_direction", "calls_report_line", "calls_report_employee",
-            "calls_report_employee_line", "calls_report_missed",
+            "calls_report_employee_line", "calls_report_missed", "calls_report_reason",
         }  # fmt: skip
     finally:
         await store.close()

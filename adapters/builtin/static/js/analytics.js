@@ -119,12 +119,24 @@ async function showSummary() {
       kpi("Входящих принято / пропущено", `${num(c.answered)} / ${num(c.missed)}`, "kpi-incoming"),
       kpi("Исходящих", num(c.outgoing), "kpi-outgoing"),
       kpi("Расходы на рекламу", money(data.campaigns.spend), "kpi-spend")),
+    h("div", { class: "panel" }, h("h2", { text: "Пропущенные по причинам" }), missedByReason(c.missed_by_reason || {})),
     h("div", { class: "panel" }, h("h2", { text: "Входящие на многоканальные номера за 24 часа" }),
       columns(hours, { testid: "chart-hourly", every: 2 })),
     h("div", { class: "panel" }, h("h2", { text: "Входящие на многоканальные номера за год" }),
       heatmap(data.daily, { testid: "chart-daily" })),
     h("div", { class: "panel" }, h("h2", { text: "Рекламные кампании за период" }), campaignCosts(data.campaigns.items)),
   );
+}
+
+const MISSED_REASONS = { closed_hours: "Нерабочее время", ivr_abandon: "Положили трубку в голосовом меню", voicemail: "Голосовая почта",
+  announcement: "Только объявление", busy_on_call: "Сотрудник занят", no_route: "Нет маршрута", caller_gave_up: "Не дождались ответа",
+  no_answer: "Никто не ответил", unknown: "Причина не записана" };
+
+function missedByReason(counts) {
+  const rows = Object.entries(counts);
+  if (!rows.length) return h("div", { "data-testid": "missed-by-reason" }, empty("Пропущенных звонков нет", ""));
+  return table(["Причина", "Звонков"], rows.map(([reason, n]) => h("tr", {}, td(MISSED_REASONS[reason] || reason), td(num(n), "num"))),
+    { "data-testid": "missed-by-reason" });
 }
 
 function campaignCosts(items) {

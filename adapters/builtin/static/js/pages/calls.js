@@ -8,8 +8,9 @@ import { localInputToIso } from "../format.js";
 import { icon } from "../icons.js";
 
 const TYPES = [["", "Все"], ["incoming", "Входящие"], ["missed", "Пропущенные"], ["outgoing", "Исходящие"], ["internal", "Внутренние"]];
-const REASONS = { "no-answer": "не ответили", busy: "занято", cancelled: "сбросил", "caller-hangup": "клиент положил трубку",
-  "agent-hangup": "сотрудник завершил", transferred: "переведён", voicemail: "голосовая почта", failed: "не прошёл", queue_timeout: "очередь: время вышло" };
+// The tracker's reasons for an unanswered call (docs/capture-format.md, "Reason").
+const REASONS = { closed_hours: "нерабочее время", ivr_abandon: "положил трубку в меню", voicemail: "голосовая почта",
+  announcement: "только объявление", busy_on_call: "занято", no_route: "нет маршрута", caller_gave_up: "не дождался ответа", no_answer: "никто не ответил" };
 const state = { page: 1, type: "", lines: {} };
 
 export function callKind(call) {
@@ -26,6 +27,7 @@ export async function showCalls(view) {
   const filters = h("form", { class: "toolbar", id: "call-filters", "data-testid": "call-filters" },
     h("input", { name: "phone", type: "search", placeholder: "Номер телефона", "aria-label": "Номер телефона", class: "grow" }),
     session.me.sees_all ? select("employee", [["", "Все сотрудники"], ...session.employees.map((e) => [e.extension, e.name])], "", { "aria-label": "Сотрудник", "data-testid": "filter-employee" }) : null,
+    select("reason", [["", "Любая причина"], ...Object.entries(REASONS)], "", { "aria-label": "Причина", "data-testid": "filter-reason" }),
     lines.items.length ? select("did", [["", "Все линии"], ...lines.items.map((n) => [n.number, n.name || fmtPhone(n.number)])], "", { "aria-label": "Линия" }) : null,
     h("label", { class: "check" }, "с ", h("input", { name: "from", type: "date", "aria-label": "С даты" })),
     h("label", { class: "check" }, "по ", h("input", { name: "to", type: "date", "aria-label": "По дату" })),
@@ -49,7 +51,9 @@ async function load(list, filters, quiet = false) {
   const f = formValues(filters);
   const query = new URLSearchParams({ page: state.page, per_page: 25 });
   if (state.type) query.set("type", state.type);
-  for (const key of ["did", "employee"]) if (f[key]) query.set(key, f[key]);
+  for (const key of ["did", "employee", "reason"]) if (f[key]) query.set(key, f[key]);
+  // In the morning the night's closed-hours calls come first: they are the ones to call back.
+  if (state.type === "missed" && new Date().getHours() < 12) query.set("closed_hours_first", "true");
   if (f.phone) query.set("q", f.phone);
   for (const key of ["appeals", "unsorted"]) if (f[key]) query.set(key, "true");
   query.set("spam", f.spam ? "true" : "false");
@@ -60,7 +64,7 @@ async function load(list, filters, quiet = false) {
   const columns = [
     { label: "Когда", cell: (c) => h("span", { class: "nowrap", text: when(c.started_at) }) },
     { label: "Тип", cell: (c) => { const [cls, arrow, text] = callKind(c); return h("span", { class: `call-type ${cls}` }, h("span", { class: "arrow", "aria-hidden": "true" }, arrow), text,
-      c.reason && c.disposition !== "answered" ? h("span", { class: "muted small", "data-testid": "call-reason" }, ` · ${REASONS[c.reason] || c.reason}`) : null); } },
+      c.reason && c.disposition !== "answered" ? h("span", { class: "muted small", "data-testid": "call-reason" }, ` · ${REASONS[c.reason] || c.reason}${c.voicemail?.message_left ? " (оставил сообщение)" : ""}`) : null); } },
     { label: "Клиент", cell: clientCell },
     { label: "Линия", cls: "nowrap", cell: (c) => (c.did ? state.lines[String(c.did).replace(/^\+/, "")] || fmtPhone(c.did) : "") },
     { label: "Сотрудник", cls: "nowrap", cell: (c) => employeeName(c.employee) },
