@@ -75,7 +75,7 @@ async def _deal_totals(db: Database, period: Period) -> dict[str, Any]:
     return {"created": int(created or 0), **closed, "won_value": round(float(closed["won_value"]), 2)}
 
 
-async def _call_totals(db: Database, period: Period, dids: list[str]) -> dict[str, int]:
+async def _call_totals(db: Database, period: Period, dids: list[str]) -> dict[str, Any]:
     # One range of calls_report_direction per direction (the IN loop keeps GROUP BY order) ...
     rows = await db.fetch_all(
         "SELECT direction, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered FROM calls"
