@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connector.calls.core import AmiEvent, Tracking, as_int, val
+from connector.calls.state import Kind, classify
 
 
 def on_channel(t: Tracking, event: AmiEvent) -> None:
@@ -23,10 +24,20 @@ def on_caller_id(t: Tracking, event: AmiEvent) -> None:
 
 
 def on_rename(t: Tracking, event: AmiEvent) -> None:
-    """Rename: the channel got a new name (masquerades)."""
+    """Rename: the channel got a new name (masquerades). A ringing phone's channel renamed to
+    another employee's phone is a pickup (a BLF pickup by INVITE with Replaces moves the picker's
+    channel into the ringing one): the channel is that employee's from now on."""
     channel = t.channel(event, create=False)
-    if channel is not None:
-        channel.name = val(event, "Newname") or channel.name
+    if channel is None:
+        return
+    channel.name = val(event, "Newname") or channel.name
+    kind, ext = classify(channel.name.partition("<")[0], t.rules)
+    if kind is not Kind.EMPLOYEE or ext == channel.ext:
+        return
+    conv = t.conv_of(channel)
+    if channel.kind is Kind.EMPLOYEE and channel.dialled_at is not None and not conv.legs:
+        conv.pickup = True
+    channel.kind, channel.ext = kind, ext
 
 
 def on_local_bridge(t: Tracking, event: AmiEvent) -> None:

@@ -236,10 +236,28 @@ class Tracking:
     def refresh(self, conv: Conversation) -> None:
         """Recompute who talks to the client; open and close legs; announce new answers."""
         last = conv.legs[-1].ext if conv.legs else None
-        for ext in legs.update(conv, legs.talking(conv, self.channels, self.bridges), self.now):
+        unanswered = not conv.legs
+        now_talking = legs.talking(conv, self.channels, self.bridges)
+        for ext in legs.update(conv, now_talking, self.now):
+            if unanswered and self._picked_up(conv, now_talking[ext]):
+                conv.pickup = True
             conv.hangup_after_talk = None  # the talk goes on: whoever hung up before did not end it
             if ext != last:
                 self.emit_live(conv, LiveKind.ANSWERED, exten=ext)
+
+    def _picked_up(self, conv: Conversation, uid: str) -> bool:
+        """Whether the first employee to talk answered a ringing call without being dialled: a
+        pickup, whatever announced it (the Pickup event may be missing: a BLF pickup by INVITE with
+        Replaces, an older Asterisk, a filtered event class). A phone the PBX dialled, the call's
+        own origin and an originate's employee are never pickers."""
+        channel = self.channels.get(uid)
+        return (
+            channel is not None
+            and bool(conv.rang)
+            and channel.dialled_at is None
+            and channel is not conv.origin
+            and not conv.originated
+        )
 
     def ring(self, conv: Conversation, ext: str, order: float | None = None) -> None:
         """An employee's phone rings in `conv`; `order` ranks it in `rang` (default: now)."""

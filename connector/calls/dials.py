@@ -93,6 +93,10 @@ def on_dial_end(t: Tracking, event: AmiEvent) -> None:
     if anchor is None:
         return
     conv = t.conv_of(anchor)
+    if dest is not None and source is not None:
+        # A dial links its two ends, also when the end is a channel the dial never began (a
+        # picker's, moved into the ringing one).
+        conv = t.merge(t.conv_of(source), conv)
     if dest is not None and source is None and t.is_attempt(dest):
         return  # an interception attempt's own dial says nothing about the caller's call
     status = val(event, "DialStatus")
@@ -100,6 +104,10 @@ def on_dial_end(t: Tracking, event: AmiEvent) -> None:
         conv.outer_status = status
     if status == "ANSWER" and dest is not None and dest.ext:
         conv.dial_answers.append((t.now, dest.ext))
+        if dest.dialled_at is None and dest.kind is Kind.EMPLOYEE and conv.rang and not conv.legs:
+            # The dial was answered by a phone it never rang: the ringing channel was replaced
+            # by a picker's (Pickup(), PickupChan(), a BLF pickup).
+            conv.pickup = True
 
 
 def on_originate_response(t: Tracking, event: AmiEvent) -> None:
