@@ -344,6 +344,7 @@ async def test_the_live_feed_shows_what_the_company_does(page: Any, crm: CrmServ
     await sign_in(page, crm)
     await page.get_by_test_id("nav-feed").click()
     feed = page.get_by_test_id("live-feed")
+    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "on")  # kept across pages
     await expect(feed).to_contain_text("Сделка «Картриджи»: Новая → Счёт", timeout=TIMEOUT)
     await expect(feed).to_contain_text("Входящий звонок, принят")
     await shot(page, "live-feed")

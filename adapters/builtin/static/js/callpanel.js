@@ -7,7 +7,8 @@ import { session } from "./shell.js";
 import { button, field, formDialog, select, toast, toastError } from "./ui.js";
 
 const STATE = { ringing: "Входящий звонок", answered: "Разговор", transferred: "Звонок переведён вам", ended: "Звонок завершён" };
-const panel = { callId: null, message: null };
+const panel = { callId: null, message: null, watch: null };
+const WATCH_MS = 2000;
 
 export function showCallPanel(message) {
   const event = message.event;
@@ -29,9 +30,27 @@ export function showCallPanel(message) {
   const old = $("#callpanel");
   if (old) old.replaceWith(node); else document.body.append(node);
   document.body.classList.add("has-callpanel");
+  watchEnd(message, ended);
+}
+
+// The tracker's "ended" event names no extension, so it reaches no employee's screen; the call
+// is known to be over once it is filed in the CRM (the outbox files it a moment after it ends).
+function watchEnd(message, ended) {
+  clearInterval(panel.watch);
+  if (ended) return;
+  const id = message.event.call_id;
+  panel.watch = setInterval(async () => {
+    if (panel.callId !== id) { clearInterval(panel.watch); return; }
+    try {
+      await api(`/calls/${encodeURIComponent(id)}`);
+    } catch (err) { return; }  // not filed yet: still going
+    clearInterval(panel.watch);
+    showCallPanel({ ...message, event: { ...message.event, kind: "ended" } });
+  }, WATCH_MS);
 }
 
 export function hideCallPanel() {
+  clearInterval(panel.watch);
   const old = $("#callpanel");
   if (old) old.remove();
   panel.callId = null;

@@ -67,7 +67,8 @@ export function renderHeader(active, { onSignOut, screenPop = true } = {}) {
     nav,
     searchBox(),
     h("div", { class: "me" },
-      h("span", { class: "dot", id: "live", "data-testid": "live", "data-state": "off", title: "Живые события звонков: нет связи" }),
+      h("span", { class: `dot ${liveOn ? "on" : ""}`, id: "live", "data-testid": "live", "data-state": liveOn ? "on" : "off",
+        title: liveOn ? "Живые события звонков: подключено" : "Живые события звонков: нет связи" }),
       h("a", { class: "btn btn-sm bell", href: "/crm/#/tasks", id: "bell", "data-testid": "bell", title: "Задачи и напоминания" }, icon("bell", 18),
         h("span", { class: "count", id: "bell-count", "data-testid": "bell-count", hidden: true }, "0")),
       meMenu(me, screenPop ? pop : null, onSignOut)));
@@ -95,7 +96,10 @@ function meMenu(me, pop, onSignOut) {
   return details;
 }
 
+let liveOn = false; // kept across page changes: the header is drawn again on each
+
 export function setLive(on) {
+  liveOn = on;
   const dot = $("#live");
   if (!dot) return;
   dot.classList.toggle("on", on);
