@@ -10,6 +10,9 @@ dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
 dpkg -s libjs-jquery >/dev/null 2>&1 || need+=(libjs-jquery)   # amoCRM's jQuery, for the widget's test page
+# Bitrix24 recordings in Asterisk's other formats (gsm, sln, ulaw, alaw) are converted to mp3.
+command -v sox >/dev/null 2>&1 || need+=(sox)
+dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "system-deps: need root to install: ${need[*]}" >&2

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from adapters.base import Adapter, AdapterContext, Capability, Contact
-from adapters.bitrix24 import entities, mapping, telephony
+from adapters.bitrix24 import entities, mapping, recording, telephony
 from adapters.bitrix24.cards import Cards
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.history import History
@@ -196,18 +196,16 @@ class Bitrix24Adapter(Adapter):
         if not (self.logs_calls and self.settings.upload_recordings):
             return
         path = await asyncio.to_thread(converted, path)
-        try:
-            name = mapping.recording_name(path)
-        except ValueError as exc:
-            raise PermanentError(str(exc), adapter=self.name) from exc
+        name = recording.upload_name(path)
         found = await telephony.load(self.context.state, (call.id, *call.linkedids))
         if found is None or not found[1].finished:
             raise TransientError("the call is not finished in the portal yet", adapter=self.name)
         try:
             await self._wait_until_stable(path, name)
-            await telephony.attach_record(
-                self.client, found[1].call_id, path, name, self.settings.inline_recording_max_bytes
-            )
+            async with recording.accepted(path, self.name) as upload:  # mp3/wav, else converted
+                await telephony.attach_record(
+                    self.client, found[1].call_id, upload, name, self.settings.inline_recording_max_bytes
+                )
         except FileNotFoundError as exc:
             # MixMonitor may still be closing the file (or MikoPBX converting it to mp3).
             raise TransientError(f"recording {name} is not there yet", adapter=self.name) from exc

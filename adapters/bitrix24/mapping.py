@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import datetime
-from pathlib import PurePath
 
 from adapters.reasons import reason_of, reason_text
 from connector.calls.model import Call, Direction, Disposition, Leg
@@ -120,14 +119,6 @@ def other_legs(call: Call) -> list[tuple[int, Leg]]:
 def start_date(moment: datetime, timezone: str) -> str:
     """ISO-8601 with the offset, in the portal's time zone (Bitrix24 wants the offset)."""
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).isoformat(timespec="seconds")
-
-
-def recording_name(path: str) -> str:
-    """The FILENAME Bitrix24 accepts (.mp3 or .wav), or ValueError."""
-    name = PurePath(path).name
-    if PurePath(name).suffix.lower() not in (".mp3", ".wav"):
-        raise ValueError(f"Bitrix24 takes only mp3 or wav recordings, not {name}")
-    return name
 
 
 def digits(phone: str) -> str:

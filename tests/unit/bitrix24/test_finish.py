@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -225,15 +230,47 @@ async def test_failed_attach_is_retried_without_finishing_again(
     assert len(portal.activities) == 1
 
 
-async def test_recording_in_another_format_is_refused_for_good(
-    portal: FakeBitrix24, make_adapter: MakeAdapter, tmp_path: Path
+def sox_made(path: Path, kind: list[str]) -> None:
+    """A real two-second recording in one of Asterisk's other formats, written by sox."""
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed (.ci/system-deps.sh installs it)")
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", *kind, str(path), "synth", "2", "sine", "440"], check=True
+    )
+
+
+@pytest.mark.parametrize(("name", "kind"), [("in-1.gsm", ["-t", "gsm"]), ("in-1.ul", ["-t", "ul"])])
+async def test_a_recording_in_another_format_is_converted_to_mp3_and_attached(
+    portal: FakeBitrix24, make_adapter: MakeAdapter, tmp_path: Path, name: str, kind: list[str]
 ) -> None:
-    ogg = tmp_path / "in-1.ogg"
-    ogg.write_bytes(b"OggS")
+    source = tmp_path / name
+    sox_made(source, kind)
     adapter = await make_adapter()
     await adapter.log_call(answered_call())
-    with pytest.raises(PermanentError, match="mp3 or wav"):
-        await adapter.attach_recording(answered_call(), str(ogg))
+    await adapter.attach_recording(answered_call(), str(source))
+    (record,) = portal.records.values()
+    assert record["FILENAME"] == "in-1.mp3"
+    content = record["content"]
+    assert content[:3] == b"ID3" or (content[0] == 0xFF and content[1] & 0xE0 == 0xE0)  # an mp3 frame
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), "b24-rec-*"))  # the temporary mp3 is gone
+
+
+async def test_a_recording_sox_cannot_read_is_refused_for_good_with_the_reason(
+    portal: FakeBitrix24, make_adapter: MakeAdapter, tmp_path: Path
+) -> None:
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed (.ci/system-deps.sh installs it)")
+    broken = tmp_path / "in-1.ogg"
+    broken.write_bytes(b"OggS")
+    unknown = tmp_path / "in-1.xyz"
+    unknown.write_bytes(b"??")
+    adapter = await make_adapter()
+    await adapter.log_call(answered_call())
+    with pytest.raises(PermanentError, match=r"sox could not convert in-1\.ogg"):
+        await adapter.attach_recording(answered_call(), str(broken))
+    with pytest.raises(PermanentError, match="unknown audio format"):
+        await adapter.attach_recording(answered_call(), str(unknown))
+    assert portal.records == {}
 
 
 async def test_recording_not_yet_written_is_retried(

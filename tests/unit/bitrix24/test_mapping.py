@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.bitrix24 import mapping
+from adapters.bitrix24 import mapping, recording
 from connector.calls.model import Direction, Disposition, Leg
 from tests.unit.bitrix24.conftest import DID, T0, answered_call, missed_call
 
@@ -79,7 +79,7 @@ def test_start_date_carries_the_offset_of_the_portal_time_zone() -> None:
     assert mapping.start_date(T0, "Europe/Moscow") == "2026-11-20T12:00:00+03:00"
 
 
-def test_only_mp3_and_wav_recordings_are_accepted() -> None:
-    assert mapping.recording_name("/monitor/2026/11/20/in-1.MP3") == "in-1.MP3"
-    with pytest.raises(ValueError, match="mp3 or wav"):
-        mapping.recording_name("/monitor/in-1.ogg")
+def test_mp3_and_wav_keep_their_name_others_are_uploaded_as_mp3() -> None:
+    assert recording.upload_name("/monitor/2026/11/20/in-1.MP3") == "in-1.MP3"
+    assert recording.upload_name("/monitor/in-1.wav") == "in-1.wav"
+    assert recording.upload_name("/monitor/in-1.gsm") == "in-1.mp3"
