@@ -120,7 +120,7 @@ _REASON_STATUS = {
 def call_status(call: Call) -> int:
     """amoCRM's call_status for the disposition and, for calls nobody took, the reason."""
     reason = reason_of(call) if not answered(call) else None
-    if reason == "voicemail" and "оставил" in (reason_text(call) or ""):
+    if reason == "voicemail" and call.voicemail_left:
         return STATUS_MESSAGE
     if reason in _REASON_STATUS:
         return _REASON_STATUS[reason]

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.base import AdapterContext, MemoryState
 from adapters.bitrix24 import Bitrix24Adapter, Settings, create
-from connector.calls.model import Call, Direction, Disposition, Leg, LiveEvent, LiveKind
+from connector.calls.model import Call, Direction, Disposition, Leg, LiveEvent, LiveKind, Reason
 from connector.settings_schema import Secret
 from connector.sync.ratelimit import RateLimit
 from tests.fakes.bitrix24 import FakeBitrix24
@@ -159,18 +159,9 @@ def missed_call(**changes: Any) -> Call:
     return dataclasses.replace(call, **changes)
 
 
-def with_reason(call: Call, reason: str) -> Call:
-    """`call` carrying the record's `reason` (issue 24). Until the tracker's Call has the field, a
-    subclass adds it, so the adapters' reading of it is tested either way."""
-    if "reason" in {f.name for f in dataclasses.fields(Call)}:
-        return dataclasses.replace(call, reason=reason)  # type: ignore[call-arg,unused-ignore]
-    values = {f.name: getattr(call, f.name) for f in dataclasses.fields(Call)}
-    return _ReasonedCall(**values, reason=reason)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ReasonedCall(Call):
-    reason: str | None = None
+def with_reason(call: Call, reason: str, **changes: Any) -> Call:
+    """`call` carrying the record's `reason` (issue 24), as the tracker sets it."""
+    return dataclasses.replace(call, reason=Reason(reason), **changes)
 
 
 def closed_hours_call(**changes: Any) -> Call:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import JobKind
 from adapters.bitrix24 import Bitrix24Adapter
 from connector.calls.model import Call, Leg, LiveKind, Transfer, TransferKind
 from connector.errors import PermanentError, TransientError
@@ -313,7 +314,10 @@ async def test_closed_hours_call_is_a_missed_call_with_its_reason(
     portal: FakeBitrix24, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter(missed_responsible="203")
-    await adapter.log_call(closed_hours_call())
+    call = closed_hours_call()
+    # as the outbox hands it over: the record's JSON, reason included
+    for kind in adapter.jobs_for(call):
+        await adapter.perform(kind, call.to_dict())
     (activity,) = portal.activities
     assert (activity["STATUS_CODE"], activity["RESPONSIBLE_ID"], activity["DURATION"]) == ("304", 13, 0)
     assert activity["FAILED_REASON"] == "Звонок в нерабочее время"
@@ -327,6 +331,17 @@ async def test_a_refusal_of_an_employee_on_another_call_is_busy_with_its_reason(
     (activity,) = portal.activities
     assert (activity["STATUS_CODE"], activity["RESPONSIBLE_ID"]) == ("486", 11)
     assert activity["FAILED_REASON"] == "Сотрудник был занят другим разговором"
+
+
+async def test_voicemail_with_a_message_names_the_mailbox(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter()
+    call = with_reason(missed_call(rang=("201",)), "voicemail", voicemail_box="201", voicemail_left=True)
+    await adapter.perform(JobKind.LOG_CALL, call.to_dict())
+    (activity,) = portal.activities
+    assert activity["STATUS_CODE"] == "304"
+    assert activity["FAILED_REASON"] == "Клиент оставил сообщение на голосовой почте (ящик 201)"
 
 
 async def test_calls_are_not_posted_to_the_chat_unless_asked(
