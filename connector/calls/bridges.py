@@ -1,4 +1,5 @@
-"""Bridge events: channels entering and leaving bridges decide who talks to the client."""
+"""Bridge events: channels entering and leaving bridges decide who talks to the client (in a
+conference room, to every client in the room)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def on_bridge_enter(t: Tracking, event: AmiEvent) -> None:
     members.add(channel.uniqueid)
     t.remember_member(bridge, channel.uniqueid)
     t.refresh(conv)
+    _refresh_others(t, bridge, conv)
 
 
 def on_bridge_leave(t: Tracking, event: AmiEvent) -> None:
@@ -35,9 +37,12 @@ def on_bridge_leave(t: Tracking, event: AmiEvent) -> None:
     channel = t.channel(event, create=False)
     if channel is None or channel.bridge is None:
         return
-    _leave(t, channel.uniqueid, channel.bridge)
+    bridge = channel.bridge
+    _leave(t, channel.uniqueid, bridge)
     channel.bridge = None
-    t.refresh(t.conv_of(channel))
+    conv = t.conv_of(channel)
+    t.refresh(conv)
+    _refresh_others(t, bridge, conv)
 
 
 def on_bridge_destroy(t: Tracking, event: AmiEvent) -> None:
@@ -68,6 +73,15 @@ def on_bridge_merge(t: Tracking, event: AmiEvent) -> None:
         for other in convs[1:]:
             conv = t.merge(conv, other)
         t.refresh(conv)
+
+
+def _refresh_others(t: Tracking, bridge: str, conv: object) -> None:
+    """A conference room keeps its calls apart, yet whoever is in it talks to everyone there:
+    the other calls in the bridge gain (or lose) the channel as a leg too."""
+    for uid in list(t.bridges.get(bridge, ())):
+        other = t.channels.get(uid)
+        if other is not None and t.conv_of(other) is not conv:
+            t.refresh(t.conv_of(other))
 
 
 def _leave(t: Tracking, uid: str, bridge: str) -> None:

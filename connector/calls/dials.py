@@ -1,5 +1,6 @@
-"""Dial events: who rang whom (ring groups, queues, transfers), what the dial ended with, and
-click-to-call originates (a dial with no source channel, or an OriginateResponse)."""
+"""Dial events: who rang whom (ring groups, queues, transfers, forwarding to a mobile), what the
+dial ended with, and click-to-call originates (a dial with no source channel, or an
+OriginateResponse)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def on_dial_begin(t: Tracking, event: AmiEvent) -> None:
     if dest.kind is Kind.EMPLOYEE and dest.ext:
         t.ring(conv, dest.ext, _first_dialled(t, source))
     elif dest.kind is Kind.EXTERNAL:
+        if source is not None and source.unanswered_ext:
+            # Forwarding (MikoPBX's internal-fw, follow-me): the channel that rang an employee
+            # in vain goes on to an outside number, the employee's mobile; whoever answers
+            # there talks as that employee.
+            dest.forward_of = source.unanswered_ext
+            return
         _dialled_out(t, conv, dest, event)
 
 
@@ -108,6 +115,8 @@ def on_dial_end(t: Tracking, event: AmiEvent) -> None:
             # The dial was answered by a phone it never rang: the ringing channel was replaced
             # by a picker's (Pickup(), PickupChan(), a BLF pickup).
             conv.pickup = True
+    if source is not None and dest is not None and dest.kind is Kind.EMPLOYEE and dest.ext:
+        source.unanswered_ext = None if status == "ANSWER" else dest.ext
 
 
 def on_originate_response(t: Tracking, event: AmiEvent) -> None:

@@ -2,7 +2,8 @@
 
 Media flows between channels in one bridge and between the two halves of a Local pair, so the
 employees talking to the client are the employee channels reachable from the client's channel
-along those links. A queue, an IVR or a ringing phone is not in a bridge with the client, so it
+along those links; an outside party dialled as an employee's forwarding (its mobile) talks as
+that employee. A queue, an IVR or a ringing phone is not in a bridge with the client, so it
 never counts as a human answer.
 """
 
@@ -52,8 +53,9 @@ def talking(
     self_ext = channels[client].ext
     found: dict[str, str] = {}
     for channel in reachable(client, channels, bridges):
-        if channel.kind is Kind.EMPLOYEE and channel.ext and channel.ext != self_ext:
-            found.setdefault(channel.ext, channel.uniqueid)
+        ext = channel.ext if channel.kind is Kind.EMPLOYEE else channel.forward_of
+        if ext and ext != self_ext:
+            found.setdefault(ext, channel.uniqueid)
     return found
 
 

@@ -31,6 +31,9 @@ class TrackerRules:
     clock_tolerance_seconds: float = 300.0  # how far an event's stamp may stray (see clock.py)
     max_calls_in_progress: int = 5000  # past this the oldest calls in progress are shed
     max_channels: int = 20000  # and past this many channels followed
+    # app_queue name -> (number, display name), for PBXs that name queues by an internal id
+    # (MikoPBX: QUEUE-<uniqid> is reached by a separate extension number).
+    queues: tuple[tuple[str, str, str], ...] = ()
     _internal: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +50,13 @@ class TrackerRules:
     def is_extension(self, name: str) -> bool:
         """Whether an endpoint name (or number) is an employee's extension."""
         return self._internal.match(name) is not None
+
+    def queue_by_id(self, queue: str) -> tuple[str, str] | None:
+        """The configured (number, name) of app_queue `queue`, or None when not configured."""
+        for queue_id, number, name in self.queues:
+            if queue_id == queue:
+                return number, name
+        return None
 
     def normalize(self, number: str) -> str:
         """`number` in E.164 with this plan's default country (see `phones.normalize`)."""
@@ -86,5 +96,9 @@ def rules_from_numbering(numbering: dict[str, Any] | None, **overrides: Any) -> 
         values["internal_pattern"] = str(numbering["internal_pattern"])
     if numbering.get("dids"):
         values["dids"] = tuple(str(d) for d in numbering["dids"])
+    if numbering.get("queues"):
+        values["queues"] = tuple(
+            (str(q["id"]), str(q["number"]), str(q.get("name", ""))) for q in numbering["queues"]
+        )
     values.update(overrides)
     return TrackerRules(**values)

@@ -76,6 +76,8 @@ class Channel:
     dialled_by: str | None = None
     dialled_at: float | None = None  # when a DialBegin started ringing this channel
     dials: list[str] = field(default_factory=list)  # uniqueids this channel dialled
+    unanswered_ext: str | None = None  # the employee this channel last dialled in vain
+    forward_of: str | None = None  # an external party dialled as that employee's forwarding
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 `compare(calls, truth)` pairs each expected call with the emitted call that differs least
 (order is irrelevant) and lists every difference in words; an empty list means a match. Talk
 time is compared with a tolerance (±2 s by default); `rang`, `legs` and `transfers` as ordered
-lists; `recording` as "a recording was announced".
+lists (`rang` in any order when the truth has `rang_unordered`); `recording` as "a recording was announced".
 """
 
 from __future__ import annotations
@@ -60,13 +60,21 @@ def differences(got: dict[str, Any], want: dict[str, Any], tolerance: float = TA
     found = [
         f"{key}: got {got.get(key)!r}, want {want[key]!r}"
         for key in (*TRUTH_KEYS, *OPTIONAL_TRUTH_KEYS)
-        if key in want and got.get(key) != want[key]
+        if key in want and not _same(key, got.get(key), want)
     ]
     if "talk_seconds" in want and abs(got["talk_seconds"] - float(want["talk_seconds"])) > tolerance:
         found.append(
             f"talk_seconds: got {got['talk_seconds']:.1f}, want {want['talk_seconds']} ±{tolerance:g}"
         )
     return found
+
+
+def _same(key: str, got: Any, want: dict[str, Any]) -> bool:
+    """Whether one key matches; `rang` in any order when the truth says the phones rang
+    together (`rang_unordered`: a ring group or a ringall queue rings them at one moment)."""
+    if key == "rang" and want.get("rang_unordered") and isinstance(got, list):
+        return sorted(got) == sorted(want[key])
+    return bool(got == want[key])
 
 
 def compare(

@@ -29,6 +29,7 @@ def observed(events: list[dict[str, Any]]) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "dialled": [],
         "answered": [],
+        "bridged": set(),
         "blind": [],
         "attended": [],
         "pickups": 0,
@@ -51,15 +52,34 @@ def observed(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "Pickup":
             facts["pickups"] += 1
         elif kind == "QueueCallerJoin":
-            facts["queues"].add(_value(event, "Queue"))
-        elif kind == "VarSet" and _value(event, "Variable") == "MIXMONITOR_FILENAME":
-            facts["recordings"] += 1
+            facts["queues"].add(_queue_number(event))
         elif kind == "OriginateResponse":
             facts["originates"] += 1
+        else:
+            _talk_facts(facts, kind, event)
         name = _value(event, "CallerIDName")
         if re.search("[\u0400-\u04ff]", name):
             facts["cyrillic_names"].add(name)
     return facts
+
+
+def _queue_number(event: dict[str, Any]) -> str:
+    """A queue by its number: MikoPBX's app_queue names are ids, the caller ran Queue() at the
+    queue's number (the event's Exten)."""
+    queue, exten = _value(event, "Queue"), _value(event, "Exten")
+    return queue if queue.isdigit() or not exten.isdigit() else exten
+
+
+def _talk_facts(facts: dict[str, Any], kind: str, event: dict[str, Any]) -> None:
+    """Phones in a bridge, forwarding (MikoPBX's internal-fw names the extension whose
+    forwarding number the call goes on to) and announced recordings."""
+    variable = _value(event, "Variable") if kind == "VarSet" else ""
+    if kind == "BridgeEnter" and phone_of(_value(event, "Channel")):
+        facts["bridged"].add(phone_of(_value(event, "Channel")))
+    elif variable == "__FW_SOURCE_PEER":
+        facts["answered"].append(_value(event, "Value"))
+    elif variable == "MIXMONITOR_FILENAME":
+        facts["recordings"] += 1
 
 
 def problems(capture: dict[str, Any]) -> list[str]:
@@ -90,7 +110,7 @@ def problems(capture: dict[str, Any]) -> list[str]:
         if c["answered_by"] and c["direction"] != "outbound" and not c["pickup"]
     }
     expect(
-        answered_phones <= set(facts["answered"]),
+        answered_phones <= set(facts["answered"]) | facts["bridged"],
         f"truth answered_by {sorted(answered_phones)}, DialEnd ANSWER to {facts['answered']}",
     )
     blind = [t for c in calls for t in c["transfers"] if t["kind"] == "blind"]

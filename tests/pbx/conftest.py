@@ -68,3 +68,13 @@ async def pbx_harness(asterisk_root: Path) -> AsyncIterator[Harness]:
 async def pbx_captures(pbx_harness: Harness) -> LiveCaptures:
     """Live captures shared by every test of the session (see LiveCaptures)."""
     return LiveCaptures(pbx_harness)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def mikopbx_harness(asterisk_root: Path) -> AsyncIterator[Harness]:
+    """The harness with the PBX in the mikopbx profile (MikoPBX's dialplan), once per session."""
+    harness = await Harness.start(asterisk_root, profile="mikopbx")
+    try:
+        yield harness
+    finally:
+        await harness.stop()

@@ -1,7 +1,9 @@
 """The PBX harness: two real Asterisk 22 instances in a cached Debian sid root.
 
-"pbx" is the PBX under test (configured like MikoPBX, see conf/pbx); "world" plays the phones and
-the provider (conf/world) and is driven through its own AMI. Both run with ``chroot`` into the
+"pbx" is the PBX under test, in one of two profiles (`PROFILES`): "asterisk", the harness's own
+MikoPBX-shaped dialplan (conf/pbx), or "mikopbx", MikoPBX's generated dialplan with its Lua
+hooks and CdrConnector user events (conf/pbx overlaid by conf/mikopbx). "world" plays the
+phones and the provider (conf/world) and is driven through its own AMI. Both run with ``chroot`` into the
 root built by build-root.sh, on loopback addresses and free ports, with no mounts at all (the
 root's /dev already holds the few device nodes Asterisk opens).
 
@@ -41,6 +43,41 @@ AMI_USER = "crm-connector"
 EXTENSIONS = tuple(str(n) for n in range(201, 209))
 DIDS = ("74951110001", "74951110002")
 NUMBERING = {"country": "7", "internal_pattern": "^[0-9]{2,5}$", "dids": list(DIDS)}
+FIXTURES = HERE.parent / "fixtures" / "ami"
+# Silent sound files the dialplans play (the root has no sound packages): name -> seconds.
+SOUNDS = {"announcement": 2.0, "ivr-menu": 4.0, "closed": 1.5}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A configuration of the PBX under test: which conf directories make it (each overlaying
+    the previous, after conf/common), how click-to-call and AMI transfers reach its dialplan,
+    and where its captures live."""
+
+    name: str
+    conf_dirs: tuple[str, ...]
+    fixtures: Path
+    transfer_context: str
+    description: str
+
+
+PROFILES = {
+    "asterisk": Profile(
+        "asterisk",
+        ("pbx",),
+        FIXTURES,
+        "internal",
+        "the harness's own dialplan, shaped like MikoPBX's (conf/pbx)",
+    ),
+    "mikopbx": Profile(
+        "mikopbx",
+        ("pbx", "mikopbx"),
+        FIXTURES / "mikopbx",
+        "internal-transfer",
+        "MikoPBX's generated dialplan with its Lua hooks and CdrConnector events (conf/mikopbx)",
+    ),
+}
+DEFAULT_PROFILE = "asterisk"
 
 
 class HarnessError(Exception):
@@ -127,6 +164,7 @@ class Instance:
     inner_dir: Path  # the instance's directory as seen inside the chroot
     values: dict[str, str]
     ami_port: int
+    conf_dirs: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     ami: AmiClient | None = None
 
@@ -145,12 +183,17 @@ class Instance:
         for sub in ("etc", "run", "log/cdr-csv", "db", "spool", "cache"):
             (self.outer_dir / sub).mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.root / "etc/asterisk.dist", etc, dirs_exist_ok=True)
-        for source in (CONF / "common", CONF / self.name):
-            for path in sorted(source.glob("*.conf")):
+        for source in (CONF / "common", *(CONF / d for d in self.conf_dirs or (self.name,))):
+            for path in sorted([*source.glob("*.conf"), *source.glob("*.lua")]):
                 text = path.read_text(encoding="utf-8")
                 for key, value in self.values.items():
                     text = text.replace(f"@{key}@", value)
                 (etc / path.name).write_text(text, encoding="utf-8")
+        sounds = self.outer_dir / "sounds"
+        sounds.mkdir(exist_ok=True)
+        for name, seconds in SOUNDS.items():
+            # 8 kHz mu-law silence (0xFF): Playback() takes as long as a real prompt would.
+            (sounds / f"{name}.ulaw").write_bytes(b"\xff" * int(8000 * seconds))
 
     def start(self) -> None:
         """Start Asterisk in the foreground of its own process group (blocking, fast)."""
@@ -237,16 +280,20 @@ class Harness:
     pbx_instance: Instance
     world_instance: Instance
     asterisk_version: str = ""
+    profile: Profile = PROFILES[DEFAULT_PROFILE]
     # Where the current scenario began in each event log (set by begin()).
     pbx_mark: int = 0
     world_mark: int = 0
     _calls: int = field(default=0)
     _behaviours: set[str] = field(default_factory=set)
+    _db_keys: set[tuple[str, str]] = field(default_factory=set)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
-    async def start(cls, root: Path | None = None) -> Harness:
-        """Build/find the root, start both instances, and log in to both AMIs."""
+    async def start(cls, root: Path | None = None, profile: str = DEFAULT_PROFILE) -> Harness:
+        """Build/find the root, start both instances (the PBX in `profile`), and log in to both AMIs."""
+        if profile not in PROFILES:
+            raise HarnessError(f"unknown PBX profile {profile!r} (known: {', '.join(PROFILES)})")
         if root is None:
             root = await asyncio.to_thread(build_root)
         await asyncio.to_thread(reap_stale_sessions, root)
@@ -270,8 +317,9 @@ class Harness:
                 RTP_START=str(rtp[0]),
                 RTP_END=str(rtp[1]),
             )
-            instances.append(Instance(name, root, session_dir / name, values, ami_port))
-        harness = cls(root, session_dir, instances[0], instances[1])
+            dirs = PROFILES[profile].conf_dirs if name == "pbx" else (name,)
+            instances.append(Instance(name, root, session_dir / name, values, ami_port, dirs))
+        harness = cls(root, session_dir, instances[0], instances[1], profile=PROFILES[profile])
         try:
             for instance in instances:
                 await asyncio.to_thread(instance.write_config)
@@ -347,13 +395,24 @@ class Harness:
         if header(reply, "Response") != "Success":
             raise HarnessError(f"DBPut inroute/{did} failed: {reply}")
 
+    async def db_put(self, family: str, key: str, value: str) -> None:
+        """Set an astdb key on the PBX (forwarding, ring time, a line's time condition...), as
+        MikoPBX's admin pages do; `reset()` deletes it again."""
+        reply = await self.pbx.action("DBPut", Family=family, Key=key, Val=value)
+        if header(reply, "Response") != "Success":
+            raise HarnessError(f"DBPut {family}/{key} failed: {reply}")
+        self._db_keys.add((family, key))
+
     async def reset(self) -> None:
-        """Forget every behaviour and route, and wait until both instances are idle."""
+        """Forget every behaviour, route and astdb key, and wait until both instances are idle."""
         for number in sorted(self._behaviours | set(EXTENSIONS)):
             await self.set_behaviour(number, "")
         self._behaviours.clear()
         for did in DIDS:
             await self.route(did, None)
+        for family, key in sorted(self._db_keys):
+            await self.pbx.action("DBDel", Family=family, Key=key)
+        self._db_keys.clear()
         await self.wait_idle()
 
     # ----------------------------------------------------------------- placing calls
@@ -394,8 +453,11 @@ class Harness:
         return await self._originate(f"PJSIP/{did}@provider", callerid, talk, give_up)
 
     async def click_to_call(self, ext: str, number: str) -> Message:
-        """Click-to-call through the PBX's AMI: ring `ext` first, then dial the client."""
+        """Click-to-call through the PBX's AMI: ring `ext` first, then dial the client. On the
+        mikopbx profile the variables are MikoPBX's own (pt1c_cid: the number to call once the
+        employee answers, which [all_peers] reaches by ChannelRedirect of the phone's channel)."""
         self._calls += 1
+        variables = [f"pt1c_cid={number}", "ALLOW_MULTY_ANSWER=1"] if self.profile.name == "mikopbx" else []
         reply = await self.pbx.action(
             "Originate",
             action_id=f"click-{os.getpid()}-{self._calls}",
@@ -406,6 +468,7 @@ class Harness:
             CallerID=f'"{number}" <{number}>',
             Timeout="30000",
             Async="true",
+            **({"Variable": variables} if variables else {}),
         )
         if header(reply, "Response") != "Success":
             raise HarnessError(f"PBX Originate failed: {reply}")
@@ -465,14 +528,18 @@ class Harness:
     async def blind_transfer(self, ext: str, target: str) -> None:
         """BlindTransfer through the PBX's AMI: `ext`'s party goes to `target`."""
         channel = await self.pbx_channel_of(ext)
-        reply = await self.pbx.action("BlindTransfer", Channel=channel, Exten=target, Context="internal")
+        reply = await self.pbx.action(
+            "BlindTransfer", Channel=channel, Exten=target, Context=self.profile.transfer_context
+        )
         if header(reply, "Response") != "Success":
             raise HarnessError(f"BlindTransfer failed: {reply}")
 
     async def attended_transfer(self, ext: str, target: str) -> None:
         """Atxfer through the PBX's AMI: `ext` consults `target` while the client waits."""
         channel = await self.pbx_channel_of(ext)
-        reply = await self.pbx.action("Atxfer", Channel=channel, Exten=target, Context="internal")
+        reply = await self.pbx.action(
+            "Atxfer", Channel=channel, Exten=target, Context=self.profile.transfer_context
+        )
         if header(reply, "Response") != "Success":
             raise HarnessError(f"Atxfer failed: {reply}")
 

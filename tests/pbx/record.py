@@ -4,6 +4,9 @@ Usage (as root, from the repository root):
     python -m tests.pbx.record                 # every scenario
     python -m tests.pbx.record NAME [NAME...]  # only these
     python -m tests.pbx.record --list          # the catalogue
+    python -m tests.pbx.record --profile mikopbx [NAME...]   # on MikoPBX's dialplan
+Captures of the "asterisk" profile go to tests/fixtures/ami/, those of "mikopbx" to
+tests/fixtures/ami/mikopbx/.
 Each capture is checked against its truth's basic facts (tests/pbx/checks.py); a mismatch is
 reported and makes the exit status 1, but the capture is still written for inspection.
 """
@@ -19,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .checks import problems
-from .harness import Harness
-from .scenarios import SCENARIOS, record
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+from .harness import DEFAULT_PROFILE, FIXTURES, PROFILES, Harness
+from .scenarios import SCENARIOS, on_profile, record
 
 
 def write_capture(capture: dict[str, Any], directory: Path = FIXTURES) -> Path:
@@ -33,11 +34,11 @@ def write_capture(capture: dict[str, Any], directory: Path = FIXTURES) -> Path:
     return path
 
 
-async def record_all(names: list[str], directory: Path) -> int:
+async def record_all(names: list[str], directory: Path, profile: str = DEFAULT_PROFILE) -> int:
     """Record the named scenarios on one harness; return the number that failed a check."""
     started = time.monotonic()
-    h = await Harness.start()
-    print(f"harness up in {time.monotonic() - started:.1f} s: Asterisk {h.asterisk_version}")
+    h = await Harness.start(profile=profile)
+    print(f"harness ({profile}) up in {time.monotonic() - started:.1f} s: Asterisk {h.asterisk_version}")
     failed = 0
     try:
         for name in names:
@@ -64,17 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", help="scenarios to record (default: all)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--out", type=Path, default=FIXTURES, help="output directory")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE, help="PBX profile")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default: the profile's)")
     args = parser.parse_args(argv)
+    catalogue = on_profile(args.profile)
     if args.list:
-        for sc in SCENARIOS.values():
+        for sc in catalogue.values():
             print(f"{sc.name}: {sc.description}")
         return 0
-    unknown = [n for n in args.names if n not in SCENARIOS]
+    unknown = [n for n in args.names if n not in catalogue]
     if unknown:
-        parser.error(f"unknown scenarios: {', '.join(unknown)}")
-    names = args.names or list(SCENARIOS)
-    return 1 if asyncio.run(record_all(names, args.out)) else 0
+        parser.error(f"not scenarios of the {args.profile} profile: {', '.join(unknown)}")
+    names = args.names or list(catalogue)
+    out = args.out or PROFILES[args.profile].fixtures
+    return 1 if asyncio.run(record_all(names, out, args.profile)) else 0
 
 
 if __name__ == "__main__":

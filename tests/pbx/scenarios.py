@@ -30,33 +30,68 @@ RunFn = Callable[[Harness], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Scenario:
-    """One call story: what to do on the PBX and the calls a correct tracker must report."""
+    """One call story: what to do on the PBX and the calls a correct tracker must report.
+
+    `profiles`: the PBX profiles (harness.PROFILES) it is recorded on; `profile_truth` replaces
+    the truth on a profile whose dialplan makes a different call of the same story (MikoPBX's
+    ring group is a queue, for instance)."""
 
     name: str
     description: str
     truth: list[Truth]
     play: RunFn
     routes: dict[str, str] = field(default_factory=dict)  # DID -> internal number
+    profiles: tuple[str, ...] = ("asterisk",)
+    profile_truth: dict[str, list[Truth]] = field(default_factory=dict)
 
     async def run(self, h: Harness) -> None:
         """Play the scenario (the caller has reset the harness and applied the routes)."""
         await self.play(h)
+
+    def truth_for(self, profile: str) -> list[Truth]:
+        """The calls a correct tracker reports for this story on `profile`."""
+        return self.profile_truth.get(profile, self.truth)
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
 def scenario(
-    description: str, truth: list[Truth], routes: dict[str, str] | None = None
+    description: str,
+    truth: list[Truth],
+    routes: dict[str, str] | None = None,
+    *,
+    profiles: tuple[str, ...] = ("asterisk",),
+    profile_truth: dict[str, list[Truth]] | None = None,
 ) -> Callable[[RunFn], RunFn]:
     """Register the decorated coroutine function as a scenario named after it."""
 
     def register(play: RunFn) -> RunFn:
         name = play.__name__
-        SCENARIOS[name] = Scenario(name, description, truth, play, dict(routes or {}))
+        if name in SCENARIOS:
+            raise ValueError(f"scenario {name} registered twice")
+        SCENARIOS[name] = Scenario(
+            name, description, truth, play, dict(routes or {}), profiles, dict(profile_truth or {})
+        )
         return play
 
     return register
+
+
+def also_on(profile: str, name: str, truth: list[Truth] | None = None) -> None:
+    """Record an existing scenario on another profile too (with its own truth if given)."""
+    sc = SCENARIOS[name]
+    extra = dict(sc.profile_truth)
+    if truth is not None:
+        extra[profile] = truth
+    SCENARIOS[name] = Scenario(
+        sc.name, sc.description, sc.truth, sc.play, sc.routes, (*sc.profiles, profile), extra
+    )
+
+
+def on_profile(profile: str) -> dict[str, Scenario]:
+    """The scenarios recorded on `profile`, by name."""
+    return {name: sc for name, sc in SCENARIOS.items() if profile in sc.profiles}
 
 
 def call(
@@ -733,10 +768,11 @@ async def record(h: Harness, sc: Scenario) -> dict[str, Any]:
         "format": "ami-capture/1",
         "scenario": sc.name,
         "description": sc.description,
+        "pbx_profile": h.profile.name,
         "asterisk_version": h.asterisk_version,
         "recorded_at": recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "numbering": NUMBERING,
-        "truth": {"calls": sc.truth},
+        "truth": {"calls": sc.truth_for(h.profile.name)},
         "events": h.pbx.events[h.pbx_mark :],
     }
 
@@ -757,3 +793,7 @@ class LiveCaptures:
         if name not in self._done:
             self._done[name] = await record(self.harness, SCENARIOS[name])
         return self._done[name]
+
+
+# The other catalogues register themselves on import (they use scenario() and call() above).
+from . import scenarios_mikopbx as _mikopbx  # noqa: E402,F401

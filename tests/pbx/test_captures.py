@@ -1,5 +1,9 @@
-"""The committed captures (tests/fixtures/ami) follow docs/capture-format.md and agree with their
-truth; and the raw AMI reader keeps multi-byte characters split across TCP reads. No Asterisk."""
+"""The committed captures of every PBX profile (tests/fixtures/ami, tests/fixtures/ami/mikopbx)
+follow docs/capture-format.md, agree with their truth and replay to it through the call
+tracker; and the raw AMI reader keeps multi-byte characters split across TCP reads. No Asterisk.
+
+The captures of the "asterisk" profile are also replayed by tests/unit (calls, CRMs, demo);
+those of the other profiles are replayed here."""
 
 from __future__ import annotations
 
@@ -9,30 +13,52 @@ from pathlib import Path
 
 import pytest
 
-from connector.calls.truth import TRUTH_KEYS
+from connector.calls.capture import read_capture
+from connector.calls.model import Call
+from connector.calls.rules import rules_from_numbering
+from connector.calls.tracker import CallTracker
+from connector.calls.truth import TRUTH_KEYS, compare
 
 from .ami import AmiClient, parse_message
 from .checks import problems
-from .scenarios import SCENARIOS
+from .harness import PROFILES
+from .scenarios import SCENARIOS, on_profile
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
-CAPTURES = sorted(FIXTURES.glob("*.json"))
+FIXTURES = PROFILES["asterisk"].fixtures
+CAPTURES = sorted(p for profile in PROFILES.values() for p in profile.fixtures.glob("*.json"))
+OTHER_PROFILES = sorted(
+    p for name, profile in PROFILES.items() if name != "asterisk" for p in profile.fixtures.glob("*.json")
+)
 CALL_KEYS = {*TRUTH_KEYS, "talk_seconds"}
+
+
+def _profile(path: Path) -> str:
+    return next(name for name, profile in PROFILES.items() if path.parent == profile.fixtures)
+
+
+def _id(path: Path) -> str:
+    profile = _profile(path)
+    return path.stem if profile == "asterisk" else f"{profile}/{path.stem}"
 
 
 def _load(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_every_scenario_has_a_committed_capture() -> None:
-    assert {p.stem for p in CAPTURES} == set(SCENARIOS)
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_scenario_has_a_committed_capture(profile: str) -> None:
+    assert {p.stem for p in PROFILES[profile].fixtures.glob("*.json")} == set(on_profile(profile))
 
 
 def test_catalogue_has_at_least_25_scenarios() -> None:
-    assert len(SCENARIOS) >= 25
+    assert len(on_profile("asterisk")) >= 25
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+def test_mikopbx_catalogue_has_at_least_20_scenarios() -> None:
+    assert len(on_profile("mikopbx")) >= 20
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=_id)
 def test_capture_follows_the_format(path: Path) -> None:
     capture = _load(path)
 
@@ -51,14 +77,25 @@ def test_capture_follows_the_format(path: Path) -> None:
         )
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CAPTURES, ids=_id)
 def test_capture_events_agree_with_its_truth(path: Path) -> None:
     assert problems(_load(path)) == []
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CAPTURES, ids=_id)
 def test_capture_truth_is_the_catalogue_truth(path: Path) -> None:
-    assert _load(path)["truth"]["calls"] == SCENARIOS[path.stem].truth
+    assert _load(path)["truth"]["calls"] == SCENARIOS[path.stem].truth_for(_profile(path))
+
+
+@pytest.mark.parametrize("path", OTHER_PROFILES, ids=_id)
+def test_capture_of_another_profile_replays_to_its_truth(path: Path) -> None:
+    capture = read_capture(path)
+    tracker = CallTracker(rules_from_numbering(capture.numbering or {}))
+    calls = [item for event in capture.events for item in tracker.feed(event) if isinstance(item, Call)]
+    left_open = tracker.in_progress
+    calls.extend(tracker.close_all())
+    assert capture.truth is not None
+    assert (compare(calls, capture.truth), left_open) == ([], 0)
 
 
 def test_repeated_headers_become_lists() -> None:
