@@ -294,6 +294,7 @@ class AmoCrmAdapter(Adapter):
             user_id=user_id,
             link=self._link(call),
             line_name=self._line_name(call),
+            talker=self._talker(call),
         )
         record = None
         if await self._sent_before(call, "unsorted") is not None:
@@ -416,8 +417,13 @@ class AmoCrmAdapter(Adapter):
     async def _post_call(
         self, call: Call, line: LineSettings, contact: Contact | None, user_id: int | None
     ) -> None:
+        more = tuple(self.context.recording_url(path) for path in call.recordings[1:])
         result = mapping.call_result(
-            call, self.users.name_of(mapping.employee(call)), self.settings.source, self._line_name(call)
+            call,
+            self.users.name_of(mapping.employee(call)),
+            self.settings.source,
+            self._line_name(call),
+            more,
         )
         if self.settings.log_as == "notes" and contact is not None:
             body = mapping.note_body(
@@ -427,6 +433,7 @@ class AmoCrmAdapter(Adapter):
                 result=result,
                 user_id=user_id,
                 link=self._link(call),
+                talker=self._talker(call),
             )
             record = await self._post_note(call, contact, body)
         else:
@@ -449,7 +456,12 @@ class AmoCrmAdapter(Adapter):
         self, call: Call, line: LineSettings, user_id: int | None, result: str
     ) -> dict[str, Any]:
         body = mapping.call_body(
-            call, source=self.settings.source, result=result, user_id=user_id, link=self._link(call)
+            call,
+            source=self.settings.source,
+            result=result,
+            user_id=user_id,
+            link=self._link(call),
+            talker=self._talker(call),
         )
         sent = await self._sent_before(call, "call")
         if sent is not None:
@@ -470,6 +482,10 @@ class AmoCrmAdapter(Adapter):
         return {"call": created["id"], "entity": f"{created.get('entity_type')}:{created.get('entity_id')}"}
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _talker(self, call: Call) -> int | None:
+        """call_responsible: the employee shown on the call (who answered, or who called)."""
+        return self.users.user_of(mapping.employee(call))
 
     def _link(self, call: Call) -> str:
         return self.context.recording_url(call.recording) if call.recording else ""

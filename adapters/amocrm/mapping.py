@@ -127,8 +127,11 @@ def call_status(call: Call) -> int:
     return _STATUS[call.disposition]
 
 
-def call_result(call: Call, employee_name: str | None, source: str, line_name: str) -> str:
-    """A short human summary: outcome, the employee (the PBX when unmapped), transfers, the line."""
+def call_result(
+    call: Call, employee_name: str | None, source: str, line_name: str, more_links: tuple[str, ...] = ()
+) -> str:
+    """A short human summary: outcome, the reason, the employee (the PBX when unmapped), transfers,
+    the line, and the links of the other legs' recordings (a call carries one `link`)."""
     parts = [_RESULT[call.disposition]]
     reason = reason_text(call) if not answered(call) else None
     if reason:
@@ -143,6 +146,8 @@ def call_result(call: Call, employee_name: str | None, source: str, line_name: s
         parts.append(f"очередь: {call.queue}")
     if line_name:
         parts.append(f"линия: {line_name}")
+    for number, link in enumerate(more_links, start=2):
+        parts.append(f"запись {number}: {link}")
     return " | ".join(parts)
 
 
@@ -171,8 +176,11 @@ def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def call_body(call: Call, *, source: str, result: str, user_id: int | None, link: str) -> dict[str, Any]:
-    """One item of POST /api/v4/calls."""
+def call_body(
+    call: Call, *, source: str, result: str, user_id: int | None, link: str, talker: int | None = None
+) -> dict[str, Any]:
+    """One item of POST /api/v4/calls; `talker` (call_responsible) is who is shown on the call:
+    who answered an incoming call, who made an outgoing one."""
     body: dict[str, Any] = {
         "direction": "outbound" if call.direction is Direction.OUTBOUND else "inbound",
         "uniq": call.id,
@@ -186,13 +194,22 @@ def call_body(call: Call, *, source: str, result: str, user_id: int | None, link
     }
     if user_id:
         body.update(responsible_user_id=user_id, created_by=user_id)
+    if talker:
+        body["call_responsible"] = talker
     if link:
         body["link"] = link
     return body
 
 
 def note_body(
-    call: Call, entity_id: int, *, source: str, result: str, user_id: int | None, link: str
+    call: Call,
+    entity_id: int,
+    *,
+    source: str,
+    result: str,
+    user_id: int | None,
+    link: str,
+    talker: int | None = None,
 ) -> dict[str, Any]:
     """One item of POST /api/v4/{entity}/notes (a call_in / call_out note)."""
     params: dict[str, Any] = {
@@ -205,6 +222,8 @@ def note_body(
     }
     if link:
         params["link"] = link
+    if talker:
+        params["call_responsible"] = talker
     body: dict[str, Any] = {
         "entity_id": entity_id,
         "note_type": "call_out" if call.direction is Direction.OUTBOUND else "call_in",
@@ -225,6 +244,7 @@ def unsorted_body(
     user_id: int | None,
     link: str,
     line_name: str,
+    talker: int | None = None,
 ) -> dict[str, Any]:
     """One item of POST /api/v4/leads/unsorted/sip: the lead and contact amoCRM creates, and the call."""
     metadata: dict[str, Any] = {
@@ -238,6 +258,8 @@ def unsorted_body(
     }
     if link:
         metadata["link"] = link
+    if talker:
+        metadata["call_responsible"] = talker
     contact: dict[str, Any] = {
         "name": render(line.contact_name, call, line_name),
         "custom_fields_values": [

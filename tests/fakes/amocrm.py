@@ -664,6 +664,7 @@ _CALL_NOTE_PARAMS: Schema = {
     "link": (_STR, False),
     "call_result": (_STR, False),
     "call_status": (_INT, False),
+    "call_responsible": ((str, int), False),
 }
 _COMMON_NOTE_PARAMS: Schema = {"text": (_STR, True)}
 _UNSORTED: Schema = {
@@ -684,6 +685,7 @@ _SIP_METADATA: Schema = {
     "service_code": (_STR, True),
     "uniq": (_STR, True),
     "is_call_event_needed": ((bool,), False),
+    "call_responsible": ((str, int), False),
 }
 _ENUMS = {
     "direction": {"inbound", "outbound"},

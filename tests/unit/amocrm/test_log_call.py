@@ -201,3 +201,27 @@ async def test_notes_mode_puts_company_calls_on_the_company(fake: FakeAmoCrm, bu
     adapter = await build(log_as="notes")
     await adapter.log_call(make_call())
     assert (fake.notes[0]["entity_type"], fake.notes[0]["entity_id"]) == ("companies", company_id)
+
+
+async def test_who_talked_is_the_calls_call_responsible_everywhere(fake: FakeAmoCrm, build: Build) -> None:
+    manager = fake.add_user("Мария")
+    fake.add_contact("Иван", [CLIENT])
+    adapter = await build(users={"202": str(manager)})
+    await adapter.log_call(make_call(answered_by="202"))
+    assert fake.calls[0]["call_responsible"] == manager
+    notes = await build(users={"202": str(manager)}, log_as="notes")
+    await notes.log_call(make_call("1763631000.11", answered_by="202"))
+    assert fake.calls_with_uniq("1763631000.11")[0]["params"]["call_responsible"] == manager
+    unsorted = await build(users={"202": str(manager)})
+    await unsorted.create_unsorted(make_call("1763631000.12", client="+79990001122", answered_by="202"))
+    assert fake.unsorted[0]["metadata"]["call_responsible"] == manager
+
+
+async def test_every_legs_recording_is_linked(fake: FakeAmoCrm, build: Build) -> None:
+    fake.add_contact("Иван", [CLIENT])
+    adapter = await build()
+    await adapter.log_call(make_call(recordings=("a/rec-1.mp3", "a/rec-2.mp3", "a/rec-3.mp3")))
+    call = fake.calls[0]
+    assert call["link"].startswith("https://pbx.example.ru/recordings/a/rec-1.mp3")
+    assert "запись 2: https://pbx.example.ru/recordings/a/rec-2.mp3" in call["call_result"]
+    assert "запись 3: https://pbx.example.ru/recordings/a/rec-3.mp3" in call["call_result"]
