@@ -53,7 +53,7 @@ bench: venv
 # The MikoPBX module: dist/ModuleCrmConnector-<version>.zip with the daemon frozen (PyInstaller)
 # in a cached Debian bookworm root, so it runs on MikoPBX's glibc without Python. Needs root.
 module: venv system-deps
-	@frozen="$$(bash mikopbx-module/packaging/freeze.sh | tail -1)" && \
+	@frozen="$$(bash mikopbx-module/packaging/freeze.sh)" && \
 	$(PY) mikopbx-module/packaging/package.py --frozen "$$frozen" --out dist
 
 # The amoCRM call-panel widget: dist/amocrm-widget-<version>.zip, to upload in amoCRM (docs/amocrm-widget.md).

@@ -25,8 +25,9 @@ class CrmConnectorConf extends ConfigClass
     /** The settings row as an array (defaults when the row is missing). */
     public function settings(): array
     {
+        // Phalcon answers null (5.x) or false (4.x) when there is no row.
         $record = ModuleCrmConnector::findFirst();
-        return $record === null ? (new ModuleCrmConnector())->toArray() : $record->toArray();
+        return $record ? $record->toArray() : (new ModuleCrmConnector())->toArray();
     }
 
     /** manager.conf: the daemon's AMI user (loopback only, only the classes it needs). */

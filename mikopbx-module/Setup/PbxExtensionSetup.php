@@ -36,7 +36,7 @@ class PbxExtensionSetup extends PbxExtensionSetupBase
     public static function ensureSettings(): bool
     {
         $settings = ModuleCrmConnector::findFirst();
-        if ($settings === null) {
+        if (!$settings) {
             $settings = new ModuleCrmConnector();
         }
         foreach (['ami_secret' => 16, 'link_secret' => 24, 'api_token' => 24] as $field => $bytes) {

@@ -82,12 +82,16 @@ log "installing ${PYINSTALLER} from PyPI"
 chroot "${work}" /usr/bin/python3 -m venv /opt/freeze >&2
 install_ca "${work}"
 in_root /opt/freeze/bin/pip install -q --disable-pip-version-check --upgrade pip "${PYINSTALLER}" >&2
-chroot "${work}" /usr/bin/ldd --version | head -1 >"${work}/.glibc-version"
+# No pipe here: under pipefail, head closing early would fail the build at random (SIGPIPE).
+chroot "${work}" /usr/bin/ldd --version >"${work}/.glibc-version.full"
+head -1 "${work}/.glibc-version.full" >"${work}/.glibc-version"
 date -u +%FT%TZ >"${work}/.built"
 mv "${work}" "${root}"
 trap - EXIT
+# Roots of older recipes are dead weight once nobody has used them for a day.
 for old in "${cache}"/freeze-root-*; do
     [[ "${old}" == "${root}" || "${old}" == *.tmp.* || ! -d "${old}" ]] && continue
+    [[ -n "$(find "${old}" -maxdepth 0 -mmin -1440)" ]] && continue
     rm -rf --one-file-system "${old}"
 done
 log "built ($(cat "${root}/.glibc-version")) in $(( $(date +%s) - start )) s"

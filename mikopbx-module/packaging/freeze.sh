@@ -32,6 +32,7 @@ if [[ "${1:-}" == "--print-path" ]]; then
     exit 0
 fi
 if [[ -x "${out}/crm-connector/crm-connector" ]]; then
+    touch "${out}"  # in use: the clean-up below spares bundles used within a day
     echo "${out}/crm-connector"
     exit 0
 fi
@@ -86,9 +87,8 @@ mkdir -p "${out}.tmp"
 cp -a "${work}/dist/crm-connector" "${out}.tmp/"
 rm -rf "${out}"
 mv "${out}.tmp" "${out}"
-for old in "${cache}"/frozen-*; do
-    [[ "${old}" == "${out}" || ! -d "${old}" ]] && continue
-    rm -rf --one-file-system "${old}"
-done
+# Bundles of other sources (other checkouts) a day old are dead weight; younger ones may be in use.
+find "${cache}" -maxdepth 1 -name 'frozen-*' -type d -mmin +1440 ! -path "${out}" \
+    -exec rm -rf --one-file-system {} + 2>/dev/null || true
 log "frozen in $(( $(date +%s) - start )) s: $(du -sh "${out}/crm-connector" | cut -f1)"
 echo "${out}/crm-connector"

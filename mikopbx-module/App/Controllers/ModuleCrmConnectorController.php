@@ -48,7 +48,7 @@ class ModuleCrmConnectorController extends BaseController
         $header = $this->assets->collection(AssetProvider::HEADER_CSS);
         $header->addCss('css/cache/' . $this->moduleUniqueID . '/module-crm-connector.css', true);
 
-        $settings = ModuleCrmConnector::findFirst() ?? new ModuleCrmConnector();
+        $settings = (ModuleCrmConnector::findFirst() ?: new ModuleCrmConnector());
         $this->view->form = new ModuleCrmConnectorForm($settings);
         $this->view->apiToken = (string)$settings->api_token;
         $this->view->pick('Modules/' . $this->moduleUniqueID . '/ModuleCrmConnector/index');
@@ -60,7 +60,7 @@ class ModuleCrmConnectorController extends BaseController
             return;
         }
         $data = $this->request->getPost();
-        $record = ModuleCrmConnector::findFirst() ?? new ModuleCrmConnector();
+        $record = (ModuleCrmConnector::findFirst() ?: new ModuleCrmConnector());
         foreach (self::FIELDS as $key) {
             if ($key === 'builtin_enabled') {
                 $record->$key = (($data[$key] ?? '') === 'on' || ($data[$key] ?? '') === '1') ? '1' : '0';
