@@ -230,7 +230,9 @@ define(['jquery', 'lib/components/base/modal'], function ($, Modal) {
           call.answeredAt = Date.now();
           if (openPreference() === 'answer') openCard(call, false);
         } else if (!mine) {
-          call.elsewhere = event.kind; // picked up by a colleague, or transferred away from us
+          // a colleague now talks to the client: they picked it up while it rang here, or the call
+          // was ours and went to them (a blind transfer, or an attended one once we hung up)
+          call.elsewhere = event.kind === 'transferred' || call.answeredAt ? 'transferred' : 'answered';
           endCall(call);
         }
       } else if (event.kind === 'ended') {
@@ -515,7 +517,8 @@ define(['jquery', 'lib/components/base/modal'], function ($, Modal) {
             var button = el('button', 'mikopbx-call__btn ' + pair[1], t(pair[0]));
             button.addEventListener('click', function () {
               act('transfer', { target: select.value, kind: pair[0] }).then(function () {
-                notify(t('transferred_to') + ' ' + select.value);
+                var text = pair[0] === 'blind' ? 'transferred_to' : 'consulting';
+                notify(t(text) + ' ' + employeeName(select.value));
                 modal.destroy();
               }, function () {});
             });

@@ -55,10 +55,9 @@ class Presence:
         if event.kind is LiveKind.RINGING:
             legs.setdefault(event.exten, "ringing")
         elif event.kind in (LiveKind.ANSWERED, LiveKind.TRANSFERRED):
-            for ext in [e for e, state in legs.items() if state == "ringing"]:
-                del legs[ext]  # the others stop ringing once someone answers
-            if event.from_exten:
-                legs.pop(event.from_exten, None)
+            # one employee talks to the client at a time (the tracker's legs): the others stop
+            # ringing, and whoever had the client before (a transfer, attended ones included) is off
+            legs.clear()
             legs[event.exten] = "talking"
         elif event.kind is LiveKind.ENDED:
             legs.pop(event.exten, None)

@@ -293,7 +293,11 @@ async def test_blind_transfer_to_a_colleague_picked_in_the_list(stack: Stack, pa
     await panel.locator(".mikopbx-transfer-modal .js-mikopbx-blind").wait_for(timeout=WAIT)
     await shot(panel, "transfer-dialog")
     await panel.locator(".mikopbx-transfer-modal .js-mikopbx-blind").click()
-    await popup(panel).locator(".mikopbx-call__note", has_text="Олег Орлов").wait_for(timeout=WAIT)
+    await (
+        popup(panel)
+        .locator(".mikopbx-call__note", has_text="Звонок переведён на Олег Орлов")
+        .wait_for(timeout=WAIT)
+    )
     await shot(panel, "blind-transferred")
     calls = await calls_since(h, mark)
     assert [
@@ -312,19 +316,48 @@ async def test_attended_transfer_completes_when_the_employee_hangs_up(stack: Sta
     await answered(h, "203")
     await shot(panel, "attended-consulting")
     await asyncio.sleep(1)  # the consultation: 201 and 203 talk while the client waits
+    consulting = await popup(panel).get_attribute("data-state")
     await world_leg_hangup(h, "201")
     _, done = await h.wait_pbx(Event="AttendedTransfer")
-    await popup(panel).locator(".mikopbx-call__note", has_text="Олег Орлов").wait_for(timeout=WAIT)
+    await (
+        popup(panel)
+        .locator(".mikopbx-call__note", has_text="Звонок переведён на Олег Орлов")
+        .wait_for(timeout=WAIT)
+    )
+    await panel.locator('[data-extension="201"][data-state="idle"]').wait_for(timeout=WAIT)
+    await panel.locator('[data-extension="203"][data-state="talking"]').wait_for(timeout=WAIT)
     await shot(panel, "attended-transferred")
     await asyncio.sleep(1)
     await world_leg_hangup(h, "203")
     calls = await calls_since(h, mark)
     assert (
+        consulting,
         done.get("Result"),
         [[(t.kind.value, t.from_ext, t.to_ext) for t in c.transfers] for c in calls],
     ) == (
+        "talking",  # still ours while we consult
         "Success",
         [[("attended", "201", "203")]],
+    )
+
+
+async def test_a_refused_consultation_leaves_the_call_with_the_employee(stack: Stack, panel: Any) -> None:
+    h = stack.h
+    await h.phone("203", "answer:1:1")  # 203 answers, hears the colleague out, and hangs up
+    mark = await _answered_call(stack, panel, "+79161230004")
+    await popup(panel).locator(".js-mikopbx-transfer").click()
+    await panel.locator(".js-mikopbx-transfer-target").select_option("203")
+    await panel.locator(".mikopbx-transfer-modal .js-mikopbx-attended").click()
+    await answered(h, "203")
+    await h.wait_pbx(Event="Hangup", Channel="PJSIP/203-*")
+    await asyncio.sleep(1.5)  # the client is back with 201
+    back = (await popup(panel).get_attribute("data-state"), await timer_seconds(panel) > 0)
+    await shot(panel, "attended-refused")
+    await popup(panel).locator(".js-mikopbx-hangup").click()
+    calls = await calls_since(h, mark)
+    assert (back, [(tuple(leg.extension for leg in c.legs), c.transfers) for c in calls]) == (
+        ("talking", True),
+        [(("201",), ())],
     )
 
 

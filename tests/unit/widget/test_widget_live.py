@@ -56,6 +56,14 @@ def test_a_transfer_moves_the_talk_to_the_target() -> None:
     assert presence.snapshot() == {"203": "talking"}
 
 
+def test_after_an_attended_transfer_only_the_target_talks() -> None:
+    presence = Presence()
+    presence.apply(event(LiveKind.ANSWERED, "201"))
+    presence.apply(event(LiveKind.RINGING, "203"))  # the consultation rings
+    presence.apply(event(LiveKind.ANSWERED, "203"))  # 201 hung up: the client is with 203
+    assert presence.snapshot() == {"203": "talking"}
+
+
 def test_talking_wins_over_ringing_in_another_call() -> None:
     presence = Presence()
     presence.apply(event(LiveKind.ANSWERED, "201", call="a"))
