@@ -168,10 +168,15 @@ class NumberingSettings:
     national_prefix: str = "8"
     internal_pattern: str = r"^[0-9]{2,5}$"
     lines: tuple[Line, ...] = ()
+    region: str = ""  # default region for E.164 (RU, KZ, BY, UZ, UA, GE...); empty: country_code's
 
     def __post_init__(self) -> None:
         if not self.country_code.isdigit():
             raise ValueError("country_code must be digits, e.g. '7'")
+        if self.region:
+            from connector.calls.phones import region_for  # the numbering rules live with the tracker
+
+            region_for(self.region)  # ValueError names an unknown region
         try:
             re.compile(self.internal_pattern)
         except re.error as exc:

@@ -40,7 +40,7 @@ from connector.calls.rules import rules_from_settings
 from connector.calls.tracker import CallTracker
 from connector.config import Settings
 from connector.control import AmiSlot, CallControl
-from connector.errors import ConnectorError, StorageError
+from connector.errors import AmiActionError, AmiConnectionError, ConnectorError, StorageError
 from connector.routing import ParallelInterceptor, start_interception
 from connector.sdnotify import Notifier
 from connector.sync import inflight, wiring
@@ -220,7 +220,19 @@ class Service:
     async def _expire(self, feed: CallFeed) -> None:
         while True:
             await asyncio.sleep(EXPIRE_EVERY)
-            feed.expire(datetime.now(UTC))
+            await feed.expire(datetime.now(UTC), self._alive_uniqueids)
+
+    async def _alive_uniqueids(self) -> set[str] | None:
+        """The uniqueids of the channels Asterisk has now (None when it cannot tell): a call whose
+        channels are alive is never closed by its lifetime limit."""
+        try:
+            result = await self.ami_slot.send(
+                "CoreShowChannels", list_end="CoreShowChannelsComplete", within=EXPIRE_EVERY / 2
+            )
+        except (AmiActionError, AmiConnectionError) as exc:
+            log.info("tracker.expiry_postponed", reason=str(exc))
+            return None
+        return {str(item.get("Uniqueid", "")) for item in result.events} - {""}
 
     async def report_status(self) -> None:
         """Keep `systemctl status` telling the truth (AMI state, calls, outbox depth)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,8 +99,18 @@ class CallFeed:
             closed_interrupted=[call.id for call in closed],
         )
 
-    def expire(self, now: datetime) -> None:
-        """Close calls past their lifetime (called periodically)."""
+    async def expire(
+        self, now: datetime, alive: Callable[[], Awaitable[Collection[str] | None]] | None = None
+    ) -> None:
+        """Close calls silent past their lifetime (called periodically). With `alive` (what
+        channels Asterisk has now, None when it cannot tell), asked only when some call is due, a
+        call whose channels are alive is kept, and nothing is closed while Asterisk cannot tell."""
+        if alive is not None and self.tracker.expiry_due(now):
+            living = await alive()
+            if living is None:
+                return  # AMI is away: the resync after it comes back closes what is gone
+            self._emit(self.tracker.expire(now, living))
+            return
         self._emit(self.tracker.expire(now))
         self.events.prune(self.tracker.by_linkedid)
 

@@ -111,7 +111,7 @@ def build_call(conv: Conversation, rules: TrackerRules, ended: float) -> Call | 
         hangup_side=conv.hangup_side,
         interrupted=conv.interrupted,
         intercepted_by=conv.intercepted_by,
-        reason=None if legs else reason(conv),
+        reason=None if legs else reason(conv, rules),
         voicemail_box=None if legs else conv.voicemail_box,
         voicemail_left=not legs and conv.voicemail_left,
     )
@@ -166,11 +166,13 @@ def disposition(conv: Conversation, direction: Direction, answered: bool) -> Dis
     return Disposition.CANCELLED
 
 
-def reason(conv: Conversation) -> Reason:
+def reason(conv: Conversation, rules: TrackerRules) -> Reason:
     """Why a call nobody answered ended as it did, strongest evidence first.
 
     Closed hours, then voicemail, then a refusal or a dial that met a busy party or no route,
-    then a voice menu or an announcement the caller left before any phone rang; when phones
+    then, for an inbound call no phone rang, a start outside the configured working hours (the
+    interception schedule, when there is one) is closed hours too; then a voice menu or an
+    announcement the caller left before any phone rang; when phones
     rang, the caller hanging up first is `caller_gave_up`, the dialplan giving up `no_answer`.
     A call that reached nothing at all (hung up in the dialplan, nothing dialled) is
     `caller_gave_up` when the caller hung up, else `no_route`.
@@ -184,6 +186,8 @@ def reason(conv: Conversation) -> Reason:
     if conv.refused == "congestion" or conv.outer_status in ("CONGESTION", "CHANUNAVAIL"):
         return Reason.NO_ROUTE
     if not conv.rang:
+        if _outside_hours(conv, rules):
+            return Reason.CLOSED_HOURS
         if conv.ivr:
             return Reason.IVR_ABANDON
         if conv.announced:
@@ -195,6 +199,13 @@ def reason(conv: Conversation) -> Reason:
     if conv.rang:
         return Reason.NO_ANSWER
     return Reason.CALLER_GAVE_UP if conv.origin is not None and _cause(conv) == 16 else Reason.NO_ROUTE
+
+
+def _outside_hours(conv: Conversation, rules: TrackerRules) -> bool:
+    origin = conv.origin
+    if rules.working_hours is None or origin is None or origin.kind is not Kind.EXTERNAL or conv.originated:
+        return False
+    return not rules.working_hours(moment(conv.started))
 
 
 def _cause(conv: Conversation) -> int | None:

@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from connector.calls import phones
 
@@ -21,8 +24,9 @@ class TrackerRules:
     """How the tracker reads numbers and how long it lets a conversation live."""
 
     country_code: str = phones.DEFAULT_COUNTRY
-    national_prefix: str = phones.DEFAULT_NATIONAL_PREFIX
-    national_length: int = phones.DEFAULT_NATIONAL_LENGTH
+    national_prefix: str = phones.DEFAULT_NATIONAL_PREFIX  # informative: the region's own are used
+    national_length: int = phones.DEFAULT_NATIONAL_LENGTH  # digits compared when matching lines
+    region: str = ""  # default region for E.164 (RU, BY...); empty: the region of country_code
     internal_pattern: str = r"^[0-9]{2,5}$"
     dids: tuple[str, ...] = ()  # the company's external lines; empty: the dialled number is the DID
     max_call_seconds: float = 4 * 3600.0
@@ -34,6 +38,9 @@ class TrackerRules:
     # app_queue name -> (number, display name), for PBXs that name queues by an internal id
     # (MikoPBX: QUEUE-<uniqid> is reached by a separate extension number).
     queues: tuple[tuple[str, str, str], ...] = ()
+    # Whether a moment is inside the company's working hours (the interception schedule): evidence
+    # of closed hours for an inbound call no phone rang. None: unknown.
+    working_hours: Callable[[datetime], bool] | None = field(default=None, compare=False)
     _internal: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +53,7 @@ class TrackerRules:
                 "max_calls_in_progress, max_channels and clock_tolerance_seconds must be positive"
             )
         object.__setattr__(self, "_internal", re.compile(self.internal_pattern))
+        object.__setattr__(self, "region", phones.region_for(self.region or self.country_code))
 
     def is_extension(self, name: str) -> bool:
         """Whether an endpoint name (or number) is an employee's extension."""
@@ -59,8 +67,8 @@ class TrackerRules:
         return None
 
     def normalize(self, number: str) -> str:
-        """`number` in E.164 with this plan's default country (see `phones.normalize`)."""
-        return phones.normalize(number, self.country_code, self.national_prefix, self.national_length)
+        """`number` in E.164 with this plan's default region (see `phones.normalize`)."""
+        return phones.normalize(number, self.region)
 
     def line_for(self, dialled: str) -> str | None:
         """The DID (E.164) an inbound call to `dialled` came in on, or None if it is not a line."""
@@ -68,6 +76,10 @@ class TrackerRules:
             return None
         if not self.dids:
             return self.normalize(dialled)
+        wanted = self.normalize(dialled)
+        for did in self.dids:
+            if self.normalize(did) == wanted:
+                return wanted
         found = phones.find_number(dialled, self.dids, self.national_length)
         return self.normalize(found) if found is not None else None
 
@@ -78,18 +90,40 @@ def rules_from_settings(settings: Settings) -> TrackerRules:
     return TrackerRules(
         country_code=numbering.country_code,
         national_prefix=numbering.national_prefix,
+        region=numbering.region,
         internal_pattern=numbering.internal_pattern,
         dids=tuple(line.number for line in numbering.lines),
         max_call_seconds=float(settings.calls.max_call_seconds),
+        working_hours=_working_hours(settings),
     )
 
 
+def _working_hours(settings: Settings) -> Callable[[datetime], bool] | None:
+    """The interception section's working hours and holidays as a test of a moment, or None."""
+    section = settings.interception
+    if not section.working_hours and not section.holidays:
+        return None
+    schedule = section.schedule()
+    zone = ZoneInfo(section.timezone)
+    holidays = frozenset(section.holidays)
+
+    def working(moment: datetime) -> bool:
+        local = moment.astimezone(zone)
+        if local.strftime("%Y-%m-%d") in holidays:
+            return False
+        return not schedule or any(line.covers(local) for line in schedule)
+
+    return working
+
+
 def rules_from_numbering(numbering: dict[str, Any] | None, **overrides: Any) -> TrackerRules:
-    """Rules from a capture file's `numbering` object (`country`, `internal_pattern`, `dids`)."""
+    """Rules from a capture file's `numbering` object (`country`, `region`, `internal_pattern`, `dids`)."""
     numbering = numbering or {}
     values: dict[str, Any] = {}
     if "country" in numbering:
         values["country_code"] = str(numbering["country"])
+    if "region" in numbering:
+        values["region"] = str(numbering["region"])
     if "national_prefix" in numbering:
         values["national_prefix"] = str(numbering["national_prefix"])
     if "internal_pattern" in numbering:

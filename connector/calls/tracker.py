@@ -17,10 +17,10 @@ by `clock.EventClock` (a bad or outlying stamp is never believed: see clock.py),
 timestamps keeps its order, and its durations mean nothing). The daemon passes a monotonic
 `clock` as the reference the stamps are checked against. Every call silent (no event about any
 of its channels) for longer than `rules.max_call_seconds` is closed with `interrupted=True`, by
-`expire` (which spares calls whose channels Asterisk still lists) and also by `feed` itself once
-per `rules.expiry_check_seconds` of event time. At most `rules.max_calls_in_progress` calls and
-`rules.max_channels` channels are followed: past that the oldest calls are closed the same way
-(logged as `calls.shed`).
+`expire` (which spares calls whose channels Asterisk still lists) and, in a replay (no reference
+clock), also by `feed` itself once per `rules.expiry_check_seconds` of event time. At most
+`rules.max_calls_in_progress` calls and `rules.max_channels` channels are followed: past that
+the oldest calls are closed the same way (logged as `calls.shed`).
 
 `expire`, `close_missing` and `close_all` return only the calls they close (no `ended` live
 event: the `Call` with `interrupted=True` says it). Such a call ends at its last sign of life,
@@ -131,7 +131,9 @@ class CallTracker(Tracking):
         except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
             self.skipped += 1
             self.problems.append(f"{name!s}: {type(exc).__name__}: {exc}")
-        if self.now >= self._next_expiry:
+        if self.clock.reference is None and self.now >= self._next_expiry:
+            # Replays expire by event time; a daemon (with a reference clock) expires by `expire`,
+            # after asking Asterisk which channels are alive.
             self._next_expiry = self.now + self.rules.expiry_check_seconds
             self._expire_at(self.now)
 
@@ -175,6 +177,12 @@ class CallTracker(Tracking):
                 self.channels[uid].seen = self.now
         self._expire_at(self.now)
         return self._calls_out()
+
+    def expiry_due(self, now: datetime) -> bool:
+        """Whether some call in progress has been silent for more than `max_call_seconds`."""
+        self._settle(now)
+        limit = self.now - self.rules.max_call_seconds
+        return any(self._last_sign(c) < limit for c in self.conversations)
 
     def _expire_at(self, now: float) -> None:
         limit = now - self.rules.max_call_seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
 from connector import config
 from connector.calls import phones
@@ -35,10 +36,83 @@ def test_no_digits_means_no_number(raw: str) -> None:
 
 
 def test_other_country_uses_its_code_and_prefix() -> None:
-    assert (
-        phones.normalize("0301234567", country_code="49", national_prefix="0", national_length=9)
-        == "+49301234567"
+    assert phones.normalize("030 1234567", "DE") == phones.normalize("0301234567", "49") == "+49301234567"
+
+
+# Numbers of the countries MikoPBX is used in, as people and PBXs write them, with the default
+# region set to that country (issue 15 defect 3): the trunk prefix (8, 0, 80) and the
+# international forms (+, 00, 810) each come out as the same E.164.
+COUNTRIES = [
+    (
+        "RU",
+        "+79161234567",
+        ["8 916 123-45-67", "79161234567", "9161234567", "+7 916 1234567", "8 10 7 916 123 45 67"],
+    ),
+    (
+        "KZ",
+        "+77011234567",
+        ["8 701 123 45 67", "77011234567", "7011234567", "+7 701 123 4567", "8107 701 1234567"],
+    ),
+    (
+        "BY",
+        "+375291234567",
+        ["80 29 123-45-67", "8 029 1234567", "291234567", "375291234567", "810 375 29 1234567"],
+    ),
+    ("UZ", "+998901234567", ["90 123 45 67", "998901234567", "00998901234567", "+998 90 123 45 67"]),
+    ("UA", "+380501234567", ["050 123 45 67", "0501234567", "380501234567", "00380501234567"]),
+    ("GE", "+995555123456", ["0555 12 34 56", "555123456", "995555123456", "00995555123456"]),
+]
+
+
+@pytest.mark.parametrize(("region", "want", "written"), COUNTRIES, ids=[c[0] for c in COUNTRIES])
+def test_every_way_a_number_is_written_in_its_country_is_one_e164(
+    region: str, want: str, written: list[str]
+) -> None:
+    assert {raw: phones.normalize(raw, region) for raw in written} == {raw: want for raw in written}
+
+
+@pytest.mark.parametrize("region", ["BY", "UZ", "GE", "UA"])
+def test_a_russian_number_without_its_plus_is_recognised_abroad(region: str) -> None:
+    assert phones.normalize("0079161234567", region) == "+79161234567"
+
+
+def test_a_belarusian_number_from_a_russian_trunk_is_international() -> None:
+    assert phones.normalize("375291234567", "RU") == "+375291234567"
+
+
+@pytest.mark.parametrize("region", ["RU", "BY", "GE"])
+def test_internal_numbers_are_untouched(region: str) -> None:
+    assert [phones.normalize(n, region) for n in ("201", "2200101", "112")] == ["201", "2200101", "112"]
+
+
+def test_a_number_nobody_can_parse_is_kept_as_dialled_with_a_warning() -> None:
+    with capture_logs() as logs:
+        kept = [phones.normalize("99912345678901234", "RU"), phones.normalize("+99912345678901", "RU")]
+    assert kept == ["99912345678901234", "+99912345678901"]
+    assert [e["number"] for e in logs if e["event"] == "phones.not_understood"] == kept
+
+
+def test_an_unknown_region_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown region"):
+        TrackerRules(region="XX")
+
+
+def test_the_tracker_writes_clients_in_the_configured_region() -> None:
+    rules = rules_from_numbering({"region": "BY", "dids": ["375171234567"]})
+    assert (rules.normalize("80291234567"), rules.line_for("80171234567")) == (
+        "+375291234567",
+        "+375171234567",
     )
+
+
+def test_the_region_comes_from_the_config() -> None:
+    settings = config.loads("ami: {username: u, secret: s}\nnumbering: {region: GE}\n")
+    assert rules_from_settings(settings).normalize("0555123456") == "+995555123456"
+
+
+def test_a_bad_region_in_the_config_is_an_error() -> None:
+    with pytest.raises(config.ConfigError, match="region"):
+        config.loads("ami: {username: u, secret: s}\nnumbering: {region: Narnia}\n")
 
 
 @pytest.mark.parametrize("raw", ["+380501234567", "00380501234567", "810380501234567", "380501234567"])

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from connector.calls.capture import read_capture
+from connector import config
+from connector.calls.capture import AmiEvent, read_capture
 from connector.calls.model import Call, call_from_dict
+from connector.calls.rules import TrackerRules, rules_from_settings
 from connector.calls.truth import compare
 
 from .captures import FIXTURES, replay
-from .synthetic import Chan, Story, run
+from .synthetic import T0, Chan, Story, run
 
 # The reason of every unanswered call in the committed captures (answered calls carry none).
 CAPTURE_REASONS = {
@@ -217,3 +220,35 @@ def test_truth_compares_the_reason_when_given() -> None:
     call = _refused("202", "Busy")[0]
     want = {"direction": "internal", "client": "201", "reason": "no_answer"}
     assert compare([call], [want]) == ["truth call #0 (201): reason: got 'busy_on_call', want 'no_answer'"]
+
+
+def _announcement_only(at: float = T0) -> list[AmiEvent]:
+    s = Story(at=at)
+    trunk = _trunk_call(s)
+    s.app(trunk, "Playback", "we-are-closed")
+    s.hangup(trunk)
+    return s.events
+
+
+@pytest.mark.parametrize(("working", "want"), [(False, "closed_hours"), (True, "announcement")])
+def test_the_working_hours_schedule_is_evidence_for_a_call_no_phone_rang(working: bool, want: str) -> None:
+    rules = TrackerRules(dids=("74951110001",), working_hours=lambda moment: working)
+    assert [c.reason for c in run(_announcement_only(), rules)] == [want]
+
+
+def test_the_schedule_comes_from_the_interception_hours() -> None:
+    text = """
+ami: {username: u, secret: s}
+interception: {timezone: Europe/Moscow, working_hours: ["mon-fri 09:00-18:00"]}
+"""
+    working = rules_from_settings(config.loads(text)).working_hours
+    assert working is not None
+    # T0 of the synthetic stories is Wednesday 2026-11-18 11:06 UTC, 14:06 in Moscow: open; six
+    # hours later it is 20:06 there: closed.
+    evening = T0 + 6 * 3600
+    assert [working(datetime.fromtimestamp(t, UTC)) for t in (T0, evening)] == [True, False]
+    rules = rules_from_settings(config.loads(text))
+    assert [c.reason for c in run(_announcement_only(evening), rules) + run(_announcement_only(), rules)] == [
+        "closed_hours",
+        "announcement",
+    ]
