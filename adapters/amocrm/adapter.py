@@ -27,6 +27,7 @@ from adapters.amocrm.auth import Credentials, LongLivedToken, OAuthTokens
 from adapters.amocrm.client import AmoClient
 from adapters.amocrm.contacts import ContactDirectory, first_embedded
 from adapters.amocrm.errors import EntityNotFound, ValidationFailed
+from adapters.amocrm.phonebook import PhoneBook
 from adapters.amocrm.settings import EntityRule, LineSettings, Settings
 from adapters.amocrm.users import UserMap
 from adapters.amocrm.widget_live import WidgetLive
@@ -80,6 +81,11 @@ class AmoCrmAdapter(Adapter):
             base_url=settings.url,
             companies=settings.search_companies,
         )
+        if settings.phone_book:
+            kinds = ("contacts", "companies") if settings.search_companies else ("contacts",)
+            self.contacts.phonebook = PhoneBook(
+                self.client, kinds, refresh_seconds=settings.phone_book_refresh_seconds
+            )
         self.live = WidgetLive(self.lookup) if settings.widget.enabled else None
 
     def _credentials(self, settings: Settings, context: AdapterContext) -> Credentials:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.amocrm.client import AmoClient
 from adapters.amocrm.errors import ADAPTER
@@ -19,6 +19,9 @@ from adapters.amocrm.users import UserMap
 from adapters.base import Contact
 from connector.calls.phones import digits, last_digits
 from connector.errors import PermanentError
+
+if TYPE_CHECKING:
+    from adapters.amocrm.phonebook import PhoneBook
 
 
 def spellings(phone: str, country: str = "7", trunk: str = "8") -> list[str]:
@@ -63,6 +66,7 @@ class ContactDirectory:
         self._base_url = base_url
         self._clock = clock
         self._cache: OrderedDict[str, tuple[float, Contact | None]] = OrderedDict()
+        self.phonebook: PhoneBook | None = None  # set by the adapter when `phone_book` is on
 
     async def find(self, phone: str) -> Contact | None:
         """The contact with this number, or None."""
@@ -77,6 +81,8 @@ class ContactDirectory:
     def forget(self, phone: str) -> None:
         """Drop the cached answer for `phone` (after we created or changed its contact)."""
         self._cache.pop(last_digits(phone), None)
+        if self.phonebook is not None:
+            self.phonebook.stale()
 
     async def create(
         self, name: str, phone: str, responsible_user_id: int | None, request_id: str
@@ -111,6 +117,11 @@ class ContactDirectory:
         return contact
 
     async def _search(self, phone: str, key: str) -> Contact | None:
+        if self.phonebook is not None:
+            await self.phonebook.refresh()
+            if self.phonebook.complete:
+                hit = self.phonebook.find(phone)
+                return self._contact(hit[1], hit[0]) if hit is not None else None
         # contacts first: a person's own card beats the company they work for
         for kind in self._kinds:
             for text in spellings(phone):

@@ -125,6 +125,8 @@ class Settings:
     request_timeout: float = 15.0
     rate_limit: RateLimit = field(default_factory=lambda: RateLimit(6.0, 1, 4))
     lookup_cache_seconds: float = 60.0
+    phone_book: bool = True  # numbers kept locally (by updated_at): a lookup costs no request
+    phone_book_refresh_seconds: float = 10.0
     search_companies: bool = True
     users_refresh_seconds: float = 600.0
     users: dict[str, str] = field(default_factory=dict)

@@ -11,7 +11,8 @@ tasks) rather than on mocks. What it enforces, as the real service does (see
 - At most `rate_limit` requests per `window` seconds (7 per 1 s); over it HTTP 429 with an HTML
   body (not JSON). Refused requests are not counted.
 - Contact search is textual: `query` must be a substring of a PHONE value or the name; no match
-  → 204 with an empty body; `limit` over 250 → 400.
+  → 204 with an empty body; `limit` over 250 → 400. Listing by `filter[updated_at][from]` and
+  `order[updated_at]` (what a local phone book is kept in step with).
 - GET /api/v4/users needs admin rights (`admin=False` → 403).
 - POST /api/v4/calls lands a call on the contact whose PHONE has the same last 10 digits (on its
   single active lead when there is exactly one); none → 400 {errors: [{title: "Entity not
@@ -308,6 +309,13 @@ class FakeAmoCrm:
         store = self.contacts if kind == "contacts" else self.companies
         # an unsorted entry's contact is not in the contacts section until the entry is accepted
         found = [c for c in store.values() if not c.get("_unsorted") and (not query or _matches(c, query))]
+        since = request.query.get("filter[updated_at][from]")
+        if since is not None:
+            found = [c for c in found if c["updated_at"] >= int(since)]
+        if request.query.get("order[updated_at]") in ("asc", "desc"):
+            found.sort(
+                key=lambda c: (c["updated_at"], c["id"]), reverse=request.query["order[updated_at]"] == "desc"
+            )
         chunk = found[(page - 1) * limit : page * limit]
         if not chunk:
             return web.Response(status=204)
@@ -821,6 +829,7 @@ def _contact(contact_id: int, name: str, phones: list[str], responsible: int) ->
         "name": name,
         "responsible_user_id": responsible,
         "account_id": ACCOUNT_ID,
+        "updated_at": int(time.time()),
         "custom_fields_values": fields,
     }
 
