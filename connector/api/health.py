@@ -3,18 +3,21 @@
 `/healthz` answers 200 when AMI is connected and the outbox is usable, 503 otherwise, with a
 JSON body that says why: `status` is `ok`, `degraded` (working, but a CRM is paused or parked,
 or jobs were dead-lettered) or `unhealthy`. `crm-connector check` reads it. Neither endpoint
-shows a secret; both are meant for the loopback interface and need no token.
+shows a secret; both answer this host only, or a caller with `http.ops.token` (connector.api.ops).
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric as PromMetric
+from prometheus_client.registry import Collector
 
 from connector.ami.client import AmiClient
 from connector.ami.feed import CallFeed
@@ -38,31 +41,30 @@ class Metric:
 
 
 def render(metrics: Iterable[Metric]) -> str:
-    """The Prometheus text exposition format (version 0.0.4)."""
-    lines: list[str] = []
-    for metric in metrics:
-        name = PREFIX + metric.name
-        lines.append(f"# HELP {name} {metric.help}")
-        lines.append(f"# TYPE {name} {metric.kind}")
-        for labels, value in metric.samples:
-            lines.append(f"{name}{_labels(labels)} {_number(value)}")
-    return "\n".join(lines) + "\n"
+    """The Prometheus text exposition format (0.0.4), written by `prometheus_client`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(tuple(metrics)))
+    return generate_latest(registry).decode("utf-8")
 
 
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    escaped = (
-        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34)).replace(chr(10), "n")}"'
-        for k, v in sorted(labels.items())
-    )
-    return "{" + ",".join(escaped) + "}"
+class _Snapshot(Collector):
+    """Metric families read once, handed to prometheus_client's writer (escaping, number format)."""
 
+    def __init__(self, metrics: tuple[Metric, ...]) -> None:
+        self.metrics = metrics
 
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    def collect(self) -> Iterator[PromMetric]:
+        for metric in self.metrics:
+            labels = sorted({key for sample, _ in metric.samples for key in sample})
+            name = PREFIX + metric.name
+            family: CounterMetricFamily | GaugeMetricFamily
+            if metric.kind == "counter":
+                family = CounterMetricFamily(name, metric.help, labels=labels)
+            else:
+                family = GaugeMetricFamily(name, metric.help, labels=labels)
+            for sample, value in metric.samples:
+                family.add_metric([sample.get(key, "") for key in labels], value)
+            yield family
 
 
 @dataclass(slots=True)
@@ -266,14 +268,25 @@ def _outbox_metrics(stats: OutboxStats) -> list[Metric]:
     ]
 
 
+def _ops_check(request: web.Request) -> None:
+    """Health and metrics for this host or the ops token holder (see connector.api.ops)."""
+    from connector.api import ops
+    from connector.api.app import SETTINGS_KEY
+
+    if SETTINGS_KEY in request.app:
+        ops.check(request, request.app[SETTINGS_KEY].ops)
+
+
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz."""
+    _ops_check(request)
     report = await request.app[SOURCES_KEY].report()
     return web.json_response(report, status=503 if report["status"] == "unhealthy" else 200)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics."""
+    _ops_check(request)
     body = render(await request.app[SOURCES_KEY].metrics())
     return web.Response(text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

@@ -37,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # listening everywhere: ask over loopback
     url = f"http://{'[' + host + ']' if ':' in host else host}:{settings.http.port}/healthz"
-    report = fetch(url, args.timeout)
+    report = fetch(url, args.timeout, settings.http.ops.token.get())
     if report is None:
         return 1
     if args.json:
@@ -48,10 +48,13 @@ def main(args: argparse.Namespace) -> int:
     return 0 if status == "ok" or (status == "degraded" and args.allow_degraded) else 1
 
 
-def fetch(url: str, timeout: float) -> dict[str, Any] | None:
+def fetch(url: str, timeout: float, token: str = "") -> dict[str, Any] | None:
     """The /healthz body (also from a 503 answer), or None after saying why it is unreachable."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout
+        ) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read()
