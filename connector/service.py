@@ -34,6 +34,7 @@ from connector.ami.feed import CallFeed
 from connector.api import control as control_api
 from connector.api import recordings
 from connector.api.app import HUB_KEY
+from connector.api.guard import ConnectionGuard, GuardedSite
 from connector.api.health import HealthSources, setup_health
 from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_settings
@@ -99,10 +100,15 @@ class Service:
     async def _http(self, stack: contextlib.AsyncExitStack) -> web.Application:
         self._stage("http")
         app = create_http_app(self.settings, self.health, self.adapters, self.links, self.control)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN)
+        limits = self.settings.http.limits
+        runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN, keepalive_timeout=limits.idle_timeout
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self.settings.http.host, self.settings.http.port)
+        # connection caps and the request-head deadline (connector.api.guard): AMI keeps its sockets
+        self.http_guard = ConnectionGuard(limits)
+        site = GuardedSite(runner, self.settings.http.host, self.settings.http.port, self.http_guard)
         try:
             await site.start()
         except OSError as exc:

@@ -255,7 +255,7 @@ EMPLOYEE_PATCH = (
 
 
 def _check_fields(body: dict[str, Any]) -> None:
-    if "extension" in body and not str(body["extension"]).isdigit():
+    if "extension" in body and not (str(body["extension"]).isascii() and str(body["extension"]).isdigit()):
         raise invalid("extension", "digits")
     if body.get("login") is not None and not _LOGIN.match(body["login"]):
         raise invalid("login", "letters, digits and . _ - @ + only, up to 64")

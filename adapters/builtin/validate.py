@@ -83,9 +83,14 @@ def _text(f: Field, value: Any) -> str:
     return text
 
 
+MAX_INT = 2**63 - 1  # SQLite's INTEGER; a larger number would fail in the driver, not here
+
+
 def _int(f: Field, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be a whole number")
+    if abs(value) > MAX_INT:
+        raise ValueError("is too large")
     if f.kind == "id" and value < 1:
         raise ValueError("must be a positive id")
     return value
@@ -96,6 +101,8 @@ def _float(f: Field, value: Any) -> float:
         raise ValueError("must be a number")
     if value < 0:
         raise ValueError("must not be negative")
+    if value > 1e15:  # a sum of money; larger would lose cents or overflow
+        raise ValueError("is too large")
     return float(value)
 
 
@@ -203,8 +210,11 @@ def query_int(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.lstrip("-").isdigit():
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
         raise invalid(name, "must be a whole number")
+    if len(digits) > 18:
+        raise invalid(name, "is too large")
     return int(raw)
 
 
@@ -250,6 +260,7 @@ def query_time(request: web.Request, name: str) -> str | None:
 def path_id(request: web.Request, name: str = "id") -> int:
     """A positive integer id from the URL path (404 when it is not one)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only ("²" is a digit to Python) and at most 18 of them (SQLite's INTEGER)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
         raise Problem(404, "Not Found", f"no such {name}")
     return int(raw)

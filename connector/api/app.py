@@ -7,6 +7,7 @@ problem+json; handlers raise `Problem` for the 4xx they mean.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,30 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+@web.middleware
+async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request body must arrive within `http.limits.body_timeout` (uploads: `upload_timeout`).
+
+    The body is read here, before the handler, so a client trickling it byte by byte gets a 408
+    instead of holding the connection; the handler then finds it already read.
+    """
+    if not request.body_exists or SETTINGS_KEY not in request.app:
+        return await handler(request)
+    limits = request.app[SETTINGS_KEY].limits
+    if request.content_type.startswith("multipart/"):
+        try:
+            async with asyncio.timeout(limits.upload_timeout):
+                return await handler(request)
+        except TimeoutError as exc:
+            raise Problem(408, "Request Timeout", "the upload took too long") from exc
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            await request.read()
+    except TimeoutError as exc:
+        raise Problem(408, "Request Timeout", "the request body came too slowly") from exc
+    return await handler(request)
+
+
 def create_app(
     settings: HttpSettings,
     *,
@@ -116,7 +141,9 @@ def create_app(
     from connector.api.auth import Authenticator
     from connector.api.live import LiveHub
 
-    app = web.Application(middlewares=[security_headers, problem_middleware], client_max_size=client_max_size)
+    app = web.Application(
+        middlewares=[security_headers, problem_middleware, body_deadline], client_max_size=client_max_size
+    )
     app[SETTINGS_KEY] = settings
     app[AUTH_KEY] = authenticator or Authenticator(settings.tokens)
     app[HUB_KEY] = hub or LiveHub()
@@ -129,14 +156,42 @@ async def _end_live_streams(app: web.Application) -> None:
     app[HUB_KEY].close()
 
 
+MAX_JSON_DEPTH = 32  # no request of ours nests deeper; json would recurse ~1000 levels then fail
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/415 problem."""
+    """The request body as a JSON object, or a 400/415 problem (also for absurd nesting)."""
     if request.content_type != "application/json":
         raise Problem(415, "Unsupported Media Type", "send application/json")
+    text = await request.text()
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
+        raise Problem(400, "Bad Request", f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise Problem(400, "Bad Request", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise Problem(400, "Bad Request", "the body must be a JSON object")
     return data
+
+
+def _depth(text: str) -> int:
+    """How deep brackets nest in `text`, strings skipped (a linear scan, no recursion)."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from connector import logs
-from connector.api.auth import Principal, require
+from connector.api.auth import Principal, require, same_origin
 from connector.calls.model import LiveEvent
 
 log = logs.get_logger(__name__)
@@ -25,6 +25,7 @@ log = logs.get_logger(__name__)
 Enricher = Callable[[LiveEvent, Principal], Awaitable[dict[str, Any]]]
 ENRICH_KEY: web.AppKey[Enricher] = web.AppKey("live_enricher")
 SEND_TIMEOUT = 10.0  # a browser that cannot take one message in this long is disconnected
+SESSION_RECHECK = 60.0  # seconds: a stream of a signed-out or expired session ends within this
 
 
 class Subscription:
@@ -55,6 +56,23 @@ class LiveHub:
         self._subscribers: set[Subscription] = set()
         self._changed = asyncio.Condition()
         self.closed = False
+        self._streams: dict[str, int] = {}  # open streams per session (or token)
+
+    @contextlib.contextmanager
+    def stream_slot(self, key: str, limit: int) -> Iterator[bool]:
+        """Hold one of `key`'s `limit` stream slots for the block; yields False when none is free."""
+        if self._streams.get(key, 0) >= limit:
+            yield False
+            return
+        self._streams[key] = self._streams.get(key, 0) + 1
+        try:
+            yield True
+        finally:
+            left = self._streams[key] - 1
+            if left:
+                self._streams[key] = left
+            else:
+                del self._streams[key]
 
     def publish(self, event: LiveEvent) -> None:
         """Hand `event` to every subscriber; never blocks."""
@@ -84,6 +102,11 @@ class LiveHub:
         async with self._changed:
             await self._changed.wait_for(lambda: len(self._subscribers) >= count)
 
+    async def wait_for_exactly(self, count: int) -> None:
+        """Return once exactly `count` listeners are subscribed (a stream has gone, for tests)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._subscribers) == count)
+
     @property
     def subscribers(self) -> int:
         """How many listeners there are now."""
@@ -106,28 +129,64 @@ def concerns(event: LiveEvent, principal: Principal, exten: str | None) -> bool:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    """GET /api/live: the caller's live call events as JSON text messages."""
-    from connector.api.app import HUB_KEY, Problem
+    """GET /api/live: the caller's live call events as JSON text messages.
 
+    A browser always names the page that opens a WebSocket (Origin) and SameSite is the only
+    other barrier, so a page of another site is refused here; each session (or token) may hold
+    `http.live.max_per_session` streams at once.
+    """
+    from connector.api.app import HUB_KEY, SETTINGS_KEY, Problem
+    from connector.config import HttpSettings
+
+    settings = request.app[SETTINGS_KEY] if SETTINGS_KEY in request.app else HttpSettings()
+    if not same_origin(request, extra=(settings.public_url, *settings.live.allowed_origins)):
+        raise Problem(403, "Forbidden", "live events are not served to pages of another site")
     principal = await require(request)
     exten = request.query.get("exten")
     if exten is not None and not principal.may_act_for(exten):
         raise Problem(403, "Forbidden", f"this token may not follow extension {exten}")
+    hub = request.app[HUB_KEY]
+    with hub.stream_slot(principal.stream_key, settings.live.max_per_session) as free:
+        if not free:
+            limit = settings.live.max_per_session
+            raise Problem(429, "Too Many Requests", f"at most {limit} live streams per session; close a tab")
+        return await _stream(request, hub, principal, exten)
+
+
+async def _stream(
+    request: web.Request, hub: LiveHub, principal: Principal, exten: str | None
+) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     await ws.prepare(request)
-    hub = request.app[HUB_KEY]
     enrich = request.app.get(ENRICH_KEY)
     async with hub.subscribe() as sub:
-        sender = asyncio.create_task(_send_loop(ws, sub, principal, exten, enrich))
+        tasks = [asyncio.create_task(_send_loop(ws, sub, principal, exten, enrich))]
+        if principal.session is not None:
+            tasks.append(asyncio.create_task(_watch_session(request, ws)))
         try:
             async for msg in ws:  # the browser sends nothing we need; this notices it leave
                 if msg.type is WSMsgType.ERROR:
                     break
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     return ws
+
+
+async def _watch_session(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """End the stream once its session is gone (signed out elsewhere, expired, person deactivated)."""
+    from connector.api.app import AUTH_KEY
+    from connector.api.auth import COOKIE
+
+    sessions = request.app[AUTH_KEY].sessions
+    session_id = request.cookies.get(COOKIE, "")
+    while sessions is not None and not ws.closed:
+        await asyncio.sleep(SESSION_RECHECK)
+        if await sessions(session_id) is None:
+            log.info("live.session_ended")
+            await ws.close()
+            return
 
 
 async def _send_loop(

@@ -116,14 +116,19 @@ async def serve(request: web.Request) -> web.StreamResponse:
 
     links = request.app[LINKS_KEY]
     rel = request.match_info["path"]
-    if ".." in Path(rel).parts or rel.startswith("/"):
+    # NUL, control characters or an absurd length are no file name: 404, not an OSError or
+    # ValueError ("embedded null byte") from the file system
+    if ".." in Path(rel).parts or rel.startswith("/") or len(rel) > 1024 or not rel.isprintable():
         raise Problem(404, "Not Found", "no such recording")
     signed = links.signer.verify(rel, request.query.get("exp", ""), request.query.get("sig", ""))
     if not signed:
         principal = await request.app[AUTH_KEY].authenticate(request)
         if principal is None:
             raise Problem(401, "Unauthorized", "the link is invalid or has expired")
-    file = await asyncio.to_thread(links.locate, rel)
+    try:
+        file = await asyncio.to_thread(links.locate, rel)
+    except (OSError, ValueError):  # a name too long for the file system, and the like
+        file = None
     if file is None:
         raise Problem(404, "Not Found", "no such recording")
     if not signed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +11,10 @@ import aiohttp
 from aiohttp import web
 
 from connector.api import live
-from connector.api.app import HUB_KEY, create_app
-from connector.api.auth import Principal
+from connector.api.app import AUTH_KEY, HUB_KEY, SETTINGS_KEY, create_app
+from connector.api.auth import COOKIE, Principal
 from connector.api.live import LiveHub
+from connector.api.settings import LiveSettings
 from connector.calls.model import Direction, LiveEvent, LiveKind
 from connector.config import ApiToken, HttpSettings
 from connector.settings_schema import Secret
@@ -121,3 +123,71 @@ async def test_stopping_the_server_ends_open_streams(http: aiohttp.ClientSession
     await runner.cleanup()
     message = await ws.receive()
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and app[HUB_KEY].closed
+
+
+async def test_a_page_of_another_site_may_not_open_the_stream(
+    serve: ServeApp, http: aiohttp.ClientSession
+) -> None:
+    url = await serve(_app())
+    headers = {"Authorization": "Bearer tok-202-abcd-0123456789", "Origin": "https://evil.example"}
+    async with http.get(f"{url}/api/live", headers=headers) as r:
+        assert r.status == 403 and "another site" in (await r.json())["detail"]
+    ws = await http.ws_connect(f"{url}/api/live", headers={**headers, "Origin": url})
+    await ws.close()
+
+
+async def test_an_allowed_origin_from_the_config_may_open_the_stream(
+    serve: ServeApp, http: aiohttp.ClientSession
+) -> None:
+    app = _app()
+    app[SETTINGS_KEY] = dataclasses.replace(
+        app[SETTINGS_KEY], live=LiveSettings(allowed_origins=("https://crm.example.ru",))
+    )
+    url = await serve(app)
+    headers = {"Authorization": "Bearer tok-202-abcd-0123456789", "Origin": "https://crm.example.ru"}
+    ws = await http.ws_connect(f"{url}/api/live", headers=headers)
+    await ws.close()
+
+
+async def test_one_session_holds_a_bounded_number_of_streams(
+    serve: ServeApp, http: aiohttp.ClientSession
+) -> None:
+    app = _app()
+    app[SETTINGS_KEY] = dataclasses.replace(app[SETTINGS_KEY], live=LiveSettings(max_per_session=3))
+    url = await serve(app)
+    streams = [await _connect(http, url, "tok-202-abcd-0123456789") for _ in range(3)]
+    async with http.get(f"{url}/api/live", headers={"Authorization": "Bearer tok-202-abcd-0123456789"}) as r:
+        assert r.status == 429
+    await streams[0].close()
+    await _subscribed_exactly(app, 2)
+    streams[0] = await _connect(http, url, "tok-202-abcd-0123456789")  # a slot came free
+    for ws in streams:
+        await ws.close()
+
+
+async def _subscribed_exactly(app: web.Application, count: int) -> None:
+    import asyncio
+
+    async with asyncio.timeout(10):  # an upper bound for a broken build, not a timing assertion
+        await app[HUB_KEY].wait_for_exactly(count)
+
+
+async def test_a_stream_ends_when_its_session_does(
+    serve: ServeApp, http: aiohttp.ClientSession, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(live, "SESSION_RECHECK", 0.05)
+    alive = {"sess-1": True}
+
+    async def sessions(session_id: str) -> Principal | None:
+        if not alive.get(session_id):
+            return None
+        return Principal("Егор", "employee", ("202",), employee_id=3, session="s1", csrf="x")
+
+    app = _app()
+    app[AUTH_KEY].set_people(None, sessions)
+    url = await serve(app)
+    ws = await http.ws_connect(f"{url}/api/live", headers={"Cookie": f"{COOKIE}=sess-1"})
+    await _subscribed(app, 1)
+    alive["sess-1"] = False  # signed out in another tab
+    message = await ws.receive(timeout=10)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
