@@ -39,6 +39,7 @@ CLOSED_HOURS_CONTEXT = re.compile(
 _IVR_APPS = frozenset({"background", "read", "waitexten"})
 _BUSY_CAUSES = frozenset({"17", "21"})
 CDR_CONNECTOR = "CdrConnector"
+UNKNOWN_MAILBOX = "?"  # the call reached voicemail, the evidence did not say which box
 _CDR_ACTIONS = {"dial_outworktimes": "closed_hours", "voicemail_start": "voicemail"}
 
 
@@ -82,7 +83,8 @@ def on_new_exten(t: Tracking, event: AmiEvent) -> None:
 def _application(t: Tracking, conv: Conversation, app: str, data: str, event: AmiEvent) -> None:
     if app == "voicemail":
         box = data.partition(",")[0].partition("&")[0].strip()
-        conv.voicemail_box = conv.voicemail_box or box or "?"
+        # The application's own data names the mailbox; a CdrConnector event may have come first.
+        conv.voicemail_box = box or conv.voicemail_box or UNKNOWN_MAILBOX
     elif app in _IVR_APPS:
         conv.ivr = True
     elif app == "playback":
@@ -121,7 +123,7 @@ def on_cdr_connector(t: Tracking, event: AmiEvent) -> None:
     if kind == "closed_hours":
         conv.closed_hours = True
     else:
-        conv.voicemail_box = conv.voicemail_box or str(data.get("vm_mailbox") or data.get("mailbox") or "?")
+        conv.voicemail_box = conv.voicemail_box or str(data.get("mailbox") or UNKNOWN_MAILBOX)
 
 
 def _agi_data(text: str) -> dict[str, Any]:

@@ -53,10 +53,11 @@ def region_for(code: str) -> str:
     return region
 
 
-def normalize(number: str, region: str = DEFAULT_REGION) -> str:
+def normalize(number: str, region: str = DEFAULT_REGION, warn: bool = True) -> str:
     """`number` in E.164 (`+79161234567`) when it is a full number, else its bare digits.
 
-    `region` is the default region (`RU`), or a country calling code (`7`) standing for it.
+    `region` is the default region (`RU`), or a country calling code (`7`) standing for it;
+    `warn=False` for a lookup that only asks (is this dialled number one of the lines?).
     """
     text = number.strip()
     bare = digits(text)
@@ -64,11 +65,14 @@ def normalize(number: str, region: str = DEFAULT_REGION) -> str:
         return ""  # anonymous, "<unknown>", a SIP name: no number to speak of
     if len(bare) < SHORT and not text.startswith("+"):
         return bare
-    return _normalize(("+" if text.startswith("+") else "") + bare, region_for(region))
+    found, understood = _normalize(("+" if text.startswith("+") else "") + bare, region_for(region))
+    if not understood and warn:
+        _warn(found, region)
+    return found
 
 
 @functools.lru_cache(maxsize=8192)
-def _normalize(number: str, region: str) -> str:
+def _normalize(number: str, region: str) -> tuple[str, bool]:
     bare = number.lstrip("+")
     if number.startswith("+"):
         candidates = [number]
@@ -77,11 +81,10 @@ def _normalize(number: str, region: str) -> str:
     parsed = [p for p in (_parse(c, region) for c in candidates) if p is not None]
     for found in parsed:
         if phonenumbers.is_valid_number(found):
-            return _e164(found)
+            return _e164(found), True
     if number.startswith("+") and parsed and phonenumbers.is_possible_number(parsed[0]):
-        return _e164(parsed[0])  # written as international: a range the metadata does not know yet
-    _warn(number, region)
-    return number
+        return _e164(parsed[0]), True  # written as international: a range the metadata does not know
+    return number, False
 
 
 def _e164(number: phonenumbers.PhoneNumber) -> str:

@@ -75,10 +75,10 @@ class TrackerRules:
         if not dialled or not any(ch.isdigit() for ch in dialled) or self.is_extension(dialled):
             return None
         if not self.dids:
-            return self.normalize(dialled)
-        wanted = self.normalize(dialled)
+            return phones.normalize(dialled, self.region, warn=False)
+        wanted = phones.normalize(dialled, self.region, warn=False)
         for did in self.dids:
-            if self.normalize(did) == wanted:
+            if phones.normalize(did, self.region, warn=False) == wanted:
                 return wanted
         found = phones.find_number(dialled, self.dids, self.national_length)
         return self.normalize(found) if found is not None else None

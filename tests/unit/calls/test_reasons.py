@@ -252,3 +252,12 @@ interception: {timezone: Europe/Moscow, working_hours: ["mon-fri 09:00-18:00"]}
         "closed_hours",
         "announcement",
     ]
+
+
+def test_mikopbx_voicemail_capture_names_the_mailbox_and_the_message() -> None:
+    """Recorded on the harness's MikoPBX profile: the client leaves a 3 s message after no answer."""
+    path = FIXTURES / "mikopbx" / "voicemail_after_no_answer.json"
+    calls = replay(read_capture(path))
+    assert [(c.disposition.value, c.reason, c.voicemail) for c in calls] == [
+        ("missed", "voicemail", {"mailbox": "admin@voicemailcontext", "message_left": True})
+    ]
