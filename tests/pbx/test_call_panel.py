@@ -69,7 +69,8 @@ async def crm(pbx_harness: Harness, tmp_path: Path) -> AsyncIterator[Crm]:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             url = f"http://127.0.0.1:{port}"
             await page.goto(f"{url}/crm/")
-            await page.get_by_test_id("token").fill(tokens["201"])
+            await page.get_by_test_id("login").fill(tokens["201"].login)
+            await page.get_by_test_id("password").fill(tokens["201"].password)
             await page.get_by_test_id("sign-in").click()
             await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "on", timeout=TIMEOUT)
             try:

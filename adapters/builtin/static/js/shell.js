@@ -87,13 +87,13 @@ function meMenu(me, pop, onSignOut) {
     h("div", { class: "menu-list me-panel" },
       h("div", { class: "me-name", id: "me-name", "data-testid": "me-name" }, me.name + (me.extension ? ` (${me.extension})` : "")),
       h("div", { class: "muted small", text: ROLE_NAMES[me.role] || me.role }),
-      pop ? h("label", { class: "field", style: "margin-top:12px" }, h("span", { text: "Карточка клиента открывается" }), pop) : null,
-      button("Выйти", async () => {
-        await api("/session", { method: "DELETE" }).catch(() => {});
-        if (onSignOut) onSignOut(); else location.href = "/crm/";
-      }, { testid: "sign-out" })));
+      pop ? h("label", { class: "field", style: "margin-top:12px" }, h("span", { text: "Карточка клиента открывается" }), pop) : null));
   document.addEventListener("click", (e) => { if (!details.contains(e.target)) details.open = false; });
-  return details;
+  const out = button("Выйти", async () => {
+    await api("/session", { method: "DELETE" }).catch(() => {});
+    if (onSignOut) onSignOut(); else location.href = "/crm/";
+  }, { size: "sm", testid: "sign-out" });
+  return [details, out];
 }
 
 let liveOn = false; // kept across page changes: the header is drawn again on each
