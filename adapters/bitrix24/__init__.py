@@ -13,13 +13,15 @@ stored registration); `registrar`, `cards`, `history` (register, screen pop, fin
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from adapters.base import Adapter, AdapterContext
 from adapters.bitrix24.adapter import Bitrix24Adapter
 from adapters.bitrix24.auth import Auth, OAuthAuth, WebhookAuth
+from adapters.bitrix24.budget import SharedBudget
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.settings import Settings
 from adapters.bitrix24.users import Directory
-from connector.sync.ratelimit import TokenBucket
 
 __all__ = ["Bitrix24Adapter", "Settings", "create"]
 
@@ -45,12 +47,19 @@ def create(settings: Settings, context: AdapterContext) -> Adapter:
             adapter=context.name,
         )
         fallback = fallback or "1"
+    portal = settings.portal if settings.auth == "oauth" else webhook_portal(settings.webhook_url.get())
     client = Bitrix24Client(
         context.session,
         auth,
-        TokenBucket(settings.rate_limit),
+        SharedBudget(context.state, portal, settings.rate_limit),
         timeout=settings.timeout,
         adapter=context.name,
     )
     directory = Directory(client, settings, fallback_user=fallback)
     return Bitrix24Adapter(settings, context, client, directory)
+
+
+def webhook_portal(url: str) -> str:
+    """The portal of an inbound webhook URL (its scheme and host: the budget is the portal's)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -1,7 +1,8 @@
 """The Bitrix24 REST client: every request paced by the portal's leaky bucket (2/s, burst 50).
 
-Lookups for routing do not go through the outbox, so the client paces itself: the team's
-`TokenBucket` with the same rate and burst admits exactly what the portal's leaky bucket does.
+Lookups for routing do not go through the outbox, so the client paces itself: a bucket with the
+portal's rate and burst admits exactly what the portal's leaky bucket does — `SharedBudget`
+(adapters.bitrix24.budget), whose level the daemon and `outbox drain` share.
 
 Everything the portal can answer is mapped here, at the boundary: `expired_token` refreshes
 and retries once (OAuth), a 302 means the portal moved (followed and remembered), and every
@@ -19,11 +20,11 @@ from typing import Any
 import aiohttp
 
 from adapters.bitrix24.auth import Auth
+from adapters.bitrix24.budget import Pacer
 from adapters.bitrix24.errors import Bitrix24ApiError, parse, to_adapter_error
 from adapters.bitrix24.query import command
 from connector import logs
 from connector.errors import PermanentError, TransientError
-from connector.sync.ratelimit import TokenBucket
 
 log = logs.get_logger(__name__)
 
@@ -46,7 +47,7 @@ class Bitrix24Client:
         self,
         session: aiohttp.ClientSession,
         auth: Auth,
-        bucket: TokenBucket,
+        bucket: Pacer,
         *,
         timeout: float = 15.0,
         adapter: str = "bitrix24",
