@@ -1,16 +1,28 @@
 // Numbers, money, dates (in the company's time zone), durations and phone numbers, in Russian.
 
 const settings = { timeZone: undefined };
+// Building an Intl formatter costs far more than using one: one per (locale, options, zone).
+const formatters = new Map();
 
-export function setTimeZone(tz) { settings.timeZone = tz || undefined; }
+function formatter(kind, locale, options) {
+  const key = `${kind}|${locale}|${settings.timeZone}|${JSON.stringify(options)}`;
+  let made = formatters.get(key);
+  if (!made) {
+    made = kind === "date" ? new Intl.DateTimeFormat(locale, { timeZone: settings.timeZone, ...options }) : new Intl.NumberFormat(locale, options);
+    formatters.set(key, made);
+  }
+  return made;
+}
+
+export function setTimeZone(tz) { settings.timeZone = tz || undefined; formatters.clear(); }
 export function timeZone() { return settings.timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone; }
 
-export const num = (n, digits = 0) => Number(n || 0).toLocaleString("ru-RU", { maximumFractionDigits: digits });
+export const num = (n, digits = 0) => formatter("number", "ru-RU", { maximumFractionDigits: digits }).format(Number(n || 0));
 
 const CURRENCY = { RUB: "₽", USD: "$", EUR: "€" };
 export function money(value, currency = "RUB") {
   if (value === null || value === undefined) return "—";
-  return `${Number(value).toLocaleString("ru-RU", { maximumFractionDigits: 2 })} ${CURRENCY[currency] || currency}`;
+  return `${formatter("number", "ru-RU", { maximumFractionDigits: 2 }).format(Number(value))} ${CURRENCY[currency] || currency}`;
 }
 export const pct = (n) => (n === null || n === undefined ? "—" : `${num(n, 2)}%`);
 
@@ -18,12 +30,12 @@ function fmt(iso, options) {
   if (!iso) return "";
   const date = iso instanceof Date ? iso : new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
-  return new Intl.DateTimeFormat("ru-RU", { timeZone: settings.timeZone, ...options }).format(date);
+  return formatter("date", "ru-RU", options).format(date);
 }
 
 // "YYYY-MM-DD" of a moment in the company's time zone (for "today", periods and grouping).
 export function dayKey(iso) {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: settings.timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
+  const parts = formatter("date", "en-CA", { year: "numeric", month: "2-digit", day: "2-digit" })
     .formatToParts(iso instanceof Date ? iso : new Date(iso));
   const get = (type) => parts.find((p) => p.type === type).value;
   return `${get("year")}-${get("month")}-${get("day")}`;
@@ -33,7 +45,7 @@ export function when(iso) {
   if (!iso) return "";
   const key = dayKey(iso);
   const today = dayKey(new Date());
-  const yesterday = dayKey(new Date(Date.now() - 86400000));
+  const yesterday = dayKey(new Date(Date.now() - 86400000));  // cheap now: the formatter is reused
   const time = fmt(iso, { hour: "2-digit", minute: "2-digit" });
   if (key === today) return `сегодня, ${time}`;
   if (key === yesterday) return `вчера, ${time}`;
@@ -59,7 +71,7 @@ export function isoToLocalInput(iso) {
 }
 
 function zoneOffsetMinutes(moment) {
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone: settings.timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
+  const parts = formatter("date", "en-US", { hourCycle: "h23", year: "numeric", month: "2-digit",
     day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(moment);
   const get = (type) => Number(parts.find((p) => p.type === type).value);
   const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
