@@ -39,15 +39,13 @@ LOGGED_REJECTIONS = 20
 
 def parse_stamp(value: object) -> float | None:
     """An event time from a header value, or None when it is absent, not a number or absurd."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         return None
     try:
         stamp = float(value)
     except ValueError:
         return None
-    if not math.isfinite(stamp) or not MIN_EPOCH <= stamp <= MAX_EPOCH:
-        return None
-    return stamp
+    return stamp if MIN_EPOCH <= stamp <= MAX_EPOCH else None  # nan and inf fail the comparison
 
 
 def sane(at: float) -> float:
@@ -66,6 +64,10 @@ class EventClock:
         self.now = 0.0
         self.rejected = 0  # stamps not used: bad or outliers
         self._started = False
+        # True while a good stamp within `tolerance` of `now` may be taken as it is, without a
+        # decision (no reference clock, the clock started, no event held): `CallTracker.feed`'s
+        # fast path, which then sets `now` itself.
+        self.plain = False
         self._offset: float | None = None  # event time minus reference time
         self._strays: list[float] = []  # offsets of the outliers in a row
 
@@ -101,6 +103,7 @@ class EventClock:
             stamp = self._checked(stamp, event_name)
         self.now = stamp
         self._started = True
+        self.plain = self.reference is None
         return self.now
 
     def outlier(self, stamp: float, event_name: object) -> float:

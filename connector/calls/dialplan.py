@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from typing import Any
@@ -37,6 +38,7 @@ CLOSED_HOURS_CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _IVR_APPS = frozenset({"background", "read", "waitexten"})
+_EVIDENCE_APPS = _IVR_APPS | {"voicemail", "playback", "busy", "hangup", "congestion"}
 _BUSY_CAUSES = frozenset({"17", "21"})
 CDR_CONNECTOR = "CdrConnector"
 UNKNOWN_MAILBOX = "?"  # the call reached voicemail, the evidence did not say which box
@@ -72,12 +74,23 @@ def on_new_exten(t: Tracking, event: AmiEvent) -> None:
     if application == "MixMonitor":
         _add(t, event, val(event, "AppData").partition(",")[0])
         return
+    app = application.lower()
+    context = event.get("Context")
+    closed = isinstance(context, str) and closed_hours_context(context)
+    if not closed and app not in _EVIDENCE_APPS:
+        return  # most steps (Set, NoOp, Gosub, Dial...) say nothing of why a call ended
     conv = _conv(t, event)
     if conv is None or conv.legs:
         return  # once someone talked to the client, the dialplan's steps say nothing of why not
-    if CLOSED_HOURS_CONTEXT.search(val(event, "Context")):
-        conv.closed_hours = True
-    _application(t, conv, application.lower(), val(event, "AppData"), event)
+    conv.closed_hours = conv.closed_hours or closed
+    _application(t, conv, app, val(event, "AppData"), event)
+
+
+@functools.lru_cache(maxsize=1024)
+def closed_hours_context(context: str) -> bool:
+    """Whether a dialplan context's name says it is the closed-hours branch (cached: a PBX has
+    few contexts and every dialplan step names one)."""
+    return CLOSED_HOURS_CONTEXT.search(context) is not None
 
 
 def _application(t: Tracking, conv: Conversation, app: str, data: str, event: AmiEvent) -> None:

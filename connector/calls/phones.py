@@ -59,19 +59,23 @@ def normalize(number: str, region: str = DEFAULT_REGION, warn: bool = True) -> s
     `region` is the default region (`RU`), or a country calling code (`7`) standing for it;
     `warn=False` for a lookup that only asks (is this dialled number one of the lines?).
     """
-    text = number.strip()
-    bare = digits(text)
-    if not bare:
-        return ""  # anonymous, "<unknown>", a SIP name: no number to speak of
-    if len(bare) < SHORT and not text.startswith("+"):
-        return bare
-    found, understood = _normalize(("+" if text.startswith("+") else "") + bare, region_for(region))
+    found, understood = _cached(number, region)
     if not understood and warn:
         _warn(found, region)
     return found
 
 
 @functools.lru_cache(maxsize=8192)
+def _cached(number: str, region: str) -> tuple[str, bool]:
+    text = number.strip()
+    bare = digits(text)
+    if not bare:
+        return "", True  # anonymous, "<unknown>", a SIP name: no number to speak of
+    if len(bare) < SHORT and not text.startswith("+"):
+        return bare, True
+    return _normalize(("+" if text.startswith("+") else "") + bare, region_for(region))
+
+
 def _normalize(number: str, region: str) -> tuple[str, bool]:
     bare = number.lstrip("+")
     if number.startswith("+"):

@@ -42,6 +42,7 @@ class TrackerRules:
     # of closed hours for an inbound call no phone rang. None: unknown.
     working_hours: Callable[[datetime], bool] | None = field(default=None, compare=False)
     _internal: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _lines: frozenset[str] = field(init=False, repr=False, compare=False)  # the DIDs in E.164
 
     def __post_init__(self) -> None:
         if not self.country_code.isdigit():
@@ -54,6 +55,8 @@ class TrackerRules:
             )
         object.__setattr__(self, "_internal", re.compile(self.internal_pattern))
         object.__setattr__(self, "region", phones.region_for(self.region or self.country_code))
+        lines = frozenset(phones.normalize(did, self.region, warn=False) for did in self.dids)
+        object.__setattr__(self, "_lines", lines)
 
     def is_extension(self, name: str) -> bool:
         """Whether an endpoint name (or number) is an employee's extension."""
@@ -77,9 +80,8 @@ class TrackerRules:
         if not self.dids:
             return phones.normalize(dialled, self.region, warn=False)
         wanted = phones.normalize(dialled, self.region, warn=False)
-        for did in self.dids:
-            if phones.normalize(did, self.region, warn=False) == wanted:
-                return wanted
+        if wanted in self._lines:
+            return wanted
         found = phones.find_number(dialled, self.dids, self.national_length)
         return self.normalize(found) if found is not None else None
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connector.calls import bridges, channels, dialplan, dials, interception, queues, resync, transfers
-from connector.calls.clock import EventClock
+from connector.calls.clock import EventClock, parse_stamp
 from connector.calls.core import AmiEvent, Emitted, Tracking
 from connector.calls.model import Call
 from connector.calls.rules import TrackerRules
@@ -76,6 +76,10 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
+# What a handler raises on an event of the wrong shape: the event is skipped, never the tracker.
+_BAD_EVENT = (KeyError, ValueError, TypeError, AttributeError, OverflowError)
+
+
 @dataclass(frozen=True, slots=True)
 class TrackedChannel:
     """A channel the tracker believes is alive (for the AMI reconnect resync)."""
@@ -94,14 +98,37 @@ class CallTracker(Tracking):
         self.skipped = 0
         self.problems: deque[str] = deque(maxlen=100)
         self.clock = EventClock(self.rules.clock_tolerance_seconds, clock)
+        self._replay = clock is None  # no reference clock: expire by event time (see _handle)
         self._next_expiry = 0.0
         self._held: tuple[AmiEvent, float | None] | None = None  # a suspect-time event (see clock.py)
 
     def feed(self, event: AmiEvent, at: datetime | None = None) -> list[Emitted]:
         """Process one AMI event; what it produced, in order (live events and finished calls)."""
+        stamp = parse_stamp(event.get("Timestamp"))
+        clock = self.clock
+        if stamp is not None and clock.plain and -clock.tolerance <= stamp - clock.now <= clock.tolerance:
+            # The usual case (no reference clock, nothing held): a good stamp in line with the last.
+            self.now = clock.now = stamp
+            name = event.get("Event")
+            handler = HANDLERS.get(name) if isinstance(name, str) else None
+            if handler is None or self.now >= self._next_expiry:
+                self._handle(event)
+            else:
+                try:
+                    handler(self, event)
+                except _BAD_EVENT as exc:
+                    self._skip(name, exc)
+        else:
+            self._feed_checked(event, stamp, at)
+        out, self.out = self.out, []
+        return out
+
+    def _feed_checked(self, event: AmiEvent, stamp: float | None, at: datetime | None) -> None:
+        """`feed` for an event whose time needs a decision (see clock.py)."""
         name = event.get("Event")
         raw = event.get("Timestamp")
-        stamp = self.clock.stamp(raw, name)
+        if stamp is None:
+            self.clock.stamp(raw, name)  # logs a bad one
         if self._held is not None:
             held, held_stamp = self._held
             self._held = None
@@ -114,11 +141,10 @@ class CallTracker(Tracking):
             self._handle(held)
         if self.clock.suspect(stamp, bad=stamp is None and raw not in (None, "")):
             self._held = (event, stamp)
+            self.clock.plain = False  # the next event decides this one's time first
         else:
             self.now = self.clock.advance(stamp, at.timestamp() if at is not None else None, name)
             self._handle(event)
-        out, self.out = self.out, []
-        return out
 
     def _handle(self, event: AmiEvent) -> None:
         name = event.get("Event")
@@ -128,14 +154,18 @@ class CallTracker(Tracking):
                 handler(self, event)
             else:
                 self._follow_linkedid(event)
-        except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
-            self.skipped += 1
-            self.problems.append(f"{name!s}: {type(exc).__name__}: {exc}")
-        if self.clock.reference is None and self.now >= self._next_expiry:
+        except _BAD_EVENT as exc:
+            self._skip(name, exc)
+        if self.now >= self._next_expiry and self._replay:
             # Replays expire by event time; a daemon (with a reference clock) expires by `expire`,
             # after asking Asterisk which channels are alive.
             self._next_expiry = self.now + self.rules.expiry_check_seconds
             self._expire_at(self.now)
+
+    def _skip(self, name: object, exc: Exception) -> None:
+        """An event the tracker could not make sense of: counted, its reason kept."""
+        self.skipped += 1
+        self.problems.append(f"{name!s}: {type(exc).__name__}: {exc}")
 
     def _settle(self, at: datetime | None = None) -> None:
         """Before a check between events: process a held event (its stamp was never confirmed)
