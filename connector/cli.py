@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "connector.commands.demo",
     "replay": "connector.commands.replay",
     "outbox": "connector.commands.outbox",
+    "users": "adapters.builtin.users_command",  # the built-in CRM's accounts
 }
 
 

@@ -11,8 +11,11 @@ from adapters.builtin import board
 from adapters.builtin.db import NotFoundError
 from adapters.builtin.numbers import normalise
 from adapters.builtin.store import Store
+from connector import logs
 from connector.calls.model import Call
 from connector.errors import PermanentError, StorageError, TransientError
+
+log = logs.get_logger(__name__)
 
 
 class BuiltinAdapter(Adapter):
@@ -83,6 +86,15 @@ class BuiltinAdapter(Adapter):
     async def start(self) -> None:
         """Open the store (raises `StorageError` when the file cannot be used)."""
         await self.store.start()
+        admins = await self.store.db.scalar(
+            "SELECT COUNT(*) FROM employees WHERE role = 'admin' AND active = 1 AND password_hash IS NOT NULL"
+        )
+        if not admins:  # said at every start until someone can sign in and add the others
+            log.warning(
+                "builtin.no_admin",
+                hint="nobody can sign in to the CRM yet: run `crm-connector users add --login LOGIN"
+                " --name NAME --extension EXT --role admin` (it prints the password once)",
+            )
 
     async def aclose(self) -> None:
         """Close the store."""
