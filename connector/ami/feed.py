@@ -128,12 +128,13 @@ class CallFeed:
         journal shows finished (its write was cut short) is recorded now. Calls whose channels
         are gone are closed by the first resync, once.
         """
-        for at, event in entries:
-            self.seen.add(str(event.get("Linkedid", "")))
-            when = datetime.fromtimestamp(at, UTC) if at is not None else None
-            produced = self.tracker.feed(event, when)
-            self._emit([item for item in produced if isinstance(item, Call)])
-            self.events.add(event, at, self.tracker.by_linkedid)
+        with self.tracker.replaying():  # past events: their stamps are history, not now
+            for at, event in entries:
+                self.seen.add(str(event.get("Linkedid", "")))
+                when = datetime.fromtimestamp(at, UTC) if at is not None else None
+                produced = self.tracker.feed(event, when)
+                self._emit([item for item in produced if isinstance(item, Call)])
+                self.events.add(event, at, self.tracker.by_linkedid)
         restored = self.tracker.in_progress
         log.info("feed.restored", events=len(entries), calls_in_progress=restored)
         return restored

@@ -71,6 +71,12 @@ class EventClock:
         self._offset: float | None = None  # event time minus reference time
         self._strays: list[float] = []  # offsets of the outliers in a row
 
+    def relearn(self) -> None:
+        """Forget the reference's offset: the next good stamp sets it (after a journal replay)."""
+        self._offset = None
+        self._strays.clear()
+        self.plain = self._started and self.reference is None
+
     def stamp(self, raw: object, event_name: object) -> float | None:
         """The event's stamp if it is a usable number; a present but bad one is logged."""
         stamp = parse_stamp(raw)

@@ -36,8 +36,9 @@ fresh uniqueids, or a fresh tracker); an event the tracker cannot make sense of 
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -161,6 +162,21 @@ class CallTracker(Tracking):
             # after asking Asterisk which channels are alive.
             self._next_expiry = self.now + self.rules.expiry_check_seconds
             self._expire_at(self.now)
+
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[None]:
+        """Feed past events (a journal saved before a restart) inside this block: their stamps are
+        history, not now, so they are checked as a replay's are (against each other, not against
+        the reference clock), and the reference's offset is learned afresh from the next live
+        event."""
+        reference = self.clock.reference
+        self.clock.reference, self._replay = None, True
+        try:
+            yield
+        finally:
+            self._settle()
+            self.clock.reference, self._replay = reference, reference is None
+            self.clock.relearn()
 
     def _skip(self, name: object, exc: Exception) -> None:
         """An event the tracker could not make sense of: counted, its reason kept."""

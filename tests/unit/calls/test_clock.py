@@ -146,3 +146,25 @@ def test_a_newchannel_stamped_nan_keeps_the_resync_working() -> None:
     closed = tracker.close_missing(set(), after)
     assert alive and [c.interrupted for c in closed] == [True] and tracker.skipped == 0
     assert closed[0].started_at.year >= 2000
+
+
+def test_a_journal_replayed_after_a_restart_is_history_and_live_time_is_learned_afresh() -> None:
+    """The daemon restarts two hours into a call: the journal's events are replayed at once into
+    a tracker with a reference clock, then the call goes on live (issue 25 item 11 with item 8)."""
+    capture = _answered()
+    cut = max(i for i, e in enumerate(capture.events) if e["Event"] == "BridgeEnter") + 1  # answered
+    gap = 7200.0
+    clock = FakeMonotonic()
+    tracker = CallTracker(rules_from_numbering(capture.numbering), clock=clock)
+    with tracker.replaying():
+        for event in capture.events[:cut]:
+            tracker.feed(event)
+    base = float(str(capture.events[cut]["Timestamp"])) + gap
+    calls: list[Call] = []
+    for event in capture.events[cut:]:
+        stamp = float(str(event["Timestamp"])) + gap
+        clock.value = 5000.0 + stamp - base
+        calls.extend(x for x in tracker.feed(_stamped(event, f"{stamp:.6f}")) if isinstance(x, Call))
+    want = float((capture.truth or [])[0]["talk_seconds"]) + gap
+    assert [c.disposition.value for c in calls] == ["answered"] and tracker.clock.rejected == 0
+    assert abs(calls[0].talk_seconds - want) < 2
