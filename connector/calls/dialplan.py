@@ -6,7 +6,8 @@ MixMonitorStart carries no file name, so the name is read from `VarSet MIXMONITO
 (set by MixMonitor itself) or from the `MixMonitor` application's data in `Newexten`.
 
 Evidence for the reason, from any channel of the conversation (the caller's, or the Local half
-that runs the route for it), generic first:
+that runs the route for it), generic first (a step wrapped in `ExecIf` counts as the branch
+its condition took, see `executed`):
 - `VoiceMail(box@context,...)`: the call reached a mailbox; `VarSet VM_MESSAGEFILE` (app_voicemail
   sets it when the recording starts, after the beep): the caller left a message;
 - `Background`, `Read`, `WaitExten`: a voice menu; `Playback`: an announcement;
@@ -68,11 +69,30 @@ def _line(t: Tracking, event: AmiEvent, did: str) -> None:
         channel.exten = did
 
 
+def executed(application: str, data: str) -> tuple[str, str]:
+    """The application a step really ran, with its data: `ExecIf(cond?App(args)[:Other(args)])`
+    runs the branch its condition picked (Newexten shows the condition already evaluated, "1"
+    or "0"); MikoPBX writes most of its steps so (`ExecIf($[...]?Busy(2):Hangup())`). An ExecIf
+    whose chosen branch is empty ran nothing."""
+    if application.lower() != "execif":
+        return application, data
+    condition, _, branches = data.partition("?")
+    depth, cut = 0, len(branches)
+    for index, char in enumerate(branches):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == ":" and depth == 0:
+            cut = index
+            break
+    chosen = branches[:cut] if condition.strip() not in ("", "0") else branches[cut + 1 :]
+    name, _, rest = chosen.strip().partition("(")
+    return name.strip(), rest[:-1] if rest.endswith(")") else rest
+
+
 def on_new_exten(t: Tracking, event: AmiEvent) -> None:
     """Newexten: a dialplan step; its application and context are evidence (module docstring)."""
-    application = val(event, "Application")
+    application, data = executed(val(event, "Application"), val(event, "AppData"))
     if application == "MixMonitor":
-        _add(t, event, val(event, "AppData").partition(",")[0])
+        _add(t, event, data.partition(",")[0])
         return
     app = application.lower()
     context = event.get("Context")
@@ -83,7 +103,7 @@ def on_new_exten(t: Tracking, event: AmiEvent) -> None:
     if conv is None or conv.legs:
         return  # once someone talked to the client, the dialplan's steps say nothing of why not
     conv.closed_hours = conv.closed_hours or closed
-    _application(t, conv, app, val(event, "AppData"), event)
+    _application(t, conv, app, data, event)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -107,7 +107,14 @@ def on_dial_end(t: Tracking, event: AmiEvent) -> None:
     if dest is not None and source is None and t.is_attempt(dest):
         return  # an interception attempt's own dial says nothing about the caller's call
     status = val(event, "DialStatus")
-    if source is None or source.kind in _PHONES or (dest is not None and dest.kind is Kind.EXTERNAL):
+    # A dial with no source channel is an originate's; one whose source is already gone (a late
+    # or repeated DialEnd of a hung-up Local half) says nothing of the caller's own dial.
+    originate = source is None and not val(event, "Uniqueid")
+    if (
+        originate
+        or (source is not None and source.kind in _PHONES)
+        or (dest is not None and dest.kind is Kind.EXTERNAL)
+    ):
         conv.outer_status = status
     if status == "ANSWER" and dest is not None and dest.ext:
         conv.dial_answers.append((t.now, dest.ext))

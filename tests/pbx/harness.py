@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -542,6 +543,36 @@ class Harness:
         )
         if header(reply, "Response") != "Success":
             raise HarnessError(f"Atxfer failed: {reply}")
+
+    async def world_dialog(self, uniqueid: str) -> tuple[str, str, str]:
+        """(Call-ID, local tag, remote tag) of a world channel's SIP dialog with the PBX."""
+        channel = await self.world_channel(uniqueid)
+        values = []
+        for item in ("call-id", "local_tag", "remote_tag"):
+            reply = await self.world.action("Getvar", Channel=channel, Variable=f"CHANNEL(pjsip,{item})")
+            values.append(header(reply, "Value"))
+        if not all(values):
+            raise HarnessError(f"no SIP dialog for world channel {uniqueid}: {values}")
+        return values[0], values[1], values[2]
+
+    async def refer(self, uniqueid: str, target: str, *, replacing: str | None = None) -> None:
+        """The world phone on channel `uniqueid` transfers its call by SIP REFER, as a phone's
+        transfer key does: blind to extension `target`, or, with `replacing` (the world
+        uniqueid of the phone's consultation call to `target`), attended: the Refer-To carries
+        Replaces with that call's dialog, so the PBX joins the party to the target."""
+        uri = f"sip:{target}@127.0.0.1:{self.pbx_instance.values['SIP_PORT']}"
+        if replacing is not None:
+            call_id, local_tag, remote_tag = await self.world_dialog(replacing)
+            # Replaces names the dialog as the PBX knows it: its tag (to-tag), then the phone's.
+            replaces = f"{call_id};to-tag={remote_tag};from-tag={local_tag}"
+            uri = f"<{uri}?Replaces={urllib.parse.quote(replaces, safe='')}>"
+        channel = await self.world_channel(uniqueid)
+        reply = await self.world.action("Setvar", Channel=channel, Variable="REFER_TO", Value=uri)
+        if header(reply, "Response") != "Success":
+            raise HarnessError(f"Setvar REFER_TO failed: {reply}")
+        reply = await self.world.action("Redirect", Channel=channel, Context="refer", Exten="s", Priority="1")
+        if header(reply, "Response") != "Success":
+            raise HarnessError(f"Redirect to refer failed: {reply}")
 
     # ----------------------------------------------------------------- waiting
     async def wait_pbx(

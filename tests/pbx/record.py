@@ -5,6 +5,7 @@ Usage (as root, from the repository root):
     python -m tests.pbx.record NAME [NAME...]  # only these
     python -m tests.pbx.record --list          # the catalogue
     python -m tests.pbx.record --profile mikopbx [NAME...]   # on MikoPBX's dialplan
+    python -m tests.pbx.record --truth-only [--profile P]    # rewrite committed truths only
 Captures of the "asterisk" profile go to tests/fixtures/ami/, those of "mikopbx" to
 tests/fixtures/ami/mikopbx/.
 Each capture is checked against its truth's basic facts (tests/pbx/checks.py); a mismatch is
@@ -58,6 +59,25 @@ async def record_all(names: list[str], directory: Path, profile: str = DEFAULT_P
     return failed
 
 
+def rewrite_truths(names: list[str], directory: Path, profile: str) -> int:
+    """Put the catalogue's truth into committed captures (events untouched): a truth gained a
+    key (issue 24's reason) or was corrected after reading the events. Returns mismatches."""
+    failed = 0
+    for name in names:
+        path = directory / f"{name}.json"
+        if not path.exists():
+            print(f"{name}: no capture to rewrite")
+            failed += 1
+            continue
+        capture = json.loads(path.read_text(encoding="utf-8"))
+        capture["truth"] = {"calls": SCENARIOS[name].truth_for(profile)}
+        write_capture(capture, directory)
+        found = problems(capture)
+        failed += bool(found)
+        print(f"{name}: truth rewritten [{'ok' if not found else 'MISMATCH: ' + '; '.join(found)}]")
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
@@ -67,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE, help="PBX profile")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: the profile's)")
+    parser.add_argument("--truth-only", action="store_true", help="rewrite the truth of committed captures")
     args = parser.parse_args(argv)
     catalogue = on_profile(args.profile)
     if args.list:
@@ -78,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not scenarios of the {args.profile} profile: {', '.join(unknown)}")
     names = args.names or list(catalogue)
     out = args.out or PROFILES[args.profile].fixtures
+    if args.truth_only:
+        return 1 if rewrite_truths(names, out, args.profile) else 0
     return 1 if asyncio.run(record_all(names, out, args.profile)) else 0
 
 

@@ -110,10 +110,13 @@ def call(
     recording: bool | None = None,
     talk: float = 0,
     together: bool = False,
+    reason: str | None = None,
+    voicemail: tuple[str, bool] | None = None,
 ) -> Truth:
     """One expected call, in the shape of docs/capture-format.md (recording defaults to
     whether a human answered). `together`: the phones in `rang` were rung at the same moment
-    (ring group, ringall queue), so their order among themselves is not significant."""
+    (ring group, ringall queue), so their order among themselves is not significant. `reason`
+    and `voicemail` (mailbox, message left) are issue 24's, compared when given."""
     truth: Truth = {
         "direction": direction,
         "client": client,
@@ -131,6 +134,10 @@ def call(
     }
     if together:
         truth["rang_unordered"] = True
+    if reason is not None:
+        truth["reason"] = reason
+    if voicemail is not None:
+        truth["voicemail"] = {"mailbox": voicemail[0], "message_left": voicemail[1]}
     return truth
 
 
@@ -161,7 +168,7 @@ async def internal_answered(h: Harness) -> None:
 
 @scenario(
     "201 calls 203; nobody answers; the PBX gives up after its 4 s ring time",
-    [call("internal", "201", "no-answer", rang=("203",))],
+    [call("internal", "201", "no-answer", rang=("203",), reason="no_answer")],
 )
 async def internal_no_answer(h: Harness) -> None:
     await h.phone("203", "noanswer")
@@ -170,7 +177,7 @@ async def internal_no_answer(h: Harness) -> None:
 
 @scenario(
     "201 calls 204, which rejects at once with 486 Busy Here",
-    [call("internal", "201", "busy", rang=("204",))],
+    [call("internal", "201", "busy", rang=("204",), reason="busy_on_call")],
 )
 async def internal_busy(h: Harness) -> None:
     await h.phone("204", "busy")
@@ -178,7 +185,8 @@ async def internal_busy(h: Harness) -> None:
 
 
 @scenario(
-    "201 calls 202 and hangs up after 2 s of ringing", [call("internal", "201", "cancelled", rang=("202",))]
+    "201 calls 202 and hangs up after 2 s of ringing",
+    [call("internal", "201", "cancelled", rang=("202",), reason="caller_gave_up")],
 )
 async def internal_cancelled(h: Harness) -> None:
     await h.phone("202", "noanswer")
@@ -209,7 +217,7 @@ async def inbound_direct_answered(h: Harness) -> None:
 
 @scenario(
     "client 79161234568 calls line 1 routed to 202; nobody answers; the PBX gives up after 4 s",
-    [call("inbound", "+79161234568", "missed", did=LINE1, rang=("202",))],
+    [call("inbound", "+79161234568", "missed", did=LINE1, rang=("202",), reason="no_answer")],
     routes={LINE1: "202"},
 )
 async def inbound_direct_missed(h: Harness) -> None:
@@ -219,7 +227,7 @@ async def inbound_direct_missed(h: Harness) -> None:
 
 @scenario(
     "client 89161234569 calls line 1 routed to 203 and hangs up after 2 s of ringing",
-    [call("inbound", "+79161234569", "missed", did=LINE1, rang=("203",))],
+    [call("inbound", "+79161234569", "missed", did=LINE1, rang=("203",), reason="caller_gave_up")],
     routes={LINE1: "203"},
 )
 async def inbound_caller_hangs_up_ringing(h: Harness) -> None:
@@ -350,7 +358,17 @@ async def inbound_ringgroup_answered(h: Harness) -> None:
 
 @scenario(
     "client calls line 1 (ring group 2200100); nobody answers; the PBX gives up after 4 s",
-    [call("inbound", "+79161110002", "missed", did=LINE1, rang=("201", "202"), together=True)],
+    [
+        call(
+            "inbound",
+            "+79161110002",
+            "missed",
+            did=LINE1,
+            rang=("201", "202"),
+            together=True,
+            reason="no_answer",
+        )
+    ],
 )
 async def inbound_ringgroup_missed(h: Harness) -> None:
     await h.phone("201", "noanswer")
@@ -394,6 +412,7 @@ async def inbound_queue_answered(h: Harness) -> None:
             rang=("203", "204"),
             queue=QUEUE_ALL,
             together=True,
+            reason="caller_gave_up",
         )
     ],
 )
@@ -696,7 +715,10 @@ async def outbound_plus_format_answered(h: Harness) -> None:
     await h.dial_from_phone("204", "+79163334455", talk=3)
 
 
-@scenario("202 dials 79161112233 (7-format); the client is busy", [call("outbound", "+79161112233", "busy")])
+@scenario(
+    "202 dials 79161112233 (7-format); the client is busy",
+    [call("outbound", "+79161112233", "busy", reason="busy_on_call")],
+)
 async def outbound_busy(h: Harness) -> None:
     await h.client("79161112233", "busy")
     await h.dial_from_phone("202", "79161112233")
@@ -704,7 +726,7 @@ async def outbound_busy(h: Harness) -> None:
 
 @scenario(
     "203 dials 89162223344; the client never answers; the PBX gives up after 5 s",
-    [call("outbound", "+79162223344", "no-answer")],
+    [call("outbound", "+79162223344", "no-answer", reason="no_answer")],
 )
 async def outbound_no_answer(h: Harness) -> None:
     await h.client("89162223344", "noanswer")
@@ -712,7 +734,8 @@ async def outbound_no_answer(h: Harness) -> None:
 
 
 @scenario(
-    "205 dials 89162223355 and hangs up after 2 s of ringing", [call("outbound", "+79162223355", "cancelled")]
+    "205 dials 89162223355 and hangs up after 2 s of ringing",
+    [call("outbound", "+79162223355", "cancelled", reason="caller_gave_up")],
 )
 async def outbound_cancelled(h: Harness) -> None:
     await h.client("89162223355", "noanswer")
@@ -744,7 +767,7 @@ async def click_to_call_answered(h: Harness) -> None:
 
 @scenario(
     "click-to-call: Originate rings 202, which answers after 1 s; the client 89161234501 is busy",
-    [call("outbound", "+79161234501", "busy", rang=("202",), originated=True)],
+    [call("outbound", "+79161234501", "busy", rang=("202",), originated=True, reason="busy_on_call")],
 )
 async def click_to_call_client_busy(h: Harness) -> None:
     await h.phone("202", "answer:1:0")
@@ -797,3 +820,5 @@ class LiveCaptures:
 
 # The other catalogues register themselves on import (they use scenario() and call() above).
 from . import scenarios_mikopbx as _mikopbx  # noqa: E402,F401
+from . import scenarios_reasons as _reasons  # noqa: E402,F401
+from . import scenarios_refer as _refer  # noqa: E402,F401

@@ -129,7 +129,17 @@ async def forward_busy_to_mobile(h: Harness) -> None:
 @scenario(
     "client calls line 1 routed to 203 with a 3 s route time and voicemail as the default "
     "action; 203 does not answer; the client leaves a 3 s message",
-    [call("inbound", "+79161120003", "missed", did=LINE1, rang=("203",))],
+    [
+        call(
+            "inbound",
+            "+79161120003",
+            "missed",
+            did=LINE1,
+            rang=("203",),
+            reason="voicemail",
+            voicemail=("admin@voicemailcontext", True),
+        )
+    ],
     routes={LINE1: "203"},
     profiles=(MIKOPBX,),
 )

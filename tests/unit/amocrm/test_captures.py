@@ -29,7 +29,9 @@ FAST = OutboxSettings(
 )
 HANG_GUARD = 60.0  # only stops a broken test from hanging; nothing is timed
 STATUS = {Disposition.ANSWERED: 4, Disposition.BUSY: 7, Disposition.FAILED: 3}
-EXTENSIONS = ("201", "202", "203", "204", "205", "206")
+# A call nobody took is filed by its reason where amoCRM has a status for it (1: a message left).
+REASON_STATUS = {"closed_hours": 3, "busy_on_call": 7, "no_route": 5}
+EXTENSIONS = ("201", "202", "203", "204", "205", "206", "207", "208")
 LINES = (LineSettings(did="74951110001", name="Сайт", pipeline_id=PIPELINE), LineSettings(did="*"))
 
 
@@ -91,6 +93,17 @@ async def test_each_external_call_is_filed_once_for_an_unknown_client(
     assert all(len(fake.contacts_with_phone(client)) == 1 for client in callers)
 
 
+def _expected_status(call: Call) -> int:
+    reason = (
+        call.reason.value
+        if call.reason is not None and call.disposition is not Disposition.ANSWERED
+        else None
+    )
+    if reason == "voicemail" and call.voicemail_left:
+        return 1
+    return REASON_STATUS.get(reason or "", STATUS.get(call.disposition, 6))
+
+
 @pytest.mark.parametrize("capture", WITH_EXTERNAL, ids=[p.stem for p in WITH_EXTERNAL])
 async def test_known_clients_calls_carry_status_people_and_recording(
     fake: FakeAmoCrm, build: Build, outbox: Outbox, capture: Path
@@ -98,7 +111,7 @@ async def test_known_clients_calls_carry_status_people_and_recording(
     adapter, calls = await deliver(fake, build, outbox, capture, known=True)
     for call in external(calls):
         [filed] = fake.calls_with_uniq(call.id)
-        assert filed["call_status"] == STATUS.get(call.disposition, 6)
+        assert filed["call_status"] == _expected_status(call)
         assert filed["direction"] == ("outbound" if call.direction is Direction.OUTBOUND else "inbound")
         assert filed.get("link") == (recording_link(call.recording) if call.recording else None)
         who = (

@@ -33,6 +33,11 @@ CAPTURE_REASONS = {
     "outbound_busy": "busy_on_call",
     "outbound_cancelled": "caller_gave_up",
     "outbound_no_answer": "no_answer",
+    "closed_hours": "closed_hours",
+    "ivr_abandon": "ivr_abandon",
+    "voicemail_direct_message": "voicemail",
+    "announcement_hangup": "announcement",
+    "busy_on_call": "busy_on_call",
 }
 
 
