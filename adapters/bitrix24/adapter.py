@@ -85,12 +85,34 @@ class Bitrix24Adapter(Adapter):
         for warning in self.settings.warnings():
             log.warning("bitrix24.webhook_mode", limits=warning)
         await self.directory.refresh()
+        if self.settings.outgoing_line_id and self.settings.auth == "oauth":
+            try:
+                await self._default_outgoing_line(self.settings.outgoing_line_id)
+            except AdapterError as exc:
+                log.warning("bitrix24.outgoing_line_not_set", error=str(exc))
         if self.settings.lines and self.settings.auth == "oauth":
             try:
                 await self._sync_lines()
             except AdapterError as exc:
                 # Line names are cosmetic: calls still carry LINE_NUMBER without them.
                 log.warning("bitrix24.lines_not_published", error=str(exc))
+
+    async def _default_outgoing_line(self, wanted: str) -> None:
+        """Make `wanted` the portal's default outgoing line. voximplant.line.outgoing.set answers 1
+        even for an unknown LINE_ID and changes nothing, so the lines are read first and the
+        result is read back."""
+        if await self.client.call("voximplant.line.outgoing.get") == wanted:
+            return
+        lines = await self.client.call("voximplant.line.get")
+        known = lines if isinstance(lines, dict) else {}
+        if wanted not in known:
+            log.warning("bitrix24.outgoing_line_unknown", wanted=wanted, lines=sorted(known))
+            return
+        await self.client.call("voximplant.line.outgoing.set", {"LINE_ID": wanted})
+        if await self.client.call("voximplant.line.outgoing.get") != wanted:
+            log.warning("bitrix24.outgoing_line_not_set", wanted=wanted)
+            return
+        log.info("bitrix24.outgoing_line_set", line=wanted, name=known[wanted])
 
     async def _sync_lines(self) -> None:
         """Add the missing lines, rename the others (add refuses an existing number), and set

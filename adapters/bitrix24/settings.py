@@ -99,6 +99,9 @@ class Settings:
     portal_events: Literal["offline", "online"] = "offline"
     offline_poll_seconds: float = 5.0
     callback_extension: str = ""  # queue or extension ringing first for the CRM callback form
+    # LINE_ID (from voximplant.line.get, logged at start) made the portal's default outgoing line,
+    # so a click on a number in the CRM goes to this PBX; empty: left as the portal has it
+    outgoing_line_id: str = ""
     line_crm_auto_create: bool = False  # CRM_AUTO_CREATE of the published lines (the portal's default is Y)
     entities: EntitySettings = field(default_factory=EntitySettings)
 

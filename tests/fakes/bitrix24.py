@@ -184,6 +184,8 @@ class FakeBitrix24:
         self.member_id = "fake-member-" + secrets.token_hex(4)
         self.events: dict[str, JSON] = {}  # (event, handler) bound with event.bind
         self.offline: list[JSON] = []  # the offline event queue event.offline.get reads
+        self.voximplant_lines: dict[str, str] = {"reg150907": "SIP line", "app1": "MikoPBX"}
+        self.outgoing_line = "reg150907"
         self._ids = itertools.count(100)
         self._uploads: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
@@ -470,6 +472,9 @@ class FakeBitrix24:
             "event.bind": self._event_bind,
             "event.get": lambda p: [dict(e) for e in self.events.values()],
             "event.offline.get": self._offline_get,
+            "voximplant.line.get": lambda p: dict(self.voximplant_lines),
+            "voximplant.line.outgoing.get": lambda p: self.outgoing_line,
+            "voximplant.line.outgoing.set": self._outgoing_set,
         }
         for name, store in (("contact", self.contacts), ("deal", self.deals), ("lead", self.leads)):
             table.update(self._crud(name, store))
@@ -772,6 +777,13 @@ class FakeBitrix24:
             raise FakeError("ERROR_CORE", f"Could not find line with number {number}")
         self.lines[number].update(changes)
         return {"ID": list(self.lines).index(number) + 1}
+
+    def _outgoing_set(self, params: JSON) -> int:
+        """b24restdocs: changes the line only if LINE_ID exists, and answers 1 either way."""
+        line = str(params.get("LINE_ID") or "")
+        if line in self.voximplant_lines:
+            self.outgoing_line = line
+        return 1
 
     def _event_bind(self, params: JSON) -> bool:
         event = str(params.get("event") or params.get("EVENT") or "").upper()

@@ -351,3 +351,22 @@ async def test_calls_are_not_posted_to_the_chat_unless_asked(
     await adapter.log_call(answered_call())
     (call,) = portal.calls.values()
     assert (call.params["ADD_TO_CHAT"], portal.activities[0]["ADD_TO_CHAT"]) == (0, "0")
+
+
+async def test_calls_are_posted_to_the_chat_when_asked(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter(add_to_chat=True)
+    await adapter.log_call(answered_call())
+    (call,) = portal.calls.values()
+    assert (call.params["ADD_TO_CHAT"], portal.activities[0]["ADD_TO_CHAT"]) == (1, "1")
+
+
+async def test_without_upload_history_nothing_reaches_the_portals_telephony(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter(upload_history=False)
+    assert adapter.jobs_for(answered_call()) == []
+    assert not adapter.wants_live(live(LiveKind.RINGING, "201"))
+    await adapter.log_call(answered_call())  # a job queued before the switch is a no-op
+    assert not [m for m in portal.requests if m.startswith("telephony.externalcall")]

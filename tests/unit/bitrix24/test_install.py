@@ -73,3 +73,18 @@ async def test_lines_are_renamed_with_update_and_never_create_leads_on_their_own
     await make_adapter(lines=(ExternalLine(DID, "Реклама"),))  # add would answer "Line already exists"
     assert (portal.lines[DID]["NAME"], portal.lines[DID]["CRM_AUTO_CREATE"]) == ("Реклама", "N")
     assert "telephony.externalline.update" in portal.requests
+
+
+async def test_the_app_becomes_the_default_outgoing_line(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    await make_adapter(outgoing_line_id="app1")
+    assert portal.outgoing_line == "app1"
+
+
+async def test_an_unknown_outgoing_line_changes_nothing(
+    portal: FakeBitrix24, make_adapter: MakeAdapter
+) -> None:
+    await make_adapter(outgoing_line_id="nope")  # set would answer 1 and change nothing: not sent
+    assert portal.outgoing_line == "reg150907"
+    assert "voximplant.line.outgoing.set" not in portal.requests
