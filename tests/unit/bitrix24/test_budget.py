@@ -15,7 +15,7 @@ from connector.errors import RateLimitedError
 from connector.sync.ratelimit import RateLimit, TokenBucket
 from tests.unit.bitrix24.conftest import start_portal
 
-LIMIT = RateLimit(10.0, 5, 4)  # the portal's shape, five times faster so the test is short
+LIMIT = RateLimit(2.0, 5, 4)  # the portal's rate; a small burst so the test is short
 
 
 async def burst(clients: list[Bitrix24Client], each: int) -> None:
@@ -40,7 +40,7 @@ async def test_two_processes_sharing_the_state_stay_within_the_portals_bucket(
             )
             for _ in range(2)
         ]
-        await burst(clients, 10)
+        await burst(clients, 4)
         assert portal.limited == 0
     finally:
         await portal.stop()
@@ -55,7 +55,7 @@ async def test_two_processes_pacing_alone_are_refused_by_the_portal(session: aio
             for _ in range(2)
         ]
         with contextlib.suppress(RateLimitedError):  # a refusal the client's one retry did not absorb
-            await burst(clients, 10)
+            await burst(clients, 4)
         assert portal.limited > 0
     finally:
         await portal.stop()
