@@ -212,7 +212,8 @@ class Service:
             self.settings.interception,
             self.adapters,
             client,
-            country_code=self.settings.numbering.country_code,
+            # phones.normalize takes a region (numbering.region) or a country code for it
+            country_code=self.settings.numbering.region or self.settings.numbering.country_code,
         )
 
     # -- helpers -------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ REQUIRED = {
     "originated",
     "recording",
     "hangup_cause",
+    "reason",
+    "voicemail",
 }
 
 
