@@ -65,6 +65,10 @@ class Database:
             await conn.execute("PRAGMA busy_timeout=5000")
             schema = resources.files("adapters.builtin").joinpath("schema.sql").read_text("utf-8")
             await conn.executescript(schema)
+            from adapters.builtin.search import fold  # (search imports this module)
+
+            # fold(text): lower case with ё as е, for Cyrillic search (SQLite's LIKE folds ASCII only)
+            await conn.create_function("fold", 1, fold, deterministic=True)
             await _add_columns(conn)
             await conn.commit()
         except (OSError, sqlite3.Error) as exc:

@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.builtin import journal
 from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, calls_visible_to, now_iso
-from adapters.builtin.search import client_condition, refresh_index
+from adapters.builtin.search import client_condition, fold, refresh_index
 
 ROLES = ("admin", "manager", "employee")
 SCREEN_POP = ("never", "ring", "answer")
@@ -374,14 +374,14 @@ class Companies:
 
     async def list(self, q: str = "", *, limit: int, offset: int) -> tuple[list[Row], int]:
         """A page of companies whose name or INN contains `q` (any case), with counts, and the total."""
-        like = f"%{q}%"
-        cond = "(name LIKE ? OR inn LIKE ? OR lower(name) LIKE lower(?))"
-        total = await self.db.scalar(f"SELECT COUNT(*) FROM companies WHERE {cond}", (like, like, like))
+        like, folded = f"%{q}%", f"%{fold(q).strip()}%"
+        cond = "(inn LIKE ? OR fold(name) LIKE ? OR name LIKE ?)"
+        total = await self.db.scalar(f"SELECT COUNT(*) FROM companies WHERE {cond}", (like, folded, like))
         rows = await self.db.fetch_all(
             "SELECT co.*, (SELECT COUNT(*) FROM clients c WHERE c.company_id = co.id) AS people_count,"
             " (SELECT COUNT(*) FROM deals d JOIN clients c ON c.id = d.client_id"
             " WHERE c.company_id = co.id AND d.status = 'open') AS open_deals"
             f" FROM companies co WHERE {cond} ORDER BY co.name LIMIT ? OFFSET ?",
-            (like, like, like, limit, offset),
+            (like, folded, like, limit, offset),
         )
         return rows, int(total or 0)

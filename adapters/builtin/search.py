@@ -83,20 +83,9 @@ async def search(db: Database, query: str, *, limit: int = 8) -> dict[str, list[
     )
     for row in clients:
         row["phones"] = [p for p in (row.pop("phone_list") or "").split(",") if p]
-    like = f"%{query}%"
+    like, folded = f"%{query}%", f"%{fold(query).strip()}%"
     companies = await db.fetch_all(
-        "SELECT id, name, inn FROM companies WHERE name LIKE ? OR inn LIKE ? OR lower(name) LIKE lower(?)"
-        " ORDER BY name LIMIT ?",
-        (like, like, like, limit),
+        "SELECT id, name, inn FROM companies WHERE inn LIKE ? OR fold(name) LIKE ? ORDER BY name LIMIT ?",
+        (like, folded, limit),
     )
-    companies += await _companies_folded(db, query, limit - len(companies), [c["id"] for c in companies])
     return {"clients": clients, "companies": companies}
-
-
-async def _companies_folded(db: Database, query: str, room: int, seen: list[int]) -> list[Row]:
-    """Companies whose name matches only when folded (Cyrillic case): few rows, folded in Python."""
-    if room <= 0:
-        return []
-    needle = fold(query).strip()
-    rows = await db.fetch_all("SELECT id, name, inn FROM companies ORDER BY name LIMIT 20000")
-    return [r for r in rows if r["id"] not in seen and needle in fold(r["name"])][:room]

@@ -312,3 +312,18 @@ async def test_the_live_feed_shows_moves_comments_and_calls_employees_only_their
     assert sorted(i["who"] for i in admin["items"]) == ["202", "203"]
     status, _ = await _call(http, server, "GET", "/activity?kind=nope")
     assert status == 422
+
+
+async def test_the_companies_list_finds_a_name_in_any_case(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    await server.store.companies.create("ООО «Ромашка»", "7701234567")
+    await server.store.companies.create("АО Ёлка", "")
+    for typed, name in (
+        ("ромаш", "ООО «Ромашка»"),
+        ("РОМАШ", "ООО «Ромашка»"),
+        ("елка", "АО Ёлка"),
+        ("770123", "ООО «Ромашка»"),
+    ):
+        _, data = await _call(http, server, "GET", f"/companies?q={typed}")
+        assert [c["name"] for c in data["items"]] == [name], typed
