@@ -11,6 +11,7 @@ import aiohttp
 
 from connector.calls.model import Reason
 from tests.unit.builtin.helpers import T0, CrmServer, make_call
+from tests.unit.calls.synthetic import Story, run
 
 
 async def _get(http: aiohttp.ClientSession, server: CrmServer, path: str, ext: str = "200") -> Any:
@@ -73,3 +74,24 @@ async def test_analytics_counts_missed_calls_by_reason(
         "no_answer": 1,
         "voicemail": 1,
     }
+
+
+async def test_a_closed_hours_call_from_ami_reaches_the_crm_as_missed_with_its_reason(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    """AMI events of MikoPBX's out-of-work-time branch → the tracker → the built-in CRM."""
+    s = Story()
+    trunk = s.chan(
+        "PJSIP/trunk-00000001", number="79161234567", exten="74951110001", context="trunk-incoming"
+    )
+    s.new(trunk, "4")
+    s.app(trunk, "Set", "currentYear=2026", context="check-out-work-time")
+    s.app(trunk, "Set", "filename=out_work_times", context="work-time-set-var-1")
+    s.app(trunk, "Playback", "out_work_times", context="playback-exit")
+    s.hangup(trunk)
+    for call in run(s.events):
+        await server.adapter.log_call(call)
+    _, data = await _get(http, server, "/calls?type=missed&reason=closed_hours")
+    assert [(c["phone"], c["disposition"], c["reason"]) for c in data["items"]] == [
+        ("+79161234567", "missed", "closed_hours")
+    ]
