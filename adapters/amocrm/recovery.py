@@ -9,8 +9,9 @@ and only sends again when nothing is there. The look-ups cost requests only on s
 - contact: the phone search the adapter always uses (a contact with the number now exists);
 - lead: GET /api/v4/leads created since the intent, matched by name and the contact;
 - task: GET /api/v4/tasks of the entity updated since the intent, matched by text;
-- call: GET /api/v4/{leads,contacts,companies}/notes of type call_in/call_out updated since the
-  intent, matched by params.uniq (amoCRM files a POST /calls call as such a note);
+- call: GET /api/v4/{leads,customers,contacts,companies}/notes of type call_in/call_out updated
+  since the intent, matched by params.uniq (amoCRM files a POST /calls call as such a note on the
+  lead, customer, contact or company its algorithm picks);
 - call note on a card: the same notes listing for that one card.
 """
 
@@ -84,7 +85,7 @@ async def call_note(
     client: AmoClient,
     uniq: str,
     since: float,
-    entities: tuple[str, ...] = ("leads", "contacts", "companies"),
+    entities: tuple[str, ...] = ("leads", "customers", "contacts", "companies"),
     entity_id: int | None = None,
 ) -> dict[str, Any] | None:
     """The call (a call_in/call_out note) filed with `uniq` since `since`: {id, entity_type, entity_id}."""

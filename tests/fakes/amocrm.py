@@ -15,7 +15,8 @@ tasks) rather than on mocks. What it enforces, as the real service does (see
   `order[updated_at]` (what a local phone book is kept in step with).
 - GET /api/v4/users needs admin rights (`admin=False` → 403).
 - POST /api/v4/calls lands a call on the contact whose PHONE has the same last 10 digits (on its
-  single active lead when there is exactly one); none → 400 {errors: [{title: "Entity not
+  single active lead when there is exactly one and no customer, on its single customer when there
+  is one and no active lead — calls-api's algorithm); none → 400 {errors: [{title: "Entity not
   found", status: 263}]} and nothing stored. Calls are NOT deduplicated (as in amoCRM).
 - Request bodies are validated: a list is required, a null where a value is required or a wrong
   type → 400 problem+json with `validation-errors` [{request_id, errors: [{code, path, detail}]}].
@@ -83,6 +84,7 @@ class FakeAmoCrm:
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     companies: dict[int, dict[str, Any]] = field(default_factory=dict)
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[int, dict[str, Any]] = field(default_factory=dict)  # when the account uses them
     calls: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     unsorted: list[dict[str, Any]] = field(default_factory=list)
@@ -121,7 +123,7 @@ class FakeAmoCrm:
         app.router.add_post("/api/v4/tasks", self._add_tasks)
         app.router.add_get("/api/v4/tasks", self._list_tasks)
         app.router.add_post("/api/v4/{entity:contacts|leads|companies}/notes", self._add_notes)
-        app.router.add_get("/api/v4/{entity:contacts|leads|companies}/notes", self._list_notes)
+        app.router.add_get("/api/v4/{entity:contacts|leads|companies|customers}/notes", self._list_notes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -201,6 +203,12 @@ class FakeAmoCrm:
             "status_id": 1,
         }
         return lead_id
+
+    def add_customer(self, contact_id: int, name: str = "Покупатель") -> int:
+        """A customer (repeat sales) linked to a contact; its id."""
+        customer_id = next(self._ids)
+        self.customers[customer_id] = {"id": customer_id, "name": name, "contacts": [contact_id]}
+        return customer_id
 
     def contacts_with_phone(self, phone: str) -> list[dict[str, Any]]:
         """Contacts whose PHONE values end with the same 10 digits as `phone`."""
@@ -424,8 +432,11 @@ class FakeAmoCrm:
         active = [
             lid for lid, lead in self.leads.items() if lead["active"] and contact["id"] in lead["contacts"]
         ]
-        if len(active) == 1:
+        customers = [cid for cid, c in self.customers.items() if contact["id"] in c["contacts"]]
+        if len(active) == 1 and not customers:
             return "leads", active[0]
+        if len(customers) == 1 and not active:
+            return "customers", customers[0]
         return "contacts", contact["id"]
 
     async def _add_notes(self, request: web.Request) -> web.Response:

@@ -81,3 +81,21 @@ async def test_request_id_deduplicates_nothing(fake: FakeAmoCrm, build: Build) -
     await adapter.client.post("/api/v4/calls", body)
     await adapter.client.post("/api/v4/calls", body)
     assert len(fake.calls_with_uniq("u1")) == 2
+
+
+async def test_a_lost_answer_for_a_call_filed_on_a_customer_leaves_one_call(
+    fake: FakeAmoCrm, build: Build
+) -> None:
+    # an account with repeat sales: amoCRM files the call on the contact's only customer
+    contact = fake.add_contact("Иван", [CLIENT])
+    customer = fake.add_customer(contact)
+    adapter = await build()
+    fake.drop_answer("/api/v4/calls")
+    call = make_call()
+    await retried(adapter, call)
+    [logged] = fake.calls_with_uniq(call.id)
+    assert (logged["entity_type"], logged["entity_id"]) == ("customers", customer)
+    assert await adapter.context.state.get(f"call:{call.id}") == {
+        "call": logged["id"],
+        "entity": f"customers:{customer}",
+    }
