@@ -81,6 +81,7 @@ def setup(
     live.setup(app, screen_pop_enricher(store))
     if links is not None:
         recordings.setup(app, links, recording_access(store, links))
+        app[recordings.LISTEN_KEY] = listen_recorder(store)
     for module in (
         routes_accounts,
         routes_people,
@@ -123,6 +124,20 @@ def session_resolver(store: Store, settings: SessionSettings) -> PeopleResolver:
         )
 
     return resolve
+
+
+def listen_recorder(store: Store) -> recordings.ListenHook:
+    """Each playback that starts goes to the audit log: who (or «signed link») heard which recording."""
+    from connector.api.throttle import client_address
+
+    async def listened(principal: Principal | None, rel: str, request: web.Request) -> None:
+        actor = principal.name if principal else "по подписанной ссылке"
+        employee_id = principal.employee_id if principal else None
+        await store.audit.record(
+            employee_id, actor, "listen", "recordings", rel, address=client_address(request)
+        )
+
+    return listened
 
 
 def screen_pop_enricher(store: Store) -> live.Enricher:

@@ -19,8 +19,11 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from connector import logs
 from connector.api.auth import Principal
 from connector.config import HttpSettings
+
+log = logs.get_logger(__name__)
 
 PREFIX = "/recordings/"
 # MikoPBX may announce the MixMonitor name without an extension and convert it afterwards.
@@ -29,6 +32,8 @@ _TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".ogg": "audio/ogg", ".webm
 
 # Decides whether a signed-in caller may hear the recording at this path (relative to the root).
 AccessCheck = Callable[[Principal, str], Awaitable[bool]]
+# Told of each playback that starts (the caller, if known, and the path): the audit log listens.
+ListenHook = Callable[[Principal | None, str, web.Request], Awaitable[None]]
 
 
 class LinkSigner:
@@ -102,6 +107,7 @@ def _normpath(path: Path) -> str:
 
 LINKS_KEY = web.AppKey("recording_links", RecordingLinks)
 ACCESS_KEY: web.AppKey[AccessCheck] = web.AppKey("recording_access")
+LISTEN_KEY: web.AppKey[ListenHook] = web.AppKey("recording_listened")
 
 
 async def _default_access(principal: Principal, rel: str) -> bool:
@@ -136,11 +142,26 @@ async def serve(request: web.Request) -> web.StreamResponse:
         allowed = await request.app.get(ACCESS_KEY, _default_access)(principal, rel)
         if not allowed:
             raise Problem(403, "Forbidden", "this recording belongs to another employee's call")
+    await _tell_listen(request, rel)
     headers = {"Cache-Control": "private, max-age=300", "Accept-Ranges": "bytes"}
     content_type = _TYPES.get(file.suffix.lower())
     if content_type:
         headers["Content-Type"] = content_type
     return web.FileResponse(file, headers=headers)
+
+
+async def _tell_listen(request: web.Request, rel: str) -> None:
+    """Report a playback that starts (not each seek: a Range from byte 0 or none) to the hook."""
+    from connector.api.app import AUTH_KEY
+
+    hook = request.app.get(LISTEN_KEY)
+    if hook is None or request.headers.get("Range", "bytes=0-").strip() not in ("bytes=0-", "bytes=0-1"):
+        return
+    try:
+        # the page's player sends the session cookie with a signed link: the listener is known
+        await hook(await request.app[AUTH_KEY].authenticate(request), rel, request)
+    except Exception:  # isolation: a failed record never stops the playback
+        log.exception("recordings.listen_hook_failed", path=rel)
 
 
 def setup(app: web.Application, links: RecordingLinks, access: AccessCheck | None = None) -> None:

@@ -262,13 +262,20 @@ async def test_an_admin_adds_an_employee_who_then_signs_in(page: Any, crm: CrmSe
     password = (await secret.text_content() or "").split("пароль: ")[1].split(" ")[0]
     await expect(page.locator('tr[data-employee="oleg"]')).to_contain_text("Олег Новый")
     await expect(page.get_by_test_id("audit")).to_contain_text("employees", timeout=TIMEOUT)
+    row = page.locator('tr[data-employee="oleg"]')
+    await row.get_by_test_id("edit-extension").click()
+    await row.get_by_test_id("edit-extension-input").fill("241")
+    await page.keyboard.press("Enter")
+    await expect(page.locator('tr[data-employee="oleg"]').get_by_test_id("edit-extension")).to_have_text(
+        "241", timeout=TIMEOUT
+    )
     await shot(page, "admin-employees")
     await page.goto(f"{crm.url}/crm/")
     await page.get_by_test_id("sign-out").click()
     await page.get_by_test_id("login").fill("oleg")
     await page.get_by_test_id("password").fill(password)
     await page.get_by_test_id("sign-in").click()
-    await expect(page.get_by_test_id("me-name")).to_have_text("Олег Новый (240)", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("me-name")).to_have_text("Олег Новый (241)", timeout=TIMEOUT)
     await expect(page.get_by_test_id("nav-admin")).to_have_count(0)
 
 

@@ -192,3 +192,28 @@ async def test_me_tells_the_page_what_the_person_may_do(
         permissions = (await r.json())["permissions"]
     assert permissions["analytics"] == {"read": "none", "change": "none"}
     assert permissions["clients"] == {"read": "all", "change": "own"}
+
+
+async def test_who_listened_to_which_recording_is_in_the_audit_log(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    recording = server.links.root / "2026" / "in-202.wav"
+    recording.parent.mkdir(parents=True)
+    recording.write_bytes(b"RIFF" + b"\0" * 4000)
+    await server.adapter.log_call(
+        make_call("95.1", rang=("202",), answered_by="202", recording=str(recording))
+    )
+    link = server.links.url(recording)
+    async with http.get(f"{server.url}{link}", headers=server.headers("202")) as r:
+        assert r.status == 200
+    async with http.get(
+        f"{server.url}{link}", headers={**server.headers("202"), "Range": "bytes=2000-"}
+    ) as r:
+        assert r.status == 206  # a seek: not another listen
+    async with http.get(f"{server.url}{link}") as r:
+        assert r.status == 200  # a CRM playing the link: nobody signed in
+    rows, _ = await server.store.audit.list("recordings", None, limit=10, offset=0)
+    assert [(r["actor"], r["action"], r["entity_id"]) for r in rows] == [
+        ("по подписанной ссылке", "listen", "2026/in-202.wav"),
+        ("Егор Сотрудник", "listen", "2026/in-202.wav"),
+    ]

@@ -3,12 +3,12 @@ import { api } from "./api.js";
 import { h, fill } from "./dom.js";
 import { dateTime } from "./format.js";
 import { loadSession, mayUse, renderHeader } from "./shell.js";
-import { button, pager, table } from "./ui.js";
+import { button, inplace, pager, table } from "./ui.js";
 
 const ROLES = [["admin", "Администратор"], ["manager", "Менеджер"], ["employee", "Сотрудник"]];
 const ACTIONS = {
   create: "создание", change: "изменение", delete: "удаление", "sign-in": "вход", "sign-out": "выход",
-  password: "пароль", token: "новый токен", comments: "комментарий", phones: "номер", reminders: "напоминание",
+  password: "пароль", token: "новый токен", listen: "прослушивание", comments: "комментарий", phones: "номер", reminders: "напоминание",
 };
 const state = { page: 1 };
 
@@ -34,12 +34,20 @@ function roleSelect(e) {
   return select;
 }
 
+// A field changed in place; a refusal (a taken extension or login) shows and nothing changes.
+function edit(e, name) {
+  return inplace(e[name] || "", async (value) => {
+    await api(`/employees/${e.id}`, { method: "PATCH", body: { [name]: value } });
+    await reload();
+  }, { testid: `edit-${name}` });
+}
+
 async function loadEmployees() {
   const data = await api("/employees");
   fill(document.getElementById("employees"), table([
-    { label: "Имя", cell: (e) => e.name },
-    { label: "Внутр.", cell: (e) => e.extension },
-    { label: "Логин", cell: (e) => e.login || "—" },
+    { label: "Имя", cell: (e) => edit(e, "name") },
+    { label: "Внутр.", cell: (e) => edit(e, "extension") },
+    { label: "Логин", cell: (e) => edit(e, "login") },
     { label: "Роль", cell: roleSelect },
     { label: "Доступ", cell: (e) => (e.active ? "есть" : "отключён") },
     { label: "", cell: (e) => [
