@@ -8,8 +8,9 @@ digits), then kept in step by `filter[updated_at][from]`: one GET per kind every
 `refresh_seconds`, usually answered 204. The first load is spread over lookups (`pages_per_pass`
 pages of each kind at a time); until it is complete the textual search still answers.
 
-What it cannot see: deletions (a deleted contact stays until the daemon restarts; a call filed on
-it is refused with "Entity not found" and the adapter creates a contact, as for any unknown number).
+Deletions change no updated_at that a listing shows, so once loaded each pass also reads the
+account's events since the last pass (GET /api/v4/events, type contact_deleted/company_deleted,
+100 a page) and drops those entries.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from adapters.amocrm.client import AmoClient
 
 PAGE = 250
+EVENTS_PAGE = 100  # the events list's maximum
+DELETED = {"contact_deleted": "contacts", "company_deleted": "companies"}
 MAX_ENTITIES = 500_000  # bounded: beyond this the textual search answers again
 
 
@@ -52,6 +55,7 @@ class PhoneBook:
     _by_number: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
     _progress: dict[str, _Progress] = field(default_factory=dict)
     _next: float = 0.0
+    _events_since: int = 0  # created_at the next read of deletions starts from
     overflow: bool = False
 
     @property
@@ -77,8 +81,12 @@ class PhoneBook:
         if not force and self.clock() < self._next:
             return
         self._next = self.clock() + self.refresh_seconds
+        started = int(time.time())
         for kind in self.kinds:
             await self._pass(kind)
+        if self._events_since:
+            await self._deletions()
+        self._events_since = started  # deletions before the first listing need no reading
 
     async def _pass(self, kind: str) -> None:
         progress = self._progress.setdefault(kind, _Progress())
@@ -99,6 +107,28 @@ class PhoneBook:
                 progress.since, progress.page, progress.loaded = max(progress.since, progress.newest), 1, True
                 return
             progress.page += 1
+
+    async def _deletions(self) -> None:
+        types = ",".join(t for t, kind in DELETED.items() if kind in self.kinds)
+        for page in range(1, self.pages_per_pass + 1):
+            params = {
+                "filter[type]": types,
+                "filter[created_at][from]": str(self._events_since),
+                "limit": str(EVENTS_PAGE),
+                "page": str(page),
+            }
+            events = embedded(await self.client.get("/api/v4/events", params), "events")
+            for event in events:
+                kind = DELETED.get(str(event.get("type")))
+                if kind is not None and event.get("entity_id") is not None:
+                    self._drop((kind, int(event["entity_id"])))
+            if len(events) < EVENTS_PAGE:
+                return
+
+    def _drop(self, key: tuple[str, int]) -> None:
+        old = self._items.pop(key, None)
+        for value in phone_values(old or {}):
+            self._by_number.get(last_digits(value), set()).discard(key)
 
     def _put(self, kind: str, item: dict[str, Any]) -> None:
         if "id" not in item:

@@ -33,6 +33,8 @@ tasks) rather than on mocks. What it enforces, as the real service does (see
   posted to /calls is a call_in/call_out note of the entity it landed on), GET /api/v4/leads
   (filter[created_at][from], with=contacts), GET /api/v4/tasks (filter[entity_type],
   filter[entity_id], filter[updated_at][from]); nothing found → 204.
+- GET /api/v4/events (filter[type] comma-separated, filter[created_at][from], limit ≤ 100): a
+  deleted contact leaves the lists and writes a contact_deleted event (events-and-notes).
 - `drop_answer(path)`: the request is carried out, then the connection closes before the answer.
 - `scopes`: an OAuth token without the "crm" scope is refused with 401 insufficient_scope.
 """
@@ -85,6 +87,7 @@ class FakeAmoCrm:
     companies: dict[int, dict[str, Any]] = field(default_factory=dict)
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     customers: dict[int, dict[str, Any]] = field(default_factory=dict)  # when the account uses them
+    events: list[dict[str, Any]] = field(default_factory=list)  # the account's event list (deletions)
     calls: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     unsorted: list[dict[str, Any]] = field(default_factory=list)
@@ -122,6 +125,7 @@ class FakeAmoCrm:
         app.router.add_get("/api/v4/leads", self._list_leads)
         app.router.add_post("/api/v4/tasks", self._add_tasks)
         app.router.add_get("/api/v4/tasks", self._list_tasks)
+        app.router.add_get("/api/v4/events", self._list_events)
         app.router.add_post("/api/v4/{entity:contacts|leads|companies}/notes", self._add_notes)
         app.router.add_get("/api/v4/{entity:contacts|leads|companies|customers}/notes", self._list_notes)
         self._runner = web.AppRunner(app, access_log=None)
@@ -203,6 +207,13 @@ class FakeAmoCrm:
             "status_id": 1,
         }
         return lead_id
+
+    def delete_contact(self, contact_id: int) -> None:
+        """A user deletes a contact: it leaves the lists, and a contact_deleted event is written."""
+        del self.contacts[contact_id]
+        event = {"id": secrets.token_hex(8), "type": "contact_deleted", "entity_id": contact_id}
+        event.update(entity_type="contact", created_at=int(time.time()), account_id=ACCOUNT_ID)
+        self.events.append(event)
 
     def add_customer(self, contact_id: int, name: str = "Покупатель") -> int:
         """A customer (repeat sales) linked to a contact; its id."""
@@ -533,6 +544,14 @@ class FakeAmoCrm:
             for lead in found:
                 lead["_embedded"] = {"contacts": [{"id": c} for c in lead["contacts"]]}
         return _page(request, "leads", found)
+
+    async def _list_events(self, request: web.Request) -> web.Response:
+        if int(request.query.get("limit", "50")) > 100:
+            return _validation([{"code": "InvalidLimit", "path": "limit", "detail": "limit must be <= 100"}])
+        types = {t for v in _filters(request).get("type", []) for t in v.split(",") if t}
+        since = int(request.query.get("filter[created_at][from]", "0"))
+        found = [e for e in self.events if e["created_at"] >= since and (not types or e["type"] in types)]
+        return _page(request, "events", found)
 
     async def _list_tasks(self, request: web.Request) -> web.Response:
         q = _filters(request)

@@ -63,3 +63,11 @@ async def test_a_large_account_is_loaded_over_several_lookups(fake: FakeAmoCrm, 
     assert not book.complete
     found = await adapter.lookup("+74950001199")  # second pass finishes the load
     assert book.complete and found is not None and found.name == "Клиент 1199"
+
+
+async def test_a_contact_deleted_in_amocrm_leaves_the_book(fake: FakeAmoCrm, build: Build) -> None:
+    contact = fake.add_contact("Анна", ["+79161234567"])
+    adapter = await build(phone_book_refresh_seconds=0.0, lookup_cache_seconds=0.0)
+    assert await adapter.lookup("+79161234567") is not None
+    fake.delete_contact(contact)  # changes no updated_at a listing shows: only the event tells
+    assert await adapter.lookup("+79161234567") is None
