@@ -26,6 +26,12 @@ class ConnectorConfig
     public const MODES = ['off', 'predial', 'parallel'];
     public const AMO_AUTH_MODES = ['long_lived', 'oauth'];
 
+    /** Regions offered on the page and their country calling codes (numbering.country_code). */
+    public const REGIONS = [
+        'RU' => '7', 'KZ' => '7', 'BY' => '375', 'UZ' => '998', 'KG' => '996', 'TJ' => '992',
+        'AM' => '374', 'AZ' => '994', 'GE' => '995', 'MD' => '373', 'UA' => '380',
+    ];
+
     /** The incoming-route line: MikoPBX sets FROM_DID to the line before the hook's lines run. */
     public const PREDIAL_LINE = 'same => n,Gosub(crm-interception,s,1(${FROM_DID}))';
 
@@ -56,7 +62,11 @@ class ConnectorConfig
         if (!ctype_digit($seconds) || (int)$seconds < 1 || (int)$seconds > 300) {
             $errors['attempt_seconds'] = 'mod_crm_ErrorSeconds';
         }
-        if (!ctype_digit((string)($s['country_code'] ?? ''))) {
+        $region = (string)($s['number_region'] ?? '');
+        if ($region !== '' && !isset(self::REGIONS[$region])) {
+            $errors['number_region'] = 'mod_crm_ErrorRegion';
+        }
+        if ($region === '' && !ctype_digit((string)($s['country_code'] ?? ''))) {
             $errors['country_code'] = 'mod_crm_ErrorCountry';
         }
         $publicUrl = (string)($s['public_url'] ?? '');
@@ -156,10 +166,7 @@ class ConnectorConfig
                 'dir' => (string)$env['data_dir'],
                 'recordings_dir' => (string)$env['monitor_dir'],
             ],
-            'numbering' => [
-                'country_code' => trim((string)($s['country_code'] ?? '7')),
-                'national_prefix' => trim((string)($s['national_prefix'] ?? '')),
-            ],
+            'numbering' => self::numbering($s),
             'interception' => [
                 'enabled' => $mode !== 'off',
                 'mode' => $mode === 'parallel' ? 'parallel' : 'predial',
@@ -175,6 +182,20 @@ class ConnectorConfig
             'adapters' => self::adapters($s),
         ];
         return $config;
+    }
+
+    /** A chosen region sets the country code too, so the two never disagree. */
+    private static function numbering(array $s): array
+    {
+        $region = (string)($s['number_region'] ?? '');
+        $numbering = [
+            'country_code' => self::REGIONS[$region] ?? trim((string)($s['country_code'] ?? '7')),
+            'national_prefix' => trim((string)($s['national_prefix'] ?? '')),
+        ];
+        if (isset(self::REGIONS[$region])) {
+            $numbering['region'] = $region;
+        }
+        return $numbering;
     }
 
     private static function adapters(array $s): array

@@ -147,7 +147,15 @@ class ModuleCrmConnector extends ModulesModelsBase
     public $timezone = '';
 
     /**
-     * Number region: the country code numbers are completed with ("7").
+     * Number region (ISO 3166: RU, KZ, BY...): how numbers without their country are read; its
+     * trunk and international prefixes come from libphonenumber. Empty: the country code's region.
+     *
+     * @Column(type="string", nullable=true, default="RU")
+     */
+    public $number_region = 'RU';
+
+    /**
+     * Country code numbers are completed with ("7"); follows the region when one is chosen.
      *
      * @Column(type="string", nullable=true, default="7")
      */

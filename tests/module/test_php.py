@@ -79,7 +79,9 @@ def test_globals_point_the_interception_at_the_daemons_agi_port(modules_dir: Pat
 
 
 def test_a_save_rewrites_the_yaml_and_regenerates_manager_and_dialplan(modules_dir: Path) -> None:
-    out = installed(modules_dir, actions=["save"], changes={"crm": "builtin", "country_code": "375"})
+    out = installed(
+        modules_dir, actions=["save"], changes={"crm": "builtin", "number_region": "", "country_code": "375"}
+    )
     written = Path(out["config_file"])
     text = written.read_text(encoding="utf-8")
     body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
@@ -223,3 +225,26 @@ def test_ru_and_en_messages_have_the_same_keys() -> None:
         )
         keys[lang] = set(result.stdout.split())
     assert keys["ru"] == keys["en"]
+
+
+REGIONS = {"RU": "7", "KZ": "7", "BY": "375", "UZ": "998", "KG": "996", "TJ": "992", "AM": "374"}
+REGIONS |= {"AZ": "994", "GE": "995", "MD": "373", "UA": "380"}
+
+
+def test_the_page_offers_the_regions_this_test_knows(modules_dir: Path) -> None:
+    assert installed(modules_dir)["regions"] == REGIONS
+
+
+@pytest.mark.parametrize("region", sorted(REGIONS))
+def test_a_chosen_region_sets_its_country_code_and_the_daemon_knows_it(
+    modules_dir: Path, region: str
+) -> None:
+    out = installed(modules_dir, actions=["save"], changes={"number_region": region, "country_code": "7"})
+    numbering = loads(out["yaml"]).numbering
+    assert (out["validate"], numbering.region, numbering.country_code) == ([], region, REGIONS[region])
+
+
+def test_without_a_region_the_country_code_is_used(modules_dir: Path) -> None:
+    out = installed(modules_dir, actions=["save"], changes={"number_region": "", "country_code": "49"})
+    numbering = loads(out["yaml"]).numbering
+    assert (numbering.region, numbering.country_code) == ("", "49")

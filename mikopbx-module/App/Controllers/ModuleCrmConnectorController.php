@@ -29,7 +29,7 @@ class ModuleCrmConnectorController extends BaseController
         'amo_client_secret', 'amo_redirect_uri', 'amo_auth_code', 'b24_auth_mode', 'b24_portal',
         'b24_client_id', 'b24_client_secret', 'b24_webhook_url', 'webhook_url',
         'webhook_secret', 'interception_mode', 'attempt_seconds', 'working_hours', 'timezone',
-        'country_code', 'national_prefix', 'http_port', 'agi_port', 'public_url',
+        'number_region', 'country_code', 'national_prefix', 'http_port', 'agi_port', 'public_url',
     ];
 
     public function initialize(): void

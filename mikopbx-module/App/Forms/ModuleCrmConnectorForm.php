@@ -6,6 +6,7 @@
 namespace Modules\ModuleCrmConnector\App\Forms;
 
 use MikoPBX\AdminCabinet\Forms\BaseForm;
+use Modules\ModuleCrmConnector\Lib\ConnectorConfig;
 use Phalcon\Forms\Element\Check;
 use Phalcon\Forms\Element\Numeric;
 use Phalcon\Forms\Element\Password;
@@ -55,6 +56,13 @@ class ModuleCrmConnectorForm extends BaseForm
         $this->addTextArea('working_hours', $entity->working_hours ?? '', 60, ['placeholder' => 'mon-fri 09:00-18:00']);
         $this->add(new Text('timezone', ['placeholder' => 'Europe/Moscow']));
 
+        $regions = ['' => $t->_('mod_crm_RegionByCode')];
+        foreach (array_keys(ConnectorConfig::REGIONS) as $code) {
+            $regions[$code] = $t->_('mod_crm_Region' . $code);
+        }
+        $this->add(new Select('number_region', $regions, [
+            'useEmpty' => false, 'class' => 'ui selection dropdown', 'value' => $entity->number_region ?? 'RU',
+        ]));
         $this->add(new Text('country_code', ['style' => 'width: 100px;']));
         $this->add(new Text('national_prefix', ['style' => 'width: 100px;']));
         $this->add(new Numeric('http_port', ['style' => 'width: 120px;']));

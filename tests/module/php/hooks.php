@@ -91,5 +91,6 @@ $out += [
     'yaml' => ConnectorConfig::toYaml(ConnectorConfig::build($settings, $conf->environment())),
     'validate_now' => ConnectorConfig::validate($settings),
     'config_file' => $conf->daemon()->configFile(),
+    'regions' => ConnectorConfig::REGIONS,
 ];
 echo json_encode($out, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRETTY_PRINT), "\n";

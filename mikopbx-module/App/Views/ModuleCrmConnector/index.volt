@@ -58,7 +58,8 @@
 </div>
 
 <div class="ui bottom attached tab segment" data-tab="numbers">
-    <div class="field"><label>{{ t._('mod_crm_CountryCode') }}</label>{{ form.render('country_code') }}</div>
+    <div class="six wide field"><label>{{ t._('mod_crm_NumberRegion') }}</label>{{ form.render('number_region') }}</div>
+    <div class="field" id="crm-country-code"><label>{{ t._('mod_crm_CountryCode') }}</label>{{ form.render('country_code') }}</div>
     <div class="field"><label>{{ t._('mod_crm_NationalPrefix') }}</label>{{ form.render('national_prefix') }}</div>
     <div class="field"><label>{{ t._('mod_crm_HttpPort') }}</label>{{ form.render('http_port') }}</div>
     <div class="field"><label>{{ t._('mod_crm_AgiPort') }}</label>{{ form.render('agi_port') }}</div>

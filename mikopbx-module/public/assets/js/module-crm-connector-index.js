@@ -26,7 +26,9 @@ const ModuleCrmConnector = {
 		},
 		country_code: {
 			identifier: 'country_code',
-			rules: [{ type: 'regExp[/^[0-9]+$/]', prompt: globalTranslate.mod_crm_ErrorCountry }],
+			depends: 'number_region',
+			optional: true,
+			rules: [{ type: 'regExp[/^[0-9]*$/]', prompt: globalTranslate.mod_crm_ErrorCountry }],
 		},
 		public_url: {
 			identifier: 'public_url',
@@ -58,6 +60,8 @@ const ModuleCrmConnector = {
 		$('.amo-auth').each((index, element) => {
 			$(element).toggle($(element).data('auth') === auth);
 		});
+		// The country code follows a chosen region; it is asked only without one.
+		$('#crm-country-code').toggle(!ModuleCrmConnector.$formObj.form('get value', 'number_region'));
 		const b24auth = ModuleCrmConnector.$formObj.form('get value', 'b24_auth_mode') || 'oauth';
 		$('.b24-auth').each((index, element) => {
 			$(element).toggle($(element).data('auth') === b24auth);
