@@ -80,10 +80,13 @@ def test_frozen_daemon_answers_version(unzipped: Path) -> None:
 
 
 def test_frozen_daemon_accepts_the_config_the_settings_page_writes(unzipped: Path) -> None:
+    # A save starts the daemon, as on the PBX; disable stops it again.
     out = support.run_hooks(
         unzipped,
-        actions=["install", "save"],
+        actions=["install", "save", "disable"],
         changes={
+            "http_port": str(support.free_port()),
+            "agi_port": str(support.free_port()),
             "crm": "bitrix24",
             "b24_portal": "https://example.bitrix24.ru",
             "b24_client_id": "local.65f0c1d2e3a4b5.12345678",
