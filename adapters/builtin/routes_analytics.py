@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from datetime import date, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
 from adapters.builtin import analytics, routes_imports
+from adapters.builtin.board import get_settings
 from adapters.builtin.campaigns import Campaigns, TrackingNumbers, ensure_schema
 from adapters.builtin.handlers import caller, ok, store_of
 from adapters.builtin.numbers import normalise
@@ -57,18 +59,36 @@ async def manager(request: web.Request) -> Principal:
     if not principal.sees_all:
         raise Problem(403, "Forbidden", "analytics and campaigns are for admins and managers")
     await ready(request)
+    request[ZONE] = await company_zone(request)
     return principal
+
+
+ZONE = web.RequestKey("company_zone", tzinfo)
+
+
+async def company_zone(request: web.Request) -> tzinfo:
+    """The company's time zone (a setting of the CRM), else the configured one (the server's)."""
+    name = (await get_settings(store_of(request).db))["timezone"]
+    try:
+        return ZoneInfo(name) if name else config_of(request).tz
+    except (ZoneInfoNotFoundError, ValueError):
+        return config_of(request).tz
+
+
+def zone(request: web.Request) -> tzinfo:
+    """The time zone of this request's days and periods ("today", "this month")."""
+    return request.get(ZONE) or config_of(request).tz
 
 
 def period_of(request: web.Request) -> Period:
     """`?from=YYYY-MM-DD&to=YYYY-MM-DD` (local days, both included); default: this month so far."""
     config = config_of(request)
-    day = today(config.clock, config.tz)
-    default = this_month(day, config.tz)
+    day = today(config.clock, zone(request))
+    default = this_month(day, zone(request))
     first = _query_date(request, "from") or default.first
     last = _query_date(request, "to") or (day if first <= day else first)
     try:
-        return Period(first, last, config.tz)
+        return Period(first, last, zone(request))
     except ValueError as exc:
         raise invalid("to", str(exc)) from exc
 
@@ -165,7 +185,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
     await manager(request)
     period = period_of(request)
     store = Campaigns(store_of(request).db)
-    day = today(config_of(request).clock, config_of(request).tz)
+    day = today(config_of(request).clock, zone(request))
     return ok(
         {"items": await store.all(), "in_period": await store.in_period(period, day), **period.as_dict()}
     )
@@ -193,7 +213,7 @@ async def end_campaign(request: web.Request) -> web.Response:
     config = config_of(request)
     campaigns = Campaigns(store_of(request).db)
     current = await campaigns.get(path_id(request))
-    day = max(today(config.clock, config.tz), date.fromisoformat(current["starts_on"]))
+    day = max(today(config.clock, zone(request)), date.fromisoformat(current["starts_on"]))
     return ok(await campaigns.end(current["id"], day))
 
 

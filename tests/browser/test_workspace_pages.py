@@ -376,3 +376,17 @@ async def test_the_call_panel_shows_the_caller_and_offers_the_call_buttons(page:
     await expect(panel.get_by_test_id("cp-callback")).to_be_visible(timeout=TIMEOUT)
     await expect(panel.get_by_test_id("cp-hangup")).to_have_count(0)
     await shot(page, "call-panel-ended")
+
+
+async def test_the_analytics_page_has_the_same_header_live_dot_and_screen_pop_setting(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    await sign_in(page, crm, "200")
+    await page.get_by_test_id("nav-analytics").click()
+    await expect(page.get_by_test_id("live")).to_have_attribute("data-state", "on", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("sign-out")).to_be_visible()
+    await page.get_by_test_id("me-menu").locator("summary").click()
+    await expect(page.get_by_test_id("screen-pop")).to_be_visible()
+    await shot(page, "analytics-header")

@@ -3,6 +3,8 @@
 import { api } from "./api.js";
 import { h, s, fill } from "./dom.js";
 import { dateTime, money, num, pct } from "./format.js";
+import { startAlerts } from "./alerts.js";
+import { openLive } from "./live.js";
 import { loadSession, mayUse, renderHeader } from "./shell.js";
 import { confirmDialog, empty, failure, loading } from "./ui.js";
 
@@ -392,7 +394,9 @@ function route() {
 
 async function boot() {
   try { an.me = await loadSession(); } catch (err) { location.href = "/crm/"; return; }
-  renderHeader("analytics", { screenPop: false });
+  renderHeader("analytics");
+  openLive();
+  startAlerts();
   if (!mayUse("sees_all")) {
     document.getElementById("an-tabs").hidden = true;
     document.getElementById("period").hidden = true;

@@ -30,7 +30,8 @@ export function closeLive() {
 function handle(message) {
   showCallPanel(message);
   if (message.pop) {
-    location.hash = message.client ? `#/client/${message.client.id}` : `#/new/${encodeURIComponent(message.phone)}`;
+    const card = message.client ? `#/client/${message.client.id}` : `#/new/${encodeURIComponent(message.phone)}`;
+    if (location.pathname === "/crm/") location.hash = card; else location.href = `/crm/${card}`;  // from analytics
   }
   for (const listener of live.listeners) listener(message);
 }
