@@ -105,7 +105,7 @@ def main() -> None:
     print(f"connections: 200 idle + 200 slowloris from one address (limit {limits.max_per_address}/address):")
     for key, value in figures.items():
         print(f"  {key:<26} {value:>5}")
-    print(f"argon2id check (19 MiB, t=2): {asyncio.run(argon2_ms()):.0f} ms (runs in a 2-thread pool)")
+    print(f"argon2id check (19 MiB, t=2): {asyncio.run(argon2_ms()):.0f} ms (one worker thread)")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ bundled list of common passwords and stems (common-passwords.txt) after undoing 
 (digit-for-letter swaps, the Russian keyboard layout typed for Latin, digits and symbols stuck
 on the ends). The login and the person's name may not be the password either.
 
-Hashing costs ~20 MB and tens of milliseconds: it runs in a worker thread, at most two at once,
-so a flood of sign-ins can neither block the AMI reader nor take the machine's memory.
+Hashing costs ~20 MB and ~25 ms: it runs in one worker thread (a PBX has few cores and the event
+loop with the AMI reader needs one), with at most `MAX_WAITING` checks queued; past that a
+check is refused with `BusyError` (the route answers 503 + Retry-After), so a flood of sign-ins
+from many addresses can neither block AMI nor queue without end.
 """
 
 from __future__ import annotations
@@ -17,18 +19,39 @@ import functools
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+_T = TypeVar("_T")
 MAX_LENGTH = 128
 # OWASP's argon2id settings for a small server: 19 MiB, 2 passes, 1 lane.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16)
-# Two hashing threads at most, whatever the number of event loops (tests run one per test).
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+# One hashing thread, whatever the number of event loops (tests run one per test).
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
+MAX_WAITING = 32  # checks queued or running at once (~0.8 s of work)
+_waiting = 0
+
+
+class BusyError(RuntimeError):
+    """Too many password checks are waiting: try again in a moment."""
+
+
+async def _in_pool(func: Callable[..., _T], *args: object) -> _T:
+    global _waiting  # noqa: PLW0603 (one counter for the one pool of this process)
+    if _waiting >= MAX_WAITING:
+        raise BusyError("too many sign-ins at once")
+    _waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_POOL, func, *args)
+    finally:
+        _waiting -= 1
+
+
 # A hash of a random password: checked when the login is unknown, so both cases take as long.
 _DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
 
@@ -45,15 +68,16 @@ def normalise(password: str) -> str:
 
 async def hash_password(password: str) -> str:
     """The argon2id hash of `password` (a string with its own salt and parameters)."""
-    return await asyncio.get_running_loop().run_in_executor(_POOL, _HASHER.hash, normalise(password))
+    return await _in_pool(_hash, normalise(password))
+
+
+def _hash(password: str) -> str:
+    return str(_HASHER.hash(password))
 
 
 async def verify_password(stored: str | None, password: str) -> bool:
     """Whether `password` matches the `stored` hash; a missing hash takes as long and fails."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        _POOL, _verify, stored or _DUMMY, normalise(password), stored is not None
-    )
+    return await _in_pool(_verify, stored or _DUMMY, normalise(password), stored is not None)
 
 
 def _verify(stored: str, password: str, real: bool) -> bool:

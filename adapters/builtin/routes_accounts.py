@@ -81,7 +81,12 @@ async def sign_in(request: web.Request) -> web.Response:
         log.warning("auth.sign_in_throttled", login=body["login"], address=address, retry_in=round(wait, 1))
         raise web.HTTPTooManyRequests(headers={"Retry-After": str(max(1, math.ceil(wait)))})
     stored = account["password_hash"] if account else None
-    if not await passwords.verify_password(stored, body["password"]) or not account or not account["active"]:
+    try:
+        right = await passwords.verify_password(stored, body["password"])
+    except passwords.BusyError as exc:
+        log.warning("auth.sign_in_busy", address=address)
+        raise web.HTTPServiceUnavailable(headers={"Retry-After": "1"}) from exc
+    if not right or not account or not account["active"]:
         failures, locked = throttle.failed(address, key)
         log.warning(
             "auth.sign_in_failed", login=body["login"], address=address, failures=failures, locked_for=locked

@@ -285,3 +285,17 @@ async def test_the_page_asks_whether_it_is_signed_in_without_a_401(
     async with browser.get(f"{server.url}/api/crm/session") as r:
         body = await r.json()
     assert body["signed_in"] and body["csrf"] == csrf["X-CSRF-Token"] and body["me"]["extension"] == "202"
+
+
+async def test_a_flood_of_sign_ins_from_many_addresses_queues_a_bounded_number_of_checks() -> None:
+    import asyncio
+
+    from adapters.builtin import passwords
+
+    results = await asyncio.gather(
+        *(passwords.verify_password(None, f"пароль {n}") for n in range(passwords.MAX_WAITING + 20)),
+        return_exceptions=True,
+    )
+    busy = [r for r in results if isinstance(r, passwords.BusyError)]
+    assert len(busy) == 20 and all(r is False for r in results if not isinstance(r, BaseException))
+    assert await passwords.verify_password(None, "после наплыва") is False  # the queue drained
