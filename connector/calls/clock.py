@@ -85,8 +85,8 @@ class EventClock:
         return stamp
 
     def suspect(self, stamp: float | None, bad: bool = False) -> bool:
-        """Whether the event must wait for the next one: its stamp was `bad` before any good one
-        (its time is unknown: it takes the next event's), or, without a reference, `stamp`
+        """Whether the event must wait for the next one: its stamp was `bad` (unusable or absent)
+        before any good one (its time is unknown: it takes the next event's), or, without a reference, `stamp`
         jumps too far to be believed before the next event confirms it."""
         if bad and not self._started:
             return True

@@ -77,6 +77,7 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 
+HELD_EVENTS = 64  # events of unknown time held until one with a known time (else: estimated)
 # What a handler raises on an event of the wrong shape: the event is skipped, never the tracker.
 _BAD_EVENT = (KeyError, ValueError, TypeError, AttributeError, OverflowError)
 
@@ -101,7 +102,9 @@ class CallTracker(Tracking):
         self.clock = EventClock(self.rules.clock_tolerance_seconds, clock)
         self._replay = clock is None  # no reference clock: expire by event time (see _handle)
         self._next_expiry = 0.0
-        self._held: tuple[AmiEvent, float | None] | None = None  # a suspect-time event (see clock.py)
+        # Events waiting for their time (see clock.py): one with a suspect stamp, or those with
+        # none before the clock started (None in place of the stamp; at most HELD_EVENTS).
+        self._held: list[tuple[AmiEvent, float | None]] = []
 
     def feed(self, event: AmiEvent, at: datetime | None = None) -> list[Emitted]:
         """Process one AMI event; what it produced, in order (live events and finished calls)."""
@@ -128,23 +131,34 @@ class CallTracker(Tracking):
         """`feed` for an event whose time needs a decision (see clock.py)."""
         name = event.get("Event")
         raw = event.get("Timestamp")
+        fallback = at.timestamp() if at is not None else None
         if stamp is None:
             self.clock.stamp(raw, name)  # logs a bad one
-        if self._held is not None:
-            held, held_stamp = self._held
-            self._held = None
-            if held_stamp is None:  # its stamp was bad before the clock started: take the next one's
-                self.now = self.clock.advance(stamp)
-            elif self.clock.confirms(held_stamp, stamp):
-                self.now = self.clock.advance(held_stamp)
-            else:
-                self.now = self.clock.outlier(held_stamp, held.get("Event"))
-            self._handle(held)
-        if self.clock.suspect(stamp, bad=stamp is None and raw not in (None, "")):
-            self._held = (event, stamp)
+        # No usable stamp before the clock has started (bad, or absent with no caller's time):
+        # the event's time is unknown, so it waits for the first event whose time is known.
+        unknown = stamp is None and (raw not in (None, "") or at is None)
+        if self._held:
+            first, first_stamp = self._held[0]
+            if first_stamp is None:  # events of unknown time before the clock started
+                if unknown and len(self._held) < HELD_EVENTS:
+                    self._held.append((event, None))
+                    return
+                held, self._held = self._held, []
+                for waiting, _ in held:  # they take this event's time, in their order
+                    self.now = self.clock.advance(stamp, fallback, name)
+                    self._handle(waiting)
+            else:  # a suspect stamp, confirmed or not by this event's
+                self._held = []
+                if self.clock.confirms(first_stamp, stamp):
+                    self.now = self.clock.advance(first_stamp)
+                else:
+                    self.now = self.clock.outlier(first_stamp, first.get("Event"))
+                self._handle(first)
+        if self.clock.suspect(stamp, bad=unknown):
+            self._held.append((event, stamp))
             self.clock.plain = False  # the next event decides this one's time first
         else:
-            self.now = self.clock.advance(stamp, at.timestamp() if at is not None else None, name)
+            self.now = self.clock.advance(stamp, fallback, name)
             self._handle(event)
 
     def _handle(self, event: AmiEvent) -> None:
@@ -186,15 +200,14 @@ class CallTracker(Tracking):
     def _settle(self, at: datetime | None = None) -> None:
         """Before a check between events: process a held event (its stamp was never confirmed)
         and move the clock to the reference's time (or `at`, the caller's clock)."""
-        if self._held is not None:
-            held, held_stamp = self._held
-            self._held = None
+        held, self._held = self._held, []
+        for waiting, waiting_stamp in held:
             self.now = (
                 self.clock.advance(None)
-                if held_stamp is None
-                else self.clock.outlier(held_stamp, held.get("Event"))
+                if waiting_stamp is None
+                else self.clock.outlier(waiting_stamp, waiting.get("Event"))
             )
-            self._handle(held)
+            self._handle(waiting)
         self.now = self.clock.current(at.timestamp() if at is not None else None)
 
     def _follow_linkedid(self, event: AmiEvent) -> None:

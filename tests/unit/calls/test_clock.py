@@ -48,6 +48,19 @@ def test_absurd_stamp_on_the_first_event_loses_nothing(stamp: str) -> None:
     assert compare(replay(capture, events), capture.truth or []) == []
 
 
+@pytest.mark.parametrize("stamp", ["", "nan", None])
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_the_first_events_without_a_usable_stamp_take_the_first_known_time(
+    stamp: str | None, count: int
+) -> None:
+    capture = _answered()
+    blanked = [
+        {k: v for k, v in e.items() if k != "Timestamp"} if stamp is None else _stamped(e, stamp)
+        for e in capture.events[:count]
+    ]
+    assert compare(replay(capture, [*blanked, *capture.events[count:]]), capture.truth or []) == []
+
+
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("shift", [5 * 3600.0, -5 * 3600.0, 1e11])
 def test_one_event_from_another_time_changes_no_recorded_call(path: Path, shift: float) -> None:
