@@ -31,7 +31,6 @@ import aiohttp
 from adapters.amocrm import Settings as AmoSettings
 from adapters.amocrm.adapter import AmoCrmAdapter
 from adapters.amocrm.settings import AuthSettings, EntityRule, LineSettings
-from adapters.base import Adapter, AdapterContext, MemoryState
 from adapters.bitrix24 import Settings as B24Settings
 from adapters.bitrix24 import create as create_b24
 from connector import logs
@@ -45,6 +44,7 @@ from connector.calls.model import (
     Transfer,
     TransferKind,
 )
+from connector.crm import Adapter, AdapterContext, MemoryState
 from connector.settings_schema import Secret
 from connector.sync.ratelimit import RateLimit, TokenBucket
 from tests.fakes.amocrm import FakeAmoCrm

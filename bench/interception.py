@@ -32,9 +32,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.base import Contact
 from connector import logs
 from connector.ami.agi import AgiServer
+from connector.crm import Contact
 from connector.routing import Interception, InterceptionSettings, ResponsibleFinder
 
 LINE = "74951110001"

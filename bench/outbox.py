@@ -27,13 +27,13 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import AdapterContext
 from adapters.webhook import Settings as WebhookSettings
 from adapters.webhook import create
 from adapters.webhook.client import sign
 from connector import logs
 from connector.calls.model import Call, Direction, Disposition
 from connector.config import OutboxSettings
+from connector.crm import AdapterContext
 from connector.settings_schema import Secret
 from connector.sync.dispatcher import Dispatcher
 from connector.sync.outbox import Outbox

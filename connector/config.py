@@ -3,7 +3,7 @@
 Values may reference the environment (`${AMI_SECRET}`, `${AMI_SECRET:-default}`) or a file
 (`${file:/etc/crm-connector/ami.secret}`), so secrets need not live in the YAML. Any problem
 stops start-up with a `ConfigError` naming the file, the key path, the line and a hint.
-Each adapter declares its own settings class (see `adapters.registry`); this module checks
+Each adapter declares its own settings class (see `connector.registry`); this module checks
 the `adapters:` section against it.
 """
 
@@ -318,7 +318,7 @@ def _check_recording_links(settings: Settings, where: Located) -> None:
 
 
 def _build_adapters(data: Any, where: Located) -> dict[str, Any]:
-    from adapters.registry import settings_class
+    from connector.registry import settings_class
 
     if not isinstance(data, dict):
         raise where.error("adapters", "must be a mapping of adapter name to its settings")

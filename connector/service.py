@@ -25,7 +25,6 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from adapters.base import Adapter
 from connector import logs
 from connector.ami.agi import AgiServer
 from connector.ami.cdr import CdrRecovery
@@ -41,6 +40,7 @@ from connector.calls.rules import rules_from_settings
 from connector.calls.tracker import CallTracker
 from connector.config import Settings
 from connector.control import AmiSlot, CallControl
+from connector.crm import Adapter
 from connector.errors import AmiActionError, AmiConnectionError, ConnectorError, StorageError
 from connector.routing import ParallelInterceptor, start_interception
 from connector.sdnotify import Notifier

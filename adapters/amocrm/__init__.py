@@ -9,7 +9,7 @@ Layout: `settings` (the YAML section), `auth` (OAuth2 rotation / long-lived toke
 from __future__ import annotations
 
 from adapters.amocrm.settings import Settings
-from adapters.base import Adapter, AdapterContext
+from connector.crm import Adapter, AdapterContext
 
 __all__ = ["Settings", "create"]
 

@@ -31,11 +31,11 @@ from adapters.amocrm.phonebook import PhoneBook
 from adapters.amocrm.settings import EntityRule, LineSettings, Settings
 from adapters.amocrm.users import UserMap
 from adapters.amocrm.widget_live import WidgetLive
-from adapters.base import Adapter, AdapterContext, Capability, Contact
 from adapters.reasons import reason_text
 from connector import logs
 from connector.calls.model import Call, Direction, LiveEvent
 from connector.calls.phones import last_digits
+from connector.crm import Adapter, AdapterContext, Capability, Contact
 from connector.sync.ratelimit import TokenBucket
 
 log = logs.get_logger(__name__)

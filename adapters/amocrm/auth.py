@@ -28,8 +28,8 @@ import aiohttp
 
 from adapters.amocrm.errors import ADAPTER, parse_body
 from adapters.amocrm.settings import AuthSettings
-from adapters.base import StateStore
 from connector import logs
+from connector.crm import StateStore
 from connector.errors import AuthError, TransientError
 from connector.sync.ratelimit import TokenBucket
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from adapters.amocrm.client import AmoClient
 from adapters.amocrm.errors import ADAPTER
 from adapters.amocrm.users import UserMap
-from adapters.base import Contact
 from connector.calls.phones import digits, last_digits
+from connector.crm import Contact
 from connector.errors import PermanentError
 
 if TYPE_CHECKING:

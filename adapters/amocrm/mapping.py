@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.amocrm.settings import EntityRule, LineSettings, ResponsibleRule, ResponsibleSettings
-from adapters.base import Contact
 from adapters.reasons import reason_of, reason_text
 from connector.calls.model import Call, Direction, Disposition
+from connector.crm import Contact
 
 UserOf = Callable[[str | None], int | None]
 

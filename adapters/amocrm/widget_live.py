@@ -22,9 +22,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from adapters.base import Contact
 from connector import logs
 from connector.calls.model import Direction, LiveEvent, LiveKind
+from connector.crm import Contact
 from connector.errors import ConnectorError
 
 log = logs.get_logger(__name__)

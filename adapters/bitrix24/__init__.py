@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from adapters.base import Adapter, AdapterContext
 from adapters.bitrix24.adapter import Bitrix24Adapter
 from adapters.bitrix24.auth import Auth, OAuthAuth, WebhookAuth
 from adapters.bitrix24.budget import SharedBudget
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.settings import Settings
 from adapters.bitrix24.users import Directory
+from connector.crm import Adapter, AdapterContext
 
 __all__ = ["Bitrix24Adapter", "Settings", "create"]
 

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from adapters.base import Adapter, AdapterContext, Capability, Contact
 from adapters.bitrix24 import entities, mapping, recording, telephony
 from adapters.bitrix24.cards import Cards
 from adapters.bitrix24.client import Bitrix24Client
@@ -30,6 +29,7 @@ from adapters.bitrix24.telephony import Registration, pending_key
 from adapters.bitrix24.users import Directory
 from connector import logs
 from connector.calls.model import Call, Direction, LiveEvent, LiveKind
+from connector.crm import Adapter, AdapterContext, Capability, Contact
 from connector.errors import AdapterError, PermanentError, TransientError
 
 log = logs.get_logger(__name__)

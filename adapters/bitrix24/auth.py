@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from adapters.base import StateStore
 from adapters.bitrix24.errors import Bitrix24ApiError, parse, to_adapter_error
+from connector.crm import StateStore
 from connector.errors import AuthError, TransientError
 
 TOKENS_KEY = "bitrix24:oauth"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from adapters.base import StateStore
+from connector.crm import StateStore
 from connector.sync.ratelimit import RateLimit
 
 KEY = "bitrix24:budget:"

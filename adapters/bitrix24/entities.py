@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import Contact
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.errors import WrongAuthTypeError
 from adapters.bitrix24.mapping import portal_phone, same_number
 from adapters.bitrix24.settings import EntitySettings
 from connector.calls.model import Direction
+from connector.crm import Contact
 from connector.errors import PermanentError
 
 # Entity changes made for calls are not news: without this every contact, deal and reassignment

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from adapters.base import StateStore
 from adapters.bitrix24 import entities, mapping, telephony
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.errors import PortalCallNotFoundError
@@ -23,6 +22,7 @@ from adapters.bitrix24.telephony import Registration
 from adapters.bitrix24.users import Directory
 from connector import logs
 from connector.calls.model import Call, Leg
+from connector.crm import StateStore
 from connector.errors import PermanentError
 
 log = logs.get_logger(__name__)

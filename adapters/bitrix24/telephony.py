@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from adapters.base import StateStore
 from adapters.bitrix24.client import Bitrix24Client
+from connector.crm import StateStore
 from connector.errors import PermanentError
 
 CALL_KEY = "bitrix24:call:"

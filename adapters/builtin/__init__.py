@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.base import Adapter, AdapterContext
+from connector.crm import Adapter, AdapterContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,13 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 
-from adapters.base import Adapter, AdapterContext, Capability, Contact
 from adapters.builtin import board
 from adapters.builtin.db import NotFoundError
 from adapters.builtin.numbers import normalise
 from adapters.builtin.store import Store
 from connector import logs
 from connector.calls.model import Call
+from connector.crm import Adapter, AdapterContext, Capability, Contact
 from connector.errors import PermanentError, StorageError, TransientError
 
 log = logs.get_logger(__name__)

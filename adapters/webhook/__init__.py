@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.base import Adapter, AdapterContext
+from connector.crm import Adapter, AdapterContext
 from connector.settings_schema import Secret
 from connector.sync.ratelimit import RateLimit
 

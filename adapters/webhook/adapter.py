@@ -6,9 +6,9 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import Adapter, AdapterContext, Capability, JobKind
 from adapters.webhook.client import WebhookClient
 from connector.calls.model import Call, Direction, LiveEvent
+from connector.crm import Adapter, AdapterContext, Capability, JobKind
 from connector.errors import PermanentError
 
 if TYPE_CHECKING:

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import StateStore
 from connector import logs
 from connector.calls.model import Call, Direction, Disposition
 from connector.calls.rules import TrackerRules
 from connector.calls.state import id_key
 from connector.config import CdrRecoverySettings
+from connector.crm import StateStore
 
 log = logs.get_logger(__name__)
 

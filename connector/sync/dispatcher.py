@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from adapters.base import Adapter
 from connector import logs
 from connector.config import OutboxSettings
+from connector.crm import Adapter
 from connector.errors import StorageError
 from connector.sync.jobs import JobState, RetryPolicy
 from connector.sync.outbox import Outbox

@@ -14,10 +14,10 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import Adapter
 from connector import logs
 from connector.calls.model import call_from_dict
 from connector.config import Settings
+from connector.crm import Adapter
 from connector.errors import AdapterError
 from connector.sync.dispatcher import Dispatcher, rate_limits
 from connector.sync.outbox import Outbox

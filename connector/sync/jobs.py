@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import JobKind
+from connector.crm import JobKind
 
 
 class JobState(enum.StrEnum):

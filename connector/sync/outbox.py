@@ -20,9 +20,9 @@ from typing import Any
 
 import aiosqlite
 
-from adapters.base import Adapter, JobKind, canonical_json, job_key
 from connector import logs
 from connector.calls.model import Call, LiveEvent
+from connector.crm import Adapter, JobKind, canonical_json, job_key
 from connector.sync.database import Database, Synchronous
 from connector.sync.jobs import AdapterStats, Job, JobState, OutboxStats
 from connector.sync.state import SqliteState

@@ -19,9 +19,9 @@ from typing import Literal
 
 import structlog
 
-from adapters.base import Adapter, JobKind
 from connector import logs
 from connector.config import OutboxSettings
+from connector.crm import Adapter, JobKind
 from connector.errors import AuthError, PermanentError, StorageError, TransientError
 from connector.sync.jobs import Job, RetryPolicy
 from connector.sync.outbox import Outbox

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class SqliteState:
-    """One adapter's durable key → JSON value store (implements `adapters.base.StateStore`)."""
+    """One adapter's durable key → JSON value store (implements `connector.crm.StateStore`)."""
 
     def __init__(self, db: Database, adapter: str, clock: Callable[[], float] = time.time) -> None:
         self.db = db

@@ -12,10 +12,9 @@ from typing import Any
 
 import aiohttp
 
-from adapters import registry
-from adapters.base import Adapter, AdapterContext
-from connector import logs
+from connector import logs, registry
 from connector.config import Settings
+from connector.crm import Adapter, AdapterContext
 from connector.errors import StorageError
 from connector.sync.outbox import Outbox
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import Adapter, AdapterContext, Capability, JobKind, MemoryState
 from connector.calls.model import Call
+from connector.crm import Adapter, AdapterContext, Capability, JobKind, MemoryState
 from connector.errors import AdapterError
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from adapters.base import Contact
 from connector.ami.agi import AgiServer
 from connector.ami.client import AmiClient
 from connector.ami.protocol import Message
@@ -26,6 +25,7 @@ from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_numbering
 from connector.calls.tracker import CallTracker
 from connector.config import AmiSettings
+from connector.crm import Contact
 from connector.routing import Interception, InterceptionSettings, ParallelInterceptor, ResponsibleFinder
 from connector.settings_schema import Secret
 

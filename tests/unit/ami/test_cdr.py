@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import MemoryState
 from connector.ami.cdr import CdrRecovery, SeenLinkedids, call_from_rows
 from connector.calls.model import Call, Direction, Disposition
 from connector.calls.rules import TrackerRules
 from connector.config import CdrRecoverySettings
+from connector.crm import MemoryState
 
 SCHEMA = """CREATE TABLE cdr_general (
     id INTEGER PRIMARY KEY AUTOINCREMENT, start TEXT, answer TEXT, endtime TEXT,

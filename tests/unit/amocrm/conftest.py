@@ -13,8 +13,8 @@ import pytest
 
 from adapters.amocrm.adapter import AmoCrmAdapter
 from adapters.amocrm.settings import AuthSettings, Settings
-from adapters.base import AdapterContext
 from connector.calls.model import Call, Direction, Disposition, Leg, Transfer
+from connector.crm import AdapterContext
 from connector.settings_schema import Secret
 from connector.sync.outbox import Outbox
 from connector.sync.ratelimit import RateLimit, TokenBucket

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from adapters.amocrm.adapter import AmoCrmAdapter
 from adapters.amocrm.auth import ROTATION_KEY, STATE_KEY, OAuthTokens, jwt_expiry
 from adapters.amocrm.settings import AuthSettings
-from adapters.base import AdapterContext, StateStore
+from connector.crm import AdapterContext, StateStore
 from connector.errors import AuthError
 from connector.settings_schema import Secret
 from connector.sync.outbox import Outbox

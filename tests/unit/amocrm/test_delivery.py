@@ -6,12 +6,12 @@ import asyncio
 
 import aiohttp
 
-from adapters import registry
 from adapters.amocrm.adapter import AmoCrmAdapter
 from adapters.amocrm.settings import LineSettings
-from adapters.base import AdapterContext, JobKind
+from connector import registry
 from connector.calls.model import Call, Direction, Disposition
 from connector.config import OutboxSettings
+from connector.crm import AdapterContext, JobKind
 from connector.sync.dispatcher import Dispatcher
 from connector.sync.drain import drain
 from connector.sync.outbox import Outbox

@@ -6,8 +6,8 @@ import pytest
 
 from adapters.amocrm import mapping
 from adapters.amocrm.settings import LineSettings, ResponsibleSettings
-from adapters.base import Contact
 from connector.calls.model import Direction, Disposition
+from connector.crm import Contact
 from tests.unit.amocrm.conftest import CLIENT, make_call
 
 USERS = {"201": 11, "202": 12, "203": 13}

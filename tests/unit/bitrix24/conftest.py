@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.base import AdapterContext, MemoryState
 from adapters.bitrix24 import Bitrix24Adapter, Settings, create
 from connector.calls.model import Call, Direction, Disposition, Leg, LiveEvent, LiveKind, Reason
+from connector.crm import AdapterContext, MemoryState
 from connector.settings_schema import Secret
 from connector.sync.ratelimit import RateLimit
 from tests.fakes.bitrix24 import FakeBitrix24

@@ -7,10 +7,10 @@ import contextlib
 
 import aiohttp
 
-from adapters.base import MemoryState
 from adapters.bitrix24.auth import WebhookAuth
 from adapters.bitrix24.budget import SharedBudget
 from adapters.bitrix24.client import Bitrix24Client
+from connector.crm import MemoryState
 from connector.errors import RateLimitedError
 from connector.sync.ratelimit import RateLimit, TokenBucket
 from tests.unit.bitrix24.conftest import start_portal

@@ -18,13 +18,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.base import AdapterContext
 from adapters.bitrix24 import Bitrix24Adapter, create
 from connector.calls.capture import read_capture
 from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_numbering
 from connector.calls.tracker import CallTracker
 from connector.config import OutboxSettings
+from connector.crm import AdapterContext
 from connector.sync.dispatcher import Dispatcher
 from connector.sync.drain import drain
 from connector.sync.outbox import Outbox

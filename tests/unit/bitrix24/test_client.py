@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from adapters.base import MemoryState
 from adapters.bitrix24.auth import BASE_KEY, TOKENS_KEY, OAuthAuth, WebhookAuth
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.errors import WrongAuthTypeError
+from connector.crm import MemoryState
 from connector.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connector.sync.ratelimit import RateLimit, TokenBucket
 from tests.fakes.bitrix24 import FakeBitrix24

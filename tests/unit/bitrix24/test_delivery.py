@@ -12,12 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.base import AdapterContext
 from adapters.bitrix24 import Bitrix24Adapter, create
 from adapters.bitrix24.auth import TOKENS_KEY
 from adapters.bitrix24.settings import EntitySettings
 from connector.calls.model import Call, LiveEvent, LiveKind
 from connector.config import OutboxSettings
+from connector.crm import AdapterContext
 from connector.sync.dispatcher import Dispatcher
 from connector.sync.drain import drain
 from connector.sync.outbox import Outbox

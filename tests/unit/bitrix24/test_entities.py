@@ -6,10 +6,10 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import AdapterContext, MemoryState
 from adapters.bitrix24 import create
 from adapters.bitrix24.settings import EntitySettings
 from connector.calls.model import Direction, LiveKind
+from connector.crm import AdapterContext, MemoryState
 from tests.fakes.bitrix24 import FakeBitrix24
 from tests.unit.bitrix24.conftest import (
     CLIENT,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import JobKind
 from adapters.bitrix24 import Bitrix24Adapter
 from connector.calls.model import Call, Leg, LiveKind, Transfer, TransferKind
+from connector.crm import JobKind
 from connector.errors import PermanentError, TransientError
 from tests.fakes.bitrix24 import FakeBitrix24
 from tests.unit.bitrix24.conftest import (

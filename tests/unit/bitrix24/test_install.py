@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from adapters.base import AdapterContext, MemoryState
 from adapters.bitrix24 import Bitrix24Adapter, create, install
 from adapters.bitrix24.settings import ExternalLine
+from connector.crm import AdapterContext, MemoryState
 from connector.errors import AuthError
 from connector.settings_schema import Secret
 from tests.fakes.bitrix24 import FakeBitrix24

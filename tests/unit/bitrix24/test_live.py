@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import aiohttp
 
-from adapters.base import AdapterContext, MemoryState
 from adapters.bitrix24 import create
 from adapters.bitrix24.settings import Employee, ExternalLine
 from connector.calls.model import Direction, LiveKind
+from connector.crm import AdapterContext, MemoryState
 from tests.fakes.bitrix24 import FakeBitrix24
 from tests.unit.bitrix24.conftest import (
     CLIENT,

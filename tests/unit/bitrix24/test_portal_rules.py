@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from adapters.base import MemoryState
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.errors import PortalCallNotFoundError
+from connector.crm import MemoryState
 from connector.errors import PermanentError, TransientError
 from tests.fakes.bitrix24 import FakeBitrix24
 from tests.unit.bitrix24.test_client import oauth_client

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import aiohttp
 
-from adapters.base import MemoryState
 from adapters.bitrix24.auth import WebhookAuth
 from adapters.bitrix24.client import Bitrix24Client
 from adapters.bitrix24.settings import Employee
 from adapters.bitrix24.users import Directory
+from connector.crm import MemoryState
 from connector.errors import TransientError
 from connector.sync.ratelimit import TokenBucket
 from tests.fakes.bitrix24 import FakeBitrix24

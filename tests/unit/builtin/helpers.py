@@ -11,7 +11,6 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.base import AdapterContext, MemoryState
 from adapters.builtin import routes
 from adapters.builtin.adapter import BuiltinAdapter
 from adapters.builtin.store import Store
@@ -20,6 +19,7 @@ from connector.api.live import LiveHub
 from connector.api.recordings import LinkSigner, RecordingLinks
 from connector.calls.model import Call, Direction, Disposition, Leg
 from connector.config import ApiToken, HttpSettings
+from connector.crm import AdapterContext, MemoryState
 from connector.settings_schema import Secret
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

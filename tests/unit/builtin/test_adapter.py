@@ -8,10 +8,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.base import AdapterContext, JobKind, MemoryState
 from adapters.builtin import Settings, create, with_storage
 from adapters.builtin.adapter import BuiltinAdapter
 from adapters.builtin.callstore import CallFilter
+from connector.crm import AdapterContext, JobKind, MemoryState
 from tests.unit.builtin.helpers import make_call
 
 

@@ -44,9 +44,9 @@ def test_a_disabled_crm_is_not_mounted(tmp_path: Path) -> None:
 
 
 def test_the_adapter_and_the_routes_share_one_store(tmp_path: Path) -> None:
-    from adapters.base import AdapterContext, MemoryState
     from adapters.builtin import create, with_storage
     from adapters.builtin.adapter import BuiltinAdapter
+    from connector.crm import AdapterContext, MemoryState
 
     settings = _settings(tmp_path)
     app = create_app(settings.http)

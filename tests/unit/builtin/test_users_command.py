@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.base import AdapterContext, MemoryState
 from adapters.builtin.adapter import BuiltinAdapter
 from adapters.builtin.passwords import verify_password
 from adapters.builtin.store import Store
 from connector.cli import main
+from connector.crm import AdapterContext, MemoryState
 
 
 @pytest.fixture

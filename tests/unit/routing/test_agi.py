@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from adapters.base import Contact
 from connector.ami.agi import AgiServer
+from connector.crm import Contact
 from connector.routing import Interception, InterceptionSettings, ResponsibleFinder
 
 from .recorder import RecordingPbx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.base import Contact
+from connector.crm import Contact
 from connector.routing import Interception, InterceptionSettings, ResponsibleFinder
 
 KNOWN = "+79161112233"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from adapters.base import Contact
+from connector.crm import Contact
 from connector.errors import TransientError
 from connector.routing import InterceptionSettings, LookupTimedOut, ResponsibleFinder
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from adapters.base import Contact
 from connector.calls.model import Direction, LiveEvent, LiveKind
+from connector.crm import Contact
 from connector.routing import Interception, InterceptionSettings, ParallelInterceptor, ResponsibleFinder
 
 from .recorder import RecordingPbx, channel

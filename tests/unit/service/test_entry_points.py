@@ -19,10 +19,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.base import Adapter
 from adapters.builtin.adapter import BuiltinAdapter
 from connector import config
 from connector.ami.client import AmiClient
+from connector.crm import Adapter
 from connector.service import Service, _with_storage, create_http_app
 from connector.sync import wiring
 from tests.unit.ami.amiserver import AmiServer

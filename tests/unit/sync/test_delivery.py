@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.base import Adapter, AdapterContext
 from adapters.webhook import Settings, create
 from connector.calls.model import Direction, LiveEvent, LiveKind
 from connector.config import OutboxSettings
+from connector.crm import Adapter, AdapterContext
 from connector.settings_schema import Secret
 from connector.sync.dispatcher import Dispatcher
 from connector.sync.jobs import JobState

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import JobKind
 from connector.config import OutboxSettings
+from connector.crm import JobKind
 from connector.errors import AuthError, PermanentError, TransientError
 from connector.sync.dispatcher import Dispatcher, owner_alive
 from connector.sync.jobs import JobState

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapters.base import JobKind
 from connector.calls.model import Call, Direction, LiveEvent, LiveKind
 from connector.config import OutboxSettings
+from connector.crm import JobKind
 from connector.sync.dispatcher import sweep
 from connector.sync.jobs import JobState
 from connector.sync.outbox import Outbox

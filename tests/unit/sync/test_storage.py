@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import JobKind
+from connector.crm import JobKind
 from connector.errors import StorageError
 from connector.sync.outbox import Outbox
 from connector.sync.schema import MIGRATIONS

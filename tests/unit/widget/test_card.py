@@ -13,7 +13,7 @@ import pytest
 
 from adapters.amocrm.adapter import AmoCrmAdapter
 from adapters.amocrm.settings import AuthSettings, Settings, WidgetSettings
-from adapters.base import AdapterContext
+from connector.crm import AdapterContext
 from connector.settings_schema import Secret
 from connector.sync.outbox import Outbox
 from tests.fakes.amocrm import FakeAmoCrm

@@ -18,8 +18,8 @@ from adapters.amocrm.settings import WidgetSettings
 from adapters.amocrm.users import UserMap
 from adapters.amocrm.widget import create_widget_app
 from adapters.amocrm.widget_live import Presence, WidgetFeed, WidgetLive
-from adapters.base import Contact
 from connector.calls.model import Direction, LiveEvent, LiveKind
+from connector.crm import Contact
 from connector.errors import TransientError
 from connector.settings_schema import Secret
 
