@@ -3,24 +3,22 @@
 Definitions follow the CRM.MP manual (2.6, 2.8): "incoming" means inbound calls, "answered"
 those someone answered, "missed" inbound calls nobody answered; tracking numbers are the DIDs in
 `tracking_numbers`; the funnel counts only deals closed won or lost within the period, and
-success = (closed − lost) / closed. Each report is a few grouped queries over covering indexes.
+success = (closed − lost) / closed. Call figures come from a `CallFigures` source: the rollups
+(analytics_rollup.py) for the reports, the calls themselves (analytics_scan.py) as the reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol
 
+from adapters.builtin.analytics_rollup import RollupFigures
+from adapters.builtin.analytics_scan import marks
 from adapters.builtin.campaigns import Campaigns, spellings
 from adapters.builtin.db import Database, Row, iso
 from adapters.builtin.periods import Period, sql_shift
 
 SORT_KEYS = ("answered", "missed", "outgoing", "talk_seconds", "comments", "won", "won_value", "lost")
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" for _ in values) or "NULL"
 
 
 def percent(part: int, whole: int) -> float:
@@ -37,8 +35,31 @@ async def tracking_dids(db: Database) -> list[str]:
 # -- summary -------------------------------------------------------------------------------------
 
 
-async def summary(db: Database, period: Period, now: datetime) -> dict[str, Any]:
+class CallFigures(Protocol):
+    """Where the reports' call figures come from: the rollups (reports) or the calls (reference)."""
+
+    async def ready(self, tz: tzinfo) -> None: ...
+    async def call_totals(self, period: Period, dids: list[str]) -> dict[str, Any]: ...
+    async def daily(self, dids: list[str], now: datetime, period: Period) -> list[dict[str, Any]]: ...
+    async def calls_by_employee(
+        self, period: Period, dids: list[str], extensions: list[str]
+    ) -> dict[str, Row]: ...
+    async def missed_by_employee(self, period: Period) -> dict[str, int]: ...
+    async def line_counts(self, numbers: list[str], period: Period) -> dict[str, Row]: ...
+    async def lines_total(self, numbers: list[str], period: Period) -> Row: ...
+
+
+async def _figures(db: Database, period: Period, figures: CallFigures | None) -> CallFigures:
+    source = figures or RollupFigures(db)
+    await source.ready(period.tz)
+    return source
+
+
+async def summary(
+    db: Database, period: Period, now: datetime, figures: CallFigures | None = None, pbx: str | None = None
+) -> dict[str, Any]:
     """New clients, deals, calls and campaign costs of the period; tracking-number call charts."""
+    source = await _figures(db, period, figures)
     dids = await tracking_dids(db)
     campaigns = await Campaigns(db).in_period(period, now.astimezone(period.tz).date())
     spent = [c["spend"] for c in campaigns if c["spend"] is not None]
@@ -46,10 +67,10 @@ async def summary(db: Database, period: Period, now: datetime) -> dict[str, Any]
         "period": period.as_dict(),
         "new_clients": await _new_clients(db, period),
         "deals": await _deal_totals(db, period),
-        "calls": await _call_totals(db, period, dids),
+        "calls": await source.call_totals(period, dids),
         "campaigns": {"items": campaigns, "spend": round(sum(spent), 2)},
-        "hourly": await hourly(db, dids, now, period),
-        "daily": await daily(db, dids, now, period),
+        "hourly": await hourly(db, dids, now, period, pbx),
+        "daily": await source.daily(dids, now, period),
     }
 
 
@@ -75,95 +96,28 @@ async def _deal_totals(db: Database, period: Period) -> dict[str, Any]:
     return {"created": int(created or 0), **closed, "won_value": round(float(closed["won_value"]), 2)}
 
 
-async def _call_totals(db: Database, period: Period, dids: list[str]) -> dict[str, Any]:
-    # One range of calls_report_direction per direction (the IN loop keeps GROUP BY order) ...
-    rows = await db.fetch_all(
-        "SELECT direction, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered FROM calls"
-        " WHERE direction IN ('inbound', 'outbound') AND started_at >= ? AND started_at < ?"
-        " GROUP BY direction",
-        (period.since, period.until),
-    )
-    by = {r["direction"]: r for r in rows}
-    incoming = int(by["inbound"]["calls"]) if "inbound" in by else 0
-    answered = int(by["inbound"]["answered"]) if "inbound" in by else 0
-    outgoing = int(by["outbound"]["calls"]) if "outbound" in by else 0
-    # ... and one per tracking number of calls_report_line: a bare count, no per-row test.
-    tracking = await db.scalar(
-        f"SELECT COUNT(*) FROM calls WHERE direction = 'inbound' AND did IN ({_marks(dids)})"
-        " AND started_at >= ? AND started_at < ?",
-        [*dids, period.since, period.until],
-    )
-    return {
-        "total": incoming + outgoing,
-        "incoming": incoming,
-        "answered": answered,
-        "missed": incoming - answered,
-        "outgoing": outgoing,
-        "tracking": int(tracking or 0),
-        "missed_by_reason": await _missed_by_reason(db, period),
-    }
-
-
-async def _missed_by_reason(db: Database, period: Period) -> dict[str, int]:
-    """Inbound calls nobody answered, by the tracker's reason ("unknown": filed before reasons)."""
-    rows = await db.fetch_all(
-        "SELECT COALESCE(reason, 'unknown') AS reason, COUNT(*) AS calls FROM calls"
-        " WHERE direction = 'inbound' AND disposition <> 'answered' AND started_at >= ? AND started_at < ?"
-        " GROUP BY 1 ORDER BY 2 DESC, 1",
-        (period.since, period.until),
-    )
-    return {str(r["reason"]): int(r["calls"]) for r in rows}
-
-
-async def hourly(db: Database, dids: list[str], now: datetime, period: Period) -> list[dict[str, Any]]:
+async def hourly(
+    db: Database, dids: list[str], now: datetime, period: Period, pbx: str | None = None
+) -> list[dict[str, Any]]:
     """Incoming calls on tracking numbers in each of the last 24 local hours (oldest first)."""
+    # Always from the calls: 24 hours are a bounded range of calls_report_line, whatever the history.
     shift = sql_shift(period.tz, now)
     top = now.astimezone(period.tz).replace(minute=0, second=0, microsecond=0)
     hours = [top - timedelta(hours=n) for n in range(23, -1, -1)]
-    bucket = "strftime('%Y-%m-%dT%H', started_at, ?)"
-    until = iso(top + timedelta(hours=1))
-    counts = await _grouped(db, bucket, shift, dids, since=iso(hours[0]), until=until)
+    counts: dict[str, int] = {}
+    if dids:
+        office = " AND pbx = ?" if pbx is not None else ""
+        rows = await db.fetch_all(
+            "SELECT strftime('%Y-%m-%dT%H', started_at, ?) AS bucket, COUNT(*) AS calls FROM calls"
+            f" WHERE direction = 'inbound' AND did IN ({marks(dids)}) AND started_at >= ?"
+            f" AND started_at < ?{office} GROUP BY bucket",
+            [shift, *dids, iso(hours[0]), iso(top + timedelta(hours=1)), *([pbx] if pbx is not None else [])],
+        )
+        counts = {r["bucket"]: int(r["calls"]) for r in rows}
     return [
         {"hour": h.strftime("%Y-%m-%dT%H:00"), "calls": counts.get(h.strftime("%Y-%m-%dT%H"), 0)}
         for h in hours
     ]
-
-
-async def daily(db: Database, dids: list[str], now: datetime, period: Period) -> list[dict[str, Any]]:
-    """Incoming calls on tracking numbers on each of the last 365 local days (oldest first)."""
-    # Local days by the offset in force now, as the hourly chart counts (see `sql_shift`).
-    offset = now.astimezone(period.tz).utcoffset() or timedelta()
-    offset = timedelta(minutes=offset.total_seconds() // 60)
-    last = now.astimezone(period.tz).date()
-    days = [last - timedelta(days=n) for n in range(364, -1, -1)]
-    if not dids:
-        return [{"date": d.isoformat(), "calls": 0} for d in days]
-
-    def start(day: date) -> str:
-        return iso(datetime.combine(day, time(), UTC) - offset)
-
-    # Each day's count is one range of calls_report_line per tracking number, counted in the index:
-    # no date() on every call and no sort to group them (the subquery runs once per day, not per call).
-    rows = await db.fetch_all(
-        f"WITH days(day, since, until) AS (VALUES {', '.join('(?, ?, ?)' for _ in days)})"
-        " SELECT day, (SELECT COUNT(*) FROM calls WHERE direction = 'inbound'"
-        f" AND did IN ({_marks(dids)}) AND started_at >= since AND started_at < until) AS calls FROM days",
-        [*(x for d in days for x in (d.isoformat(), start(d), start(d + timedelta(days=1)))), *dids],
-    )
-    return [{"date": r["day"], "calls": int(r["calls"])} for r in rows]
-
-
-async def _grouped(
-    db: Database, bucket: str, shift: str, dids: list[str], *, since: str, until: str
-) -> dict[str, int]:
-    if not dids:
-        return {}
-    rows = await db.fetch_all(
-        f"SELECT {bucket} AS bucket, COUNT(*) AS calls FROM calls WHERE direction = 'inbound'"
-        f" AND did IN ({_marks(dids)}) AND started_at >= ? AND started_at < ? GROUP BY bucket",
-        [shift, *dids, since, until],
-    )
-    return {r["bucket"]: int(r["calls"]) for r in rows}
 
 
 # -- funnel ----------------------------------------------------------------------------------------
@@ -211,12 +165,19 @@ def _success(closed: int, lost: int) -> dict[str, Any]:
 # -- employee results --------------------------------------------------------------------------------
 
 
-async def employees(db: Database, period: Period, sort: str = "answered", descending: bool = True) -> Row:
+async def employees(
+    db: Database,
+    period: Period,
+    sort: str = "answered",
+    descending: bool = True,
+    figures: CallFigures | None = None,
+) -> Row:
     """Each employee's calls, talk time, comments and closed deals in the period, ranked by `sort`."""
+    source = await _figures(db, period, figures)
     dids = await tracking_dids(db)
     people = await db.fetch_all("SELECT id, name, extension FROM employees ORDER BY extension")
-    calls = await _calls_by_employee(db, period, dids, [p["extension"] for p in people])
-    missed = await _missed_by_employee(db, period)
+    calls = await source.calls_by_employee(period, dids, [p["extension"] for p in people])
+    missed = await source.missed_by_employee(period)
     comments = await _by_key(
         db, "SELECT author_id AS k, COUNT(*) AS n FROM comments WHERE created_at >= ? AND created_at < ?"
         " GROUP BY author_id", period,
@@ -257,52 +218,6 @@ def _employee_row(
     }
 
 
-async def _calls_by_employee(
-    db: Database, period: Period, dids: list[str], extensions: list[str]
-) -> dict[str, Row]:
-    # `employee` is who answered (or, unanswered, the first who rang): answered and outgoing are theirs.
-    # One range of calls_report_employee per (direction, employee), grouped in index order.
-    rows = await db.fetch_all(
-        "SELECT direction, employee, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered,"
-        " SUM(CASE WHEN disposition = 'answered' THEN talk_seconds ELSE 0 END) AS talk_seconds"
-        f" FROM calls WHERE direction IN ('inbound', 'outbound') AND employee IN ({_marks(extensions)})"
-        " AND started_at >= ? AND started_at < ? GROUP BY direction, employee",
-        [*extensions, period.since, period.until],
-    )
-    out: dict[str, Row] = {}
-    for r in rows:
-        row = out.setdefault(
-            r["employee"], {"answered": 0, "answered_tracking": 0, "outgoing": 0, "talk_seconds": 0}
-        )
-        if r["direction"] == "inbound":
-            row["answered"] += int(r["answered"])
-        else:
-            row["outgoing"] += int(r["calls"])
-        row["talk_seconds"] += r["talk_seconds"]
-    # Answered on tracking numbers: one range of calls_report_employee_line per (line, employee).
-    tracked = await db.fetch_all(
-        "SELECT employee, COUNT(*) AS n FROM calls WHERE direction = 'inbound' AND disposition = 'answered'"
-        f" AND did IN ({_marks(dids)}) AND employee IN ({_marks(extensions)})"
-        " AND started_at >= ? AND started_at < ? GROUP BY did, employee",
-        [*dids, *extensions, period.since, period.until],
-    )
-    for r in tracked:
-        out[r["employee"]]["answered_tracking"] += int(r["n"])
-    return out
-
-
-async def _missed_by_employee(db: Database, period: Period) -> dict[str, int]:
-    # A missed call counts for everyone it rang, since each of them could have answered it. The ids
-    # come from calls_report_missed as one sorted list, so the call_extensions seeks run in key order.
-    rows = await db.fetch_all(
-        "SELECT extension AS k, COUNT(*) AS n FROM call_extensions WHERE call_id IN"
-        " (SELECT id FROM calls WHERE direction = 'inbound' AND disposition <> 'answered'"
-        " AND started_at >= ? AND started_at < ?) GROUP BY extension",
-        (period.since, period.until),
-    )
-    return {r["k"]: int(r["n"]) for r in rows}
-
-
 async def _by_key(db: Database, sql: str, period: Period) -> dict[Any, int]:
     return {r["k"]: int(r["n"]) for r in await db.fetch_all(sql, (period.since, period.until))}
 
@@ -320,10 +235,11 @@ async def _deals_by_employee(db: Database, period: Period) -> dict[Any, Row]:
 # -- incoming calls per tracking number -----------------------------------------------------------
 
 
-async def lines(db: Database, period: Period) -> dict[str, Any]:
+async def lines(db: Database, period: Period, figures: CallFigures | None = None) -> dict[str, Any]:
     """Per tracking number: calls, answered, % answered, unique callers; the total and average rows."""
+    source = await _figures(db, period, figures)
     numbers = await db.fetch_all("SELECT number, name FROM tracking_numbers ORDER BY number")
-    counts = await _line_counts(db, [n["number"] for n in numbers], period)
+    counts = await source.line_counts([n["number"] for n in numbers], period)
     items = [
         {**n, **row, "answered_percent": percent(row["answered"], row["calls"])}
         for n in numbers
@@ -333,54 +249,12 @@ async def lines(db: Database, period: Period) -> dict[str, Any]:
     return {
         "period": period.as_dict(),
         "items": items,
-        "total": await _lines_total(db, [n["number"] for n in numbers], period),
+        "total": _with_percent(await source.lines_total([n["number"] for n in numbers], period)),
         "average": _average(items),
     }
 
 
-_LINE_WHERE = (
-    "FROM calls WHERE direction = 'inbound' AND did IN ({marks}) AND started_at >= ? AND started_at < ?"
-)
-
-
-async def _line_counts(db: Database, numbers: list[str], period: Period) -> dict[str, Row]:
-    """Calls, answered and unique callers per tracking number, in one pass over calls_report_line."""
-    # One range per stored spelling, grouped in index order (no sort); the spellings of a number
-    # are then added up, which is exact for the counts but not for unique callers when both occur.
-    dids = spellings(numbers)
-    rows = await db.fetch_all(
-        "SELECT did, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered,"
-        f" COUNT(DISTINCT phone) AS unique_callers {_LINE_WHERE.format(marks=_marks(dids))} GROUP BY did",
-        [*dids, period.since, period.until],
-    )
-    found: dict[str, list[Row]] = {}
-    for r in rows:
-        found.setdefault("+" + r["did"].lstrip("+"), []).append(r)
-    out: dict[str, Row] = {}
-    for number in numbers:
-        parts = found.get("+" + number.lstrip("+"), [])
-        if len(parts) > 1:  # the number stored both with and without '+': count its callers once
-            out[number] = await _line_query(db, spellings([number]), period)
-        elif parts:
-            out[number] = {k: int(parts[0][k]) for k in ("calls", "answered", "unique_callers")}
-    return out
-
-
-async def _line_query(db: Database, dids: list[str], period: Period) -> Row:
-    # Unique callers through a sorted GROUP BY phone: cheaper than COUNT(DISTINCT)'s b-tree.
-    row = await db.fetch_one(
-        "SELECT COUNT(*) AS unique_callers, COALESCE(SUM(n), 0) AS calls, COALESCE(SUM(a), 0) AS answered"
-        " FROM (SELECT phone, COUNT(*) AS n, SUM(disposition = 'answered') AS a"
-        f" {_LINE_WHERE.format(marks=_marks(dids))} GROUP BY phone)",
-        [*dids, period.since, period.until],
-    )
-    assert row is not None
-    return {k: int(row[k]) for k in ("calls", "answered", "unique_callers")}
-
-
-async def _lines_total(db: Database, numbers: list[str], period: Period) -> Row:
-    # Unique callers over all numbers: one caller who rang two numbers counts once.
-    row = await _line_query(db, spellings(numbers), period)
+def _with_percent(row: Row) -> Row:
     return {**row, "answered_percent": percent(row["answered"], row["calls"])}
 
 

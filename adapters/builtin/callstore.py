@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.builtin import rollups
 from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import Clients
@@ -146,8 +147,8 @@ class Calls:
         self.db = db
         self.clients = clients
 
-    async def save(self, call: Call) -> Row:
-        """File `call` (idempotent by conversation id: a redelivery updates the same row)."""
+    async def save(self, call: Call, pbx: str = "") -> Row:
+        """File `call` from office `pbx` (idempotent by conversation id: a redelivery updates the row)."""
         phone = normalise(call.client) if call.direction is not Direction.INTERNAL else call.client
         client_id = None
         if call.direction is not Direction.INTERNAL and phone:
@@ -162,17 +163,19 @@ class Calls:
             call.reason.value if call.reason is not None else None,
         )  # fmt: skip
         async with self.db.transaction() as conn:
+            zone = await rollups.built_zone(conn)  # None: never built, the first report builds them
+            before = await rollups.call_facts(conn, call.id) if zone else None
             await conn.execute(
                 "INSERT INTO calls (id, direction, phone, client_id, did, started_at, answered_at, ended_at,"
-                " disposition, talk_seconds, wait_seconds, employee, recording, record, reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " disposition, talk_seconds, wait_seconds, employee, recording, record, reason, pbx)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET direction = excluded.direction, did = excluded.did,"
                 " started_at = excluded.started_at, answered_at = excluded.answered_at,"
                 " ended_at = excluded.ended_at, disposition = excluded.disposition,"
                 " talk_seconds = excluded.talk_seconds, wait_seconds = excluded.wait_seconds,"
                 " employee = excluded.employee, record = excluded.record, reason = excluded.reason,"
-                " recording = COALESCE(excluded.recording, calls.recording)",
-                values,
+                " pbx = excluded.pbx, recording = COALESCE(excluded.recording, calls.recording)",
+                (*values, pbx),
             )
             await conn.execute("DELETE FROM call_extensions WHERE call_id = ?", (call.id,))
             await conn.executemany(
@@ -181,6 +184,11 @@ class Calls:
             )
             if client_id is not None:
                 await conn.execute("UPDATE clients SET updated_at = ? WHERE id = ?", (now_iso(), client_id))
+            if zone is not None:  # the analytics counters: minus the old version, plus this one
+                deltas = rollups.Deltas(zone)
+                rollups.count_call(deltas, before, -1)
+                rollups.count_call(deltas, await rollups.call_facts(conn, call.id), 1)
+                await deltas.apply(conn)
         return await self.get(call.id)
 
     async def set_recording(self, call_id: str, path: str) -> None:

@@ -136,6 +136,7 @@ ADDED_COLUMNS = (
     ("deals", "stage_since", "TEXT"),
     ("clients", "search", "TEXT NOT NULL DEFAULT ''"),
     ("calls", "reason", "TEXT"),  # why an unanswered call ended so (the tracker's Call.reason)
+    ("calls", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office (connector's pbx_id) that filed it
 )
 LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS calls_reason ON calls(reason, started_at)",

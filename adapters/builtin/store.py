@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from adapters.builtin import rollups
 from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
@@ -44,6 +45,7 @@ class Store:
             return
         await self.db.open()
         await ensure_schema(self.db)
+        await rollups.ensure_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:

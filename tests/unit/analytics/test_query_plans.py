@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from adapters.builtin import analytics
+from adapters.builtin.analytics_scan import ScanFigures
 from adapters.builtin.campaigns import ensure_schema
 from adapters.builtin.db import Database, Params, Row
 from adapters.builtin.periods import Period
@@ -26,14 +27,21 @@ from tests.unit.analytics.dataset import MSK, NOW
 YEAR = Period(NOW.date() - timedelta(days=364), NOW.date(), MSK)
 MONTH = Period(NOW.date().replace(day=1), NOW.date(), MSK)
 Report = Callable[[Database, Period], Awaitable[Any]]
-REPORTS: dict[str, Report] = {
+REPORTS: dict[str, Report] = {  # as counted from the calls (the reference, and bench's "before")
+    "summary": lambda db, period: analytics.summary(db, period, NOW, ScanFigures(db)),
+    "employees": lambda db, period: analytics.employees(db, period, figures=ScanFigures(db)),
+    "lines": lambda db, period: analytics.lines(db, period, ScanFigures(db)),
+}
+ROLLUP_REPORTS: dict[str, Report] = {  # as the API serves them
     "summary": lambda db, period: analytics.summary(db, period, NOW),
     "employees": analytics.employees,
     "lines": analytics.lines,
 }
 
 
-async def _statements(db: Database, report: Report, period: Period, monkeypatch: Any) -> list[Any]:
+async def _statements(
+    db: Database, report: Report, period: Period, monkeypatch: Any, pattern: str = r"\bcalls\b"
+) -> list[Any]:
     seen: list[tuple[str, list[Any]]] = []
     fetch_all, fetch_one = db.fetch_all, db.fetch_one
 
@@ -49,7 +57,7 @@ async def _statements(db: Database, report: Report, period: Period, monkeypatch:
     monkeypatch.setattr(db, "fetch_one", one_row)
     await report(db, period)
     monkeypatch.undo()
-    return [(sql, params) for sql, params in seen if re.search(r"\bcalls\b", sql)]
+    return [(sql, params) for sql, params in seen if re.search(pattern, sql)]
 
 
 @pytest.mark.parametrize("period", [MONTH, YEAR], ids=["month", "year"])
@@ -89,3 +97,22 @@ async def test_the_schema_replaces_the_first_report_indexes_in_an_existing_datab
         }  # fmt: skip
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("period", [MONTH, YEAR], ids=["month", "year"])
+@pytest.mark.parametrize("name", sorted(ROLLUP_REPORTS))
+async def test_reports_read_rollups_by_their_keys(
+    server: Server, monkeypatch: Any, name: str, period: Period
+) -> None:
+    db = server.store.db
+    await analytics.summary(db, period, NOW)  # builds the rollups
+    statements = await _statements(db, ROLLUP_REPORTS[name], period, monkeypatch, r"\brollup_|FROM calls")
+    assert statements, "the report read no rollups"
+    for sql, params in statements:
+        steps = [r["detail"] for r in await db.fetch_all("EXPLAIN QUERY PLAN " + sql, params)]
+        for step in steps:
+            if re.match(r"(SCAN|SEARCH) rollup_(lines|employees|missed)", step):
+                keyed = r"SEARCH rollup_\w+ USING (COVERING )?INDEX sqlite_autoindex_rollup_"
+                assert re.match(keyed, step), (sql, steps)
+            if re.match(r"(SCAN|SEARCH) (calls|c)\b", step):  # unique callers: still from the calls
+                assert re.match(r"SEARCH \w+ USING COVERING INDEX calls_report_\w+ \(", step), (sql, steps)
