@@ -25,6 +25,7 @@ from connector.api.settings import (
     SessionSettings,
     ThrottleSettings,
 )
+from connector.ari.settings import AriSettings
 from connector.control import CallControlSettings
 from connector.errors import ConfigError
 from connector.routing import InterceptionSettings
@@ -250,6 +251,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     interception: InterceptionSettings = field(default_factory=InterceptionSettings)
     call_control: CallControlSettings = field(default_factory=CallControlSettings)
+    ari: AriSettings = field(default_factory=AriSettings)
     adapters: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 

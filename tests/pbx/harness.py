@@ -304,6 +304,9 @@ class Harness:
             "PHONES_PORT": str(free_port("127.0.0.2", socket.SOCK_DGRAM)),
             "PROVIDER_PORT": str(free_port("127.0.0.3", socket.SOCK_DGRAM)),
             "AMI_USER": AMI_USER,
+            # ARI on the PBX (conf/pbx/http.conf, ari.conf): the connector's second event source
+            "HTTP_PORT": str(free_port("127.0.0.1", socket.SOCK_STREAM)),
+            "ARI_SECRET": secrets.token_hex(8),
         }
         instances = []
         # MikoPBX's systemname is "mikopbx", which prefixes every Uniqueid ("mikopbx-1700...").
@@ -353,6 +356,16 @@ class Harness:
         """The PBX's AMI session (its event log is what captures are made of)."""
         assert self.pbx_instance.ami is not None, "harness not started"
         return self.pbx_instance.ami
+
+    @property
+    def ari_url(self) -> str:
+        """The PBX's ARI base URL (user AMI_USER, password `ari_secret`)."""
+        return f"http://127.0.0.1:{self.pbx_instance.values['HTTP_PORT']}/ari"
+
+    @property
+    def ari_secret(self) -> str:
+        """The ARI user's password (ari.conf)."""
+        return self.pbx_instance.values["ARI_SECRET"]
 
     @property
     def world(self) -> AmiClient:

@@ -1,0 +1,144 @@
+"""ARI → AMI translation: recorded scenarios (both sources, tests/fixtures/ari, recorded by
+tests/pbx/test_ari.py with ARI_RECORD=1) give the same call records, field by field; the
+derived linkedids follow Asterisk's rules; nothing damaged stops the translator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.ari import translate
+from connector.ari.translate import Translator, timestamp
+
+from .agreement import ami_calls, ari_calls, differences
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ari"
+RECORDED = sorted(p.stem for p in FIXTURES.glob("*.json"))
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_every_family_is_recorded() -> None:
+    assert len(RECORDED) >= 9
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_recorded_scenario_gives_the_same_record_from_both_sources(name: str) -> None:
+    capture = load(name)
+    from_ami = ami_calls(capture["ami"], capture["numbering"])
+    assert from_ami
+    assert differences(from_ami, ari_calls(capture["ari"], capture["numbering"])) == []
+
+
+def test_without_the_held_creations_linkedids_would_disagree() -> None:
+    """The hold is what makes the records agree: translating each event at once (a channel
+    learns its linkedid only after its Newchannel) lists extra linkedids."""
+    capture = load("inbound_ringgroup_answered")
+    translator = Translator()
+    eager = [item for event in capture["ari"] for item in translator._translate(event)]
+    from connector.calls.capture import as_event
+
+    from .agreement import calls_of
+
+    ami = calls_of((e for e in map(as_event, capture["ami"]) if e), capture["numbering"])
+    assert any("linkedids" in d for d in differences(ami, calls_of(eager, capture["numbering"])))
+
+
+def channel(uid: str, name: str, state: str = "Down") -> dict[str, Any]:
+    return {"id": uid, "name": name, "state": state, "caller": {"number": "201", "name": "A"}, "dialplan": {}}
+
+
+def event(kind: str, stamp: str = "2026-12-05T09:02:09.873+0000", **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "timestamp": stamp, **fields}
+
+
+def test_a_dialled_channel_takes_its_callers_linkedid_at_birth() -> None:
+    t = Translator()
+    out = t(event("ChannelCreated", channel=channel("p.1", "PJSIP/trunk-1", "Ring")))
+    out += t(event("ChannelDialplan", channel=channel("p.1", "PJSIP/trunk-1"), dialplan_app="NoOp"))
+    out += t(event("ChannelCreated", channel=channel("p.2", "PJSIP/201-2")))
+    out += t(event("ChannelVarset", channel=channel("p.2", "PJSIP/201-2"), variable="X", value="1"))
+    assert [e["Event"] for e in out] == ["Newchannel", "Newexten"]  # p.2 is held
+    out = t(
+        event(
+            "Dial", caller=channel("p.1", "PJSIP/trunk-1"), peer=channel("p.2", "PJSIP/201-2"), dialstatus=""
+        )
+    )
+    assert [(e["Event"], e.get("Linkedid"), e.get("DestLinkedid")) for e in out] == [
+        ("Newchannel", "p.1", None),
+        ("VarSet", "p.1", None),
+        ("DialBegin", "p.1", "p.1"),
+    ]
+
+
+def test_local_halves_share_a_linkedid_and_bridges_take_the_oldest() -> None:
+    t = Translator()
+    t(event("ChannelCreated", channel=channel("x-10.5", "Local/201@a-0001;1")))
+    t(event("ChannelCreated", channel=channel("x-10.6", "Local/201@a-0001;2")))
+    out = t.flush()
+    assert [e["Linkedid"] for e in out] == ["x-10.5", "x-10.5"]
+    t(event("ChannelCreated", channel=channel("x-9.1", "PJSIP/trunk-1")))
+    t.flush()
+    bridge = {"id": "b1", "bridge_class": "basic", "channels": ["x-9.1", "x-10.5"]}
+    t(event("ChannelEnteredBridge", channel=channel("x-10.5", "Local/201@a-0001;1"), bridge=bridge))
+    assert (t.linkedid("x-10.5"), t.linkedid("x-10.6")) == ("x-9.1", "x-9.1")
+
+
+@pytest.mark.parametrize(
+    ("status", "name"),
+    [
+        ("", "DialBegin"),
+        ("RINGING", "DialState"),
+        ("ANSWER", "DialEnd"),
+        ("BUSY", "DialEnd"),
+        ("CANCEL", "DialEnd"),
+    ],
+)
+def test_one_dial_event_becomes_the_three_of_ami(status: str, name: str) -> None:
+    t = Translator()
+    out = t(event("Dial", peer=channel("a.2", "PJSIP/201-1"), dialstatus=status)) + t.flush()
+    assert [(e["Event"], e.get("DialStatus", "")) for e in out] == [
+        (name, status if name != "DialBegin" else "")
+    ]
+
+
+def test_queue_join_is_derived_from_the_dialplan_entering_queue() -> None:
+    t = Translator()
+    chan = channel("q.1", "PJSIP/trunk-1", "Ring") | {"dialplan": {"exten": "2200102"}}
+    out = t(
+        event("ChannelDialplan", channel=chan, dialplan_app="Queue", dialplan_app_data="2200102,tT,,,300")
+    )
+    assert [(e["Event"], e.get("Queue")) for e in out] == [("Newexten", None), ("QueueCallerJoin", "2200102")]
+
+
+def test_holding_is_bounded() -> None:
+    t = Translator()
+    t(event("ChannelCreated", channel=channel("h.1", "PJSIP/201-1")))
+    released = [t(event("DeviceStateChanged")) for _ in range(translate.MAX_HELD)]
+    assert sum(len(r) for r in released) == 1 and not t._held  # only Newchannel is translated
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        {},
+        {"type": 5},
+        {"type": "Dial"},
+        {"type": "ChannelVarset", "channel": "x"},
+        {"type": "Nope", "channel": {}},
+    ],
+)
+def test_damaged_events_translate_to_nothing(damaged: dict[str, Any]) -> None:
+    t = Translator()
+    assert t(damaged) + t.flush() == []
+
+
+def test_times_become_epoch_seconds() -> None:
+    assert timestamp("2026-12-05T09:02:09.873+0000") == "1796461329.873000"
+    assert timestamp("yesterday") == timestamp(None) == ""
