@@ -6,7 +6,8 @@ registers its own undo on an `AsyncExitStack`, so shutdown runs in reverse: AMI 
 (no new work is read), the feed records what the tracker already produced, deliveries in
 flight get `outbox.shutdown_grace` seconds to finish, then adapters, HTTP and storage close.
 Calls still in progress are not closed at shutdown: their events are saved
-(`connector.sync.inflight`, also every few seconds while running, for kill -9), replayed into the
+(`connector.sync.inflight`: each as it comes to an append-only tail, checkpointed every few
+seconds while running, for kill -9), replayed into the
 tracker at the next start, and the first resync with Asterisk's channels closes those that ended
 meanwhile, so each is recorded once, whole (DID, rings, answer), at its real end or as interrupted.
 """
@@ -161,12 +162,18 @@ class Service:
         )
         # Calls in progress at the last stop (or crash) resume whole: DID, rings, answer.
         journal = inflight.path_in(self.settings.storage.dir)
-        feed.restore(await asyncio.to_thread(inflight.load, journal))
-        stack.push_async_callback(_save_inflight, feed, journal)  # runs after feed.stop
+        entries, mark = await asyncio.to_thread(inflight.load_with_mark, journal)
+        feed.restore(entries)
+        tail = inflight.Tail(inflight.tail_path(journal), mark)
+        tail.open()
+        stack.callback(tail.close)
+        await _save_inflight(feed, journal, tail)  # the restored calls, checkpointed: tail emptied
+        feed.on_kept = tail.append  # from now on each kept event is on disk before it has effects
+        stack.push_async_callback(_save_inflight, feed, journal, tail)  # runs after feed.stop
         feed.start()
         stack.push_async_callback(feed.stop, self.settings.outbox.shutdown_grace)
         self._spawn(self._expire(feed), "tracker-expiry", stack)
-        self._spawn(_keep_inflight(feed, journal), "inflight-journal", stack)
+        self._spawn(_keep_inflight(feed, journal, tail), "inflight-journal", stack)
         self.health.feed = feed
         return feed
 
@@ -316,29 +323,39 @@ async def _start_adapter(name: str, adapter: Adapter) -> None:
         log.warning("adapter.start_failed", adapter=name, error=str(exc) or "timed out")
 
 
-async def _save_inflight(feed: CallFeed, path: Path) -> None:
-    """Save the events of the calls in progress (and of calls not yet written) for the next start."""
-    entries = feed.journal()
-    try:
-        await asyncio.to_thread(inflight.save, path, entries)
-    except StorageError as exc:
-        log.error("service.inflight_not_saved", error=str(exc), calls=feed.tracker.in_progress)
-        return
-    log.info("service.inflight_saved", calls=feed.tracker.in_progress, events=len(entries))
+async def _save_inflight(feed: CallFeed, path: Path, tail: inflight.Tail) -> None:
+    """Checkpoint the events of the calls in progress (and of calls not yet written) for the next
+    start, then trim the tail to what came after (`upto` and the journal taken together)."""
+    if await _checkpoint(feed, path, tail):
+        log.info("service.inflight_saved", calls=feed.tracker.in_progress, upto=tail.mark)
 
 
-async def _keep_inflight(feed: CallFeed, path: Path) -> None:
-    """Save the calls in progress whenever they change (at most every INFLIGHT_EVERY): kill -9 too."""
+async def _keep_inflight(feed: CallFeed, path: Path, tail: inflight.Tail) -> None:
+    """Checkpoint the calls in progress whenever they change (at most every INFLIGHT_EVERY), so
+    the tail stays short; each event is in the tail as it comes (kill -9 loses none)."""
     saved = -1
     while True:
         await asyncio.sleep(INFLIGHT_EVERY)
         if feed.events.changes != saved:
             saved = feed.events.changes
-            entries = feed.journal()
-            try:
-                await asyncio.to_thread(inflight.save, path, entries)
-            except StorageError as exc:
-                log.warning("service.inflight_not_saved", error=str(exc))
+            await _checkpoint(feed, path, tail)
+
+
+async def _checkpoint(feed: CallFeed, path: Path, tail: inflight.Tail) -> bool:
+    upto = tail.mark  # taken with the journal, no await between: the tail past it is not in it
+    entries = feed.journal()
+    job = asyncio.ensure_future(asyncio.to_thread(inflight.save, path, entries, upto))
+    try:
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            await job  # finish the write: the shutdown's own save must not race it on the file
+            raise
+    except StorageError as exc:
+        log.error("service.inflight_not_saved", error=str(exc), calls=feed.tracker.in_progress)
+        return False
+    tail.trim(upto)  # on the loop: no append can slip between the rewrite and the rename
+    return True
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -70,6 +70,9 @@ class CallFeed:
         self.stats = FeedStats()
         self.seen = SeenLinkedids()  # for CDR recovery: conversations AMI showed
         self.events = EventLog()  # the events of calls in progress, for a restart
+        # Each event the log keeps, written at once (the journal's tail, connector.sync.inflight):
+        # set after `restore`, so replayed events are not written again.
+        self.on_kept: Callable[[Entry], None] = lambda entry: None
         self._writer: asyncio.Task[None] | None = None
 
     # -- the AMI side (synchronous, never waits) ----------------------------------------------
@@ -78,7 +81,7 @@ class CallFeed:
         """Feed one AMI event to the tracker and pass on what it produced."""
         self.seen.add(event.get("Linkedid", ""))
         self._emit(self.tracker.feed(event))
-        self.events.add(event, None, self.tracker.by_linkedid)
+        self._keep(event, None)
 
     async def on_session(self, snapshot: ChannelSnapshot) -> None:
         """Resynchronise the tracker with the channels alive in Asterisk now."""
@@ -88,7 +91,7 @@ class CallFeed:
         for channel in adopted:
             self.seen.add(channel.get("Linkedid", ""))
             self._emit(self.tracker.feed(channel, at))
-            self.events.add(channel, snapshot.at, self.tracker.by_linkedid)
+            self._keep(channel, snapshot.at)
         closed = self.tracker.close_missing(snapshot.alive, at)
         self._emit(closed)
         self.stats.adopted_channels += len(adopted)
@@ -138,6 +141,11 @@ class CallFeed:
         restored = self.tracker.in_progress
         log.info("feed.restored", events=len(entries), calls_in_progress=restored)
         return restored
+
+    def _keep(self, event: Message, at: float | None) -> None:
+        if self.events.add(event, at, self.tracker.by_linkedid):
+            kept: dict[str, str | list[str]] = dict(event)
+            self.on_kept((at, kept))
 
     def _emit(self, items: list[Call | LiveEvent] | list[Call]) -> None:
         for item in items:

@@ -47,11 +47,12 @@ class EventLog:
     _held: dict[str, int] = field(default_factory=dict)  # linkedid → calls waiting to be written
     _given_up: set[str] = field(default_factory=set)
 
-    def add(self, event: AmiEvent, at: float | None = None, live: Collection[str] = ()) -> None:
-        """Keep `event` under each linkedid it names that is `live` (in progress) or held."""
+    def add(self, event: AmiEvent, at: float | None = None, live: Collection[str] = ()) -> bool:
+        """Keep `event` under each linkedid it names that is `live` (in progress) or held; whether
+        it was kept (the caller then also appends it to the journal's tail, at once)."""
         keys = [k for k in linkedids_of(event) if (k in live or k in self._held) and k not in self._given_up]
         if not keys:
-            return
+            return False
         self._seq += 1
         seq = self._seq
         self._events[seq] = (at, dict(event))
@@ -68,9 +69,11 @@ class EventLog:
                 continue
             seqs.append(seq)
             self._refs[seq] += 1
-        if not self._refs[seq]:
+        kept = bool(self._refs[seq])
+        if not kept:
             del self._events[seq], self._refs[seq]
         self.changes += 1
+        return kept
 
     def hold(self, call: Call) -> None:
         """`call` is finished but not written yet: keep its events until `release`."""

@@ -133,3 +133,53 @@ def test_the_event_log_is_bounded_per_call_and_in_calls() -> None:
         log.add({"Event": "VarSet", "Linkedid": f"x{n}"}, None, {f"x{n}"})
     assert log.size <= 2 * 3
     assert log.overflowed >= 2
+
+
+async def test_events_in_the_tail_resume_a_call_killed_before_any_checkpoint(tmp_path: Path) -> None:
+    """kill -9 right after the call's first events: no checkpoint yet, only the tail has them."""
+    path = inflight.path_in(tmp_path)
+    tail = inflight.Tail(inflight.tail_path(path))
+    tail.open()
+    first = feed_for(Recorder())
+    first.on_kept = tail.append
+    for event in ringing_to_did():
+        first.on_event(event)
+    # the process dies here: no save, no close (the kernel has what `write` was given)
+    recorder = Recorder()
+    second = feed_for(recorder)
+    assert second.restore(inflight.load(path)) == 1
+    second.start()
+    await second.on_session(snapshot([]))
+    await second.stop(grace=5)
+    tail.close()
+    assert [(c.id, c.did, c.interrupted) for c in recorder.calls] == [("1.1", DID_E164, True)]
+
+
+async def test_a_checkpoint_trims_the_tail_and_no_event_is_replayed_twice(tmp_path: Path) -> None:
+    path = inflight.path_in(tmp_path)
+    tail = inflight.Tail(inflight.tail_path(path))
+    tail.open()
+    first = feed_for(Recorder())
+    first.on_kept = tail.append
+    events = ringing_to_did()
+    first.on_event(events[0])
+    upto = tail.mark
+    inflight.save(path, first.journal(), upto)
+    for event in events[1:]:  # after the checkpoint was taken, before the tail is trimmed
+        first.on_event(event)
+    tail.trim(upto)
+    tail.close()
+    assert [event for _, event in inflight.load(path)] == events
+    _, mark = inflight.load_with_mark(path)
+    assert mark == tail.mark
+    later = inflight.Tail(inflight.tail_path(path), mark)
+    later.open()
+    later.append((None, {"Event": "Hangup", "Linkedid": "1.1"}))
+    later.close()
+    assert len(inflight.load(path)) == len(events) + 1  # numbered on, not hidden under upto
+
+
+def test_a_torn_tail_line_is_skipped(tmp_path: Path) -> None:
+    path = inflight.path_in(tmp_path)
+    inflight.tail_path(path).write_bytes(b'[1,null,{"Event":"Newchannel","Linkedid":"1.1"}]\n[2,null,{"Ev')
+    assert inflight.load(path) == [(None, {"Event": "Newchannel", "Linkedid": "1.1"})]
