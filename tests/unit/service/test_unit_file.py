@@ -52,3 +52,11 @@ def test_systemd_rates_the_sandbox_ok() -> None:
     level = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
     assert level is not None, result.stdout + result.stderr
     assert float(level.group(1)) <= 2.0
+
+
+def test_a_refusal_to_run_is_not_restarted() -> None:
+    """Exit 3 (damaged or vanished outbox) and 2 (configuration) cannot be cured by a restart."""
+    from connector.service import EXIT_STORAGE
+
+    codes = " ".join(settings().get("RestartPreventExitStatus", [])).split()
+    assert sorted(codes) == sorted(["2", str(EXIT_STORAGE)])
