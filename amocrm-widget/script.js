@@ -112,6 +112,9 @@ define(['jquery', 'lib/components/base/modal'], function ($, Modal) {
         return response.json().catch(function () { return {}; }).then(function (answer) {
           if (!response.ok) {
             var reason = answer.error || (response.status === 401 ? t('bad_token') : 'HTTP ' + response.status);
+            if (response.status === 429) {  // the click-to-call rate: passes, Retry-After says when
+              reason = t('too_many').replace('{seconds}', response.headers.get('Retry-After') || '60');
+            }
             throw new Error(reason);
           }
           return answer;

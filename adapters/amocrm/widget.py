@@ -12,12 +12,15 @@ POST originate {extension|user_id, number}, POST hangup {extension|user_id},
 POST transfer {extension|user_id, target, kind: blind|attended}, POST card {extension|user_id,
 number} (the client's card, a new contact when amoCRM has none: the pop-up's «Открыть карточку
 клиента») and GET live (the panel's WebSocket, see `widget_live`). Answers: 200 {"ok": true, ...};
-400 bad body, 401 bad token, 403 not permitted, 404 no such call, 409 refused, 503 no call control.
+400 bad body, 401 bad token, 403 not permitted, 404 no such call, 409 refused, 429 too many
+click-to-calls (with Retry-After: the widget may try again then, unlike a 403), 503 no call
+control or the PBX not reachable.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -29,6 +32,7 @@ from adapters.amocrm.users import UserMap
 from adapters.amocrm.widget_live import LiveSocket, WidgetFeed
 from connector import logs
 from connector.calls.model import TransferKind
+from connector.control import PbxUnavailableError, TooManyCallsError
 from connector.errors import CallControlError, CallNotFoundError, NotPermittedError
 
 log = logs.get_logger(__name__)
@@ -207,6 +211,7 @@ def _allow(response: web.StreamResponse, origin: str, origins: tuple[str, ...]) 
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"  # not CORS-safelisted
         response.headers["Vary"] = "Origin"
 
 
@@ -216,9 +221,14 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except BadRequest as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=400)
+    except TooManyCallsError as exc:  # a NotPermittedError, but one that passes: say when
+        wait = str(max(1, math.ceil(exc.retry_after)))
+        return web.json_response({"ok": False, "error": str(exc)}, status=429, headers={"Retry-After": wait})
     except NotPermittedError as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=403)
     except CallNotFoundError as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=404)
+    except PbxUnavailableError as exc:
+        return web.json_response({"ok": False, "error": str(exc)}, status=503)
     except CallControlError as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=409)

@@ -91,3 +91,15 @@ async def test_refused_click_to_calls_are_counted_on_metrics(daemon: Daemon) -> 
         await _widget_click(daemon, str(200 + n % 100))
     text = render(await HealthSources(control=control).metrics())
     assert 'crm_connector_click_to_call_refused_total{level="source"} 2' in text
+
+
+async def test_a_widget_past_its_rate_gets_429_with_retry_after_not_403(daemon: Daemon) -> None:
+    """A rate refusal passes: the widget must be told when to try again (403 says "never")."""
+    options = daemon.settings.call_control
+    for n in range(options.crm_calls_per_minute):
+        assert await _widget_click(daemon, str(200 + n % 100)) == 200
+    body = {"extension": "201", "number": CLIENT}
+    response = await daemon.http.post("/amocrm/widget/originate", json=body, headers=WIDGET)
+    answer = await response.json()
+    assert (response.status, answer["ok"]) == (429, False)
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
