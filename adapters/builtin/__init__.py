@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.builtin.sms_settings import SmsSettings
 from connector.crm import Adapter, AdapterContext
 
 
@@ -38,6 +39,7 @@ class Settings:
         )
     )
     page_size: int = 50  # calls / clients per page unless the request asks otherwise (max 200)
+    sms: SmsSettings = field(default_factory=SmsSettings)  # SMS and mailings through SMSC.ru
 
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 200:

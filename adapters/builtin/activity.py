@@ -10,7 +10,7 @@ from adapters.builtin import journal
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 
 DEAL_STATUSES = ("open", "won", "lost", "archive")
-FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change")
+FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change", "sms")
 STATUS_WORDS = {
     "open": "вернул в работу",
     "won": "закрыл успешно",
@@ -278,6 +278,10 @@ _FEED_PARTS = {
     "change": "SELECT 'change' AS kind, CAST(j.id AS TEXT) AS ref, j.at AS at, j.text AS text,"
     " e.name AS who, j.kind AS extra"
     " FROM journal j LEFT JOIN employees e ON e.id = j.employee_id WHERE j.client_id = :client",
+    # an SMS: its text, who sent it, and where it is now ("status detail") for the feed to show
+    "sms": "SELECT 'sms' AS kind, CAST(s.id AS TEXT) AS ref, s.created_at AS at, s.text AS text,"
+    " e.name AS who, s.status || ' ' || s.phone || ' ' || s.detail AS extra"
+    " FROM sms_messages s LEFT JOIN employees e ON e.id = s.author_id WHERE s.client_id = :client",
 }
 
 

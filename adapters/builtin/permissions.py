@@ -57,6 +57,8 @@ MATRIX: Mapping[str, Mapping[str, Scope]] = {
         "employee": (NONE, NONE),
         "service": (NONE, NONE),
     },
+    "sms": {**_STAFF, "employee": (ALL, ALL), "service": (ALL, ALL)},  # one SMS from the card
+    "mailings": {**_STAFF, "employee": (NONE, NONE), "service": (NONE, NONE)},  # SMS mailings, opt-out
     "audit": {
         "admin": (ALL, NONE),
         "manager": (NONE, NONE),
@@ -140,6 +142,17 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{_P}/contacts"): ("clients", CHANGE),
     ("DELETE", f"{_P}/clients/{{id}}/phones/{{phone}}"): ("clients", CHANGE),
     ("PATCH", f"{_P}/companies/{{id}}"): ("companies", CHANGE),
+    ("GET", f"{_P}/sms"): ("sms", READ),
+    ("POST", f"{_P}/clients/{{id}}/sms"): ("sms", CHANGE),
+    ("GET", f"{_P}/sms/messages/{{id}}"): ("sms", READ),
+    ("GET", f"{_P}/sms/mailings"): ("mailings", READ),
+    ("POST", f"{_P}/sms/mailings/preview"): ("mailings", CHANGE),
+    ("POST", f"{_P}/sms/mailings"): ("mailings", CHANGE),
+    ("GET", f"{_P}/sms/mailings/{{id}}"): ("mailings", READ),
+    ("POST", f"{_P}/sms/mailings/{{id}}/{{action}}"): ("mailings", CHANGE),
+    ("GET", f"{_P}/sms/optout"): ("mailings", READ),
+    ("POST", f"{_P}/sms/optout"): ("mailings", CHANGE),
+    ("DELETE", f"{_P}/sms/optout/{{phone}}"): ("mailings", CHANGE),
 }
 # Routes that answer without a caller (signing in, the public description when configured).
 PUBLIC = frozenset(

@@ -18,6 +18,7 @@ from adapters.builtin import (
     routes_analytics,
     routes_calls,
     routes_people,
+    routes_sms,
     routes_work,
     routes_workspace,
 )
@@ -58,6 +59,10 @@ def mount(app: web.Application, settings: Settings, *, call_control: Any = None)
     )
     routes_analytics.configure(app, settings.numbering.lines)
     setup(app, store, links=links, call_control=call_control, page_size=crm.page_size)
+    if crm.sms.enabled:
+        from adapters.builtin import sms_service
+
+        sms_service.configure(app, crm.sms, store.sms)
     return store
 
 
@@ -91,6 +96,7 @@ def setup(
         openapi,
         pages,
         routes_analytics,
+        routes_sms,
     ):
         module.add_routes(app.router)
 

@@ -11,6 +11,8 @@ from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
 from adapters.builtin.db import Database
 from adapters.builtin.people import Clients, Companies, Employees
+from adapters.builtin.sms_store import SmsStore
+from adapters.builtin.sms_store import ensure_schema as ensure_sms_schema
 
 DEFAULT_PIPELINES: dict[str, tuple[str, ...]] = {
     "Продажи": ("Новая", "Квалификация", "Предложение", "Согласование", "Счёт", "Оплата"),
@@ -31,6 +33,7 @@ class Store:
         self.deals = Deals(self.db)
         self.accounts = Accounts(self.db)
         self.audit = AuditLog(self.db)
+        self.sms = SmsStore(self.db)
 
     @classmethod
     async def open(cls, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
@@ -46,6 +49,7 @@ class Store:
         await self.db.open()
         await ensure_schema(self.db)
         await rollups.ensure_schema(self.db)
+        await ensure_sms_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:

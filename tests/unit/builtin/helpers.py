@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,7 +116,10 @@ class CrmServer:
 
 @asynccontextmanager
 async def crm_server(
-    tmp_path: Path, call_control: Any = None, settings: HttpSettings | None = None
+    tmp_path: Path,
+    call_control: Any = None,
+    settings: HttpSettings | None = None,
+    prepare: Callable[[web.Application, Store], None] | None = None,
 ) -> AsyncIterator[CrmServer]:
     """Start the app on an ephemeral loopback port with four employees; stop it afterwards."""
     import aiohttp
@@ -141,6 +144,8 @@ async def crm_server(
         links = RecordingLinks(LinkSigner("test-secret"), recordings_dir, ttl=600)
         app = create_app(settings, hub=hub)
         routes.setup(app, store, links=links, call_control=call_control, page_size=20)
+        if prepare is not None:  # more parts mounted before the app starts (SMS, ...)
+            prepare(app, store)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

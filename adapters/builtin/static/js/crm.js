@@ -13,12 +13,14 @@ import { showCompanies, showCompany } from "./pages/companies.js";
 import { showDeals } from "./pages/deals.js";
 import { showFeed } from "./pages/feed.js";
 import { showSettings } from "./pages/settings.js";
+import { showSms } from "./pages/sms.js";
 import { showTasks } from "./pages/tasks.js";
 
 const PAGES = {
   calls: ["calls", showCalls], deals: ["deals", showDeals], clients: ["clients", showClients], client: ["clients", showClient],
   new: ["calls", (view, arg) => showNewCard(view, decodeURIComponent(arg || ""))], companies: ["companies", showCompanies],
   company: ["companies", showCompany], tasks: ["tasks", showTasks], feed: ["feed", showFeed], settings: ["settings", showSettings, "admin"],
+  sms: ["sms", showSms, "sees_all"],
 };
 const app = { refresh: null, timer: null, view: null };
 
@@ -71,7 +73,7 @@ async function route() {
     const refresh = await show(app.view, arg ? arg.split("?")[0] : params, params);
     if (typeof refresh === "function") {
       app.refresh = refresh;
-      if (page === "calls" || page === "feed") app.timer = setInterval(() => { if (!document.hidden) refresh(); }, 15000);
+      if (page === "calls" || page === "feed" || page === "sms") app.timer = setInterval(() => { if (!document.hidden) refresh(); }, 15000);
     }
   } catch (err) {
     if (err.status !== 401) fill(app.view, failure(err, route));

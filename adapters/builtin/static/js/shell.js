@@ -15,6 +15,7 @@ const NAV = [
   ["/crm/#/companies", "Компании", "all", "companies"],
   ["/crm/#/tasks", "Задачи", "all", "tasks"],
   ["/crm/#/feed", "Лента", "all", "feed"],
+  ["/crm/#/sms", "СМС-рассылки", "sees_all", "sms"],
   ["/crm/analytics", "Аналитика", "sees_all", "analytics"],
   ["/crm/#/settings", "Настройки", "admin", "settings"],
   ["/crm/admin", "Сотрудники", "admin", "admin"],

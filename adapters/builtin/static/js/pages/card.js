@@ -9,10 +9,11 @@ import { badge, button, empty, failure, field, formDialog, inplace, loading, sel
 import { icon } from "../icons.js";
 import { newTask, taskRow } from "./tasks.js";
 import { openDeal } from "./deals.js";
+import { SMS_FINAL, smsBadge, smsComposer, smsInfo } from "./sms.js";
 
-const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"]];
-const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit" };
-const LABELS = { call: "Звонок", comment: "Комментарий", task: "Задача", reminder: "Напоминание", deal: "Сделка", change: "Изменение" };
+const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"], ["sms", "СМС"]];
+const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit", sms: "comment" };
+const LABELS = { call: "Звонок", comment: "Комментарий", task: "Задача", reminder: "Напоминание", deal: "Сделка", change: "Изменение", sms: "СМС" };
 const CALL_WORDS = { inbound: "Входящий", outbound: "Исходящий", internal: "Внутренний", answered: "принят", missed: "пропущен",
   busy: "занято", cancelled: "отменён", failed: "не прошёл", "no-answer": "без ответа" };
 
@@ -27,7 +28,7 @@ export async function showNewCard(view, phone) {
 
 export async function showClient(view, id) {
   fill(view, loading());
-  const client = await api(`/clients/${id}`);
+  const [client, sms] = await Promise.all([api(`/clients/${id}`), smsInfo()]);
   const feedBox = h("ol", { class: "feed", id: "feed", "data-testid": "feed" });
   const state = { kind: "", q: "" };
   const reload = () => showClient(view, id);
@@ -39,11 +40,13 @@ export async function showClient(view, id) {
       const data = await api(`/clients/${client.id}/feed?${query}`);
       fill(feedBox, ...(data.items.length ? data.items.map(feedItem)
         : [h("li", { class: "state", "data-state": "empty" }, state.kind || state.q ? "Ничего не найдено" : client.kind === "contact" ? "Первое обращение с этого номера. Оставьте комментарий или создайте сделку." : "Пока пусто")]));
+      // an SMS on its way: look again shortly, while this card is open
+      if (data.items.some((i) => i.kind === "sms" && !SMS_FINAL.has(String(i.extra).split(" ")[0]))) setTimeout(() => feedBox.isConnected && loadFeed(), 3000);
     } catch (err) { fill(feedBox, failure(err, loadFeed)); }
   };
   fill(view, h("div", { class: "card-layout", "data-testid": "client-card", "data-client": client.id },
     h("div", {}, infoPanel(client, reload), dealsPanel(client, reload), tasksPanel(client, reload)),
-    h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), composer(client, loadFeed, reload),
+    h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), composer(client, loadFeed, reload, sms),
       tabs(FEED_KINDS, state.kind, (k) => { state.kind = k; loadFeed(); }, { testid: "feed-tabs" }),
       h("div", { class: "toolbar" }, h("input", { type: "search", class: "grow", placeholder: "Поиск по ленте", "data-testid": "feed-search", "aria-label": "Поиск по ленте",
         oninput: debounce((e) => { state.q = e.target.value.trim(); loadFeed(); }, 250) })),
@@ -185,7 +188,7 @@ function tasksPanel(client, reload) {
       : h("p", { class: "muted small", text: "Открытых задач нет" })));
 }
 
-function composer(client, loadFeed, reload) {
+function composer(client, loadFeed, reload, sms) {
   const box = h("div", {});
   const forms = {
     comment: () => h("form", { class: "composer", id: "comment-form", onsubmit: submit(async (f) => { await api(`/clients/${client.id}/comments`, { method: "POST", body: { text: f.text.value } }); }) },
@@ -212,9 +215,10 @@ function composer(client, loadFeed, reload) {
       try { await handler(e.target.elements); e.target.reset(); loadFeed(); toast("Сохранено", { kind: "success", timeout: 2000 }); } catch (err) { toastError(err); }
     };
   }
+  if (sms.enabled) forms.sms = () => smsComposer(client, sms, loadFeed);
   const show = (k) => fill(box, forms[k]());
   show("comment");
-  return h("div", {}, tabs([["comment", "Комментарий"], ["task", "Задача"], ["reminder", "Напоминание"]], "comment", show, { testid: "composer-tabs" }), box);
+  return h("div", {}, tabs([["comment", "Комментарий"], ["task", "Задача"], ["reminder", "Напоминание"], ...(sms.enabled ? [["sms", "СМС"]] : [])], "comment", show, { testid: "composer-tabs" }), box);
 }
 
 function feedItem(item) {
@@ -232,6 +236,10 @@ function feedItem(item) {
     if (done) meta.push(badge("выполнена", "success"));
   }
   if (item.kind === "reminder" && item.extra) meta.push(h("span", { text: `напомнить ${when(item.extra)}` }));
+  if (item.kind === "sms") {
+    const [status, number, ...detail] = String(item.extra).split(" ");
+    meta.push(h("span", { text: fmtPhone(number) }), h("span", { title: detail.join(" "), "data-testid": "sms-status", "data-status": status }, smsBadge(status)));
+  }
   if (item.kind === "deal" && item.extra) {
     const parts = item.extra.split(" ");
     const currency = parts.pop();

@@ -1,0 +1,76 @@
+"""SMS in a real browser: the card's counter as one types, sending, the status changing in the feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from adapters.builtin import sms_service
+from adapters.builtin.sms_text import count
+from adapters.builtin.store import Store
+from tests.browser.test_crm_pages import TIMEOUT, shot, sign_in
+from tests.fakes.smsc import FakeSmsc
+from tests.unit.builtin.helpers import CrmServer, crm_server
+from tests.unit.sms.conftest import sms_settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[FakeSmsc]:
+    fake = FakeSmsc()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def crm_sms(tmp_path: Path, smsc: FakeSmsc) -> AsyncIterator[CrmServer]:
+    """The CRM with SMS through the fake SMSC.ru and its sender running."""
+
+    def prepare(app: web.Application, store: Store) -> None:
+        sms_service.configure(app, sms_settings(smsc, rate=20.0), store.sms)
+
+    async with crm_server(tmp_path, prepare=prepare) as running:
+        yield running
+
+
+def expected(text: str) -> str:
+    """The counter line, from the server's own count (so page and server must agree)."""
+    c = count(text)
+    alphabet = "латиница: 160 в одном СМС" if c.encoding == "gsm7" else "кириллица: 70 в одном СМС"
+    return f"{c.segments} СМС · осталось {c.left} · {alphabet}"
+
+
+async def test_the_card_counts_segments_while_typing_and_the_feed_follows_the_status(
+    page: Any, crm_sms: CrmServer, smsc: FakeSmsc
+) -> None:
+    from playwright.async_api import expect
+
+    client = await crm_sms.store.clients.create("Вера Смирнова", ["+79161112233"])
+    await sign_in(page, crm_sms)
+    await page.goto(f"{crm_sms.url}/crm/#/client/{client}")
+    await page.locator("[data-testid=composer-tabs] [data-key=sms]").click()
+    text, counter = page.get_by_test_id("sms-text"), page.get_by_test_id("sms-counter")
+    texts = ("Hello! Your order is ready." * 6, "я" * 71, "Здравствуйте! Ваш заказ готов, ждём вас до 20:00.")
+    for typed in texts:
+        await text.fill(typed)
+        await expect(counter).to_have_text(expected(typed))
+    await shot(page, "sms-card-counter")
+    await page.get_by_test_id("sms-send").click()
+    status = page.get_by_test_id("feed").get_by_test_id("sms-status")
+    await expect(status).to_have_attribute("data-status", "sent", timeout=TIMEOUT)
+    assert smsc.sent_to("+79161112233") == 1
+
+    smsc.deliver(smsc.sends[0].id, "+79161112233", 1)
+    await crm_sms.store.db.write("UPDATE sms_messages SET check_at = '2000-01-01T00:00:00Z'")  # time passes
+    crm_sms.app[sms_service.SMS_KEY].wake()
+    await expect(status).to_have_attribute("data-status", "delivered", timeout=TIMEOUT)
+    await expect(status).to_have_text("доставлено")
+    await shot(page, "sms-card-delivered")
