@@ -113,6 +113,13 @@ _BODIES: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "contentEncoding": "binary"}},
     },
+    "Sms": _obj(["text"], text={"type": "string", "maxLength": 1000}, phone=_S, sender=_S),
+    "Mailing": _obj(
+        ["text"], name=_S, text={"type": "string", "maxLength": 1000}, sender=_S, scheduled_at=_T,
+        client_ids={"type": "array", "items": _I},
+        filter=_obj([], q=_S, responsible_id=_I, company_id=_I, pipeline_id=_I, stage=_S),
+    ),
+    "OptOut": _obj(["phone"], phone=_S, reason=_S),
 }  # fmt: skip
 
 _PERIOD = [
@@ -120,6 +127,8 @@ _PERIOD = [
     _q("to", {"type": "string", "format": "date"}, "last day (default: today)"),
 ]
 _NUMBER = [{"name": "number", "in": "path", "required": True, "schema": _S}]
+_ACTIONS = ("pause", "resume", "cancel")
+_ACTION = {"name": "action", "in": "path", "required": True, "schema": {"enum": list(_ACTIONS)}}
 
 # (method, path, summary, parameters, request body schema name or "")
 _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
@@ -200,6 +209,24 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
         "get", "/api/crm/export", "Export clients as CSV (admins)",
         [_q("start", _I), _q("count", _I), _q("list", _S)], "",
     ),
+    ("get", "/api/crm/sms", "SMS: enabled, sender names, balance, the provider problem if any", [], ""),
+    ("post", "/api/crm/clients/{id}/sms", "Queue an SMS to a client (its status: the feed)", _ID, "Sms"),
+    ("get", "/api/crm/sms/messages/{id}", "One SMS and its delivery status", _ID, ""),
+    ("get", "/api/crm/sms/mailings", "SMS mailings with counts by status", _PAGE, ""),
+    ("post", "/api/crm/sms/mailings/preview", "Recipients and cost, nothing sent", [], "Mailing"),
+    ("post", "/api/crm/sms/mailings", "Create (schedule) a mailing", [], "Mailing"),
+    (
+        "get", "/api/crm/sms/mailings/{id}", "A mailing and its recipients",
+        [*_ID, _q("status", _S), *_PAGE], "",
+    ),
+    (
+        "post", "/api/crm/sms/mailings/{id}/{action}", "Pause, resume or cancel a mailing",
+        [*_ID, _ACTION],
+        "",
+    ),
+    ("get", "/api/crm/sms/optout", "Numbers that opted out of mailings", _PAGE, ""),
+    ("post", "/api/crm/sms/optout", "Add a number to the opt-out list", [], "OptOut"),
+    ("delete", "/api/crm/sms/optout/{phone}", "Take a number off the opt-out list", [_PHONE], ""),
 ]  # fmt: skip
 
 _PROBLEM = {

@@ -95,7 +95,7 @@ async def test_a_reminder_appears_in_the_feed(server: CrmServer, http: aiohttp.C
 
 async def test_an_unknown_feed_kind_is_a_422(server: CrmServer, http: aiohttp.ClientSession) -> None:
     client_id = await server.store.clients.create("Лев", [])
-    status, _ = await _call(http, server, "GET", f"/clients/{client_id}/feed?kind=sms")
+    status, _ = await _call(http, server, "GET", f"/clients/{client_id}/feed?kind=fax")  # (sms is a kind now)
     assert status == 422
 
 
