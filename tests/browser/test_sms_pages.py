@@ -74,3 +74,31 @@ async def test_the_card_counts_segments_while_typing_and_the_feed_follows_the_st
     await expect(status).to_have_attribute("data-status", "delivered", timeout=TIMEOUT)
     await expect(status).to_have_text("доставлено")
     await shot(page, "sms-card-delivered")
+
+
+async def test_a_manager_makes_a_mailing_sees_its_cost_first_and_follows_it(
+    page: Any, crm_sms: CrmServer, smsc: FakeSmsc
+) -> None:
+    from playwright.async_api import expect
+
+    for i in range(3):
+        await crm_sms.store.clients.create(f"Покупатель {i}", [f"+7916222000{i}"])
+    await crm_sms.store.clients.create("Без номера")
+    await sign_in(page, crm_sms, "201")
+    await page.get_by_test_id("nav-sms").click()
+    await page.get_by_test_id("new-mailing").click()
+    await page.get_by_test_id("mailing-name").fill("Скидки декабря")
+    await page.get_by_test_id("mailing-text").fill("Магазин Электроника. Скидка 30% на всё до 1 декабря!")
+    await page.get_by_test_id("mailing-calc").click()
+    estimate = page.get_by_test_id("mailing-estimate")
+    await expect(estimate).to_contain_text("3 получателя · 3 СМС (1 на каждого) · ≈ 7,5 ₽")
+    await expect(estimate).to_contain_text("без номера: 1")
+    await shot(page, "sms-mailing-dialog")
+    assert smsc.sends == []  # the estimate sent nothing
+    await page.get_by_test_id("dialog-submit").click()
+    recipients = page.get_by_test_id("mailing-recipients")
+    await expect(recipients.get_by_text("отправлено", exact=True)).to_have_count(3, timeout=TIMEOUT)
+    done = page.get_by_test_id("mailing").get_by_text("Отправлена", exact=True)
+    await expect(done).to_be_visible(timeout=TIMEOUT)
+    assert sorted(m.phone for m in smsc.sends) == ["79162220000", "79162220001", "79162220002"]
+    await shot(page, "sms-mailing-sent")

@@ -195,6 +195,8 @@ async function showMailing(view, id, info) {
       { label: "Отправлено", cell: (r) => when(r.sent_at) },
       { label: "Стоимость", cls: "num", cell: (r) => (r.cost == null ? "" : money(r.cost)) },
     ], m.messages.items, { testid: "mailing-recipients" })));
+    // while it is going out, follow it (the list refreshes itself too, every 15 s)
+    if (m.state === "active" && box.isConnected) setTimeout(() => box.isConnected && load(), 3000);
   };
   await load();
   return load;
