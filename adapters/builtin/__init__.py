@@ -70,4 +70,4 @@ def create(settings: Settings, context: AdapterContext) -> Adapter:
     from connector.config import StorageSettings
 
     store = shared_store(settings.path(StorageSettings().dir), settings.pipeline_map())
-    return BuiltinAdapter(context, store)
+    return BuiltinAdapter(context, store, sms=settings.sms)

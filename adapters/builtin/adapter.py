@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
-from adapters.builtin import board
+from adapters.builtin import board, sms_missed
 from adapters.builtin.db import NotFoundError
 from adapters.builtin.numbers import normalise
+from adapters.builtin.sms_settings import SmsSettings
 from adapters.builtin.store import Store
 from connector import logs
 from connector.calls.model import Call
@@ -25,10 +27,13 @@ class BuiltinAdapter(Adapter):
         {Capability.LOOKUP, Capability.LOG_CALL, Capability.RECORDING, Capability.UNSORTED}
     )
 
-    def __init__(self, context: AdapterContext, store: Store, public_url: str = "") -> None:
+    def __init__(
+        self, context: AdapterContext, store: Store, public_url: str = "", sms: SmsSettings | None = None
+    ) -> None:
         super().__init__(context)
         self.store = store
         self.public_url = public_url.rstrip("/")
+        self.sms = sms  # for the missed-call SMS
 
     async def lookup(self, phone: str) -> Contact | None:
         """The client (or contact card) with this number and its responsible employee."""
@@ -56,6 +61,16 @@ class BuiltinAdapter(Adapter):
             row = await self.store.calls.save(call)
             if not known:
                 await board.missed_call_task(self.store.db, row)
+                await self._missed_call_sms(row)
+
+    async def _missed_call_sms(self, row: dict[str, Any]) -> None:
+        """Queue the missed-call SMS; its failure is logged and never fails filing the call."""
+        if self.sms is None:
+            return
+        try:
+            await sms_missed.on_missed_call(self.store.sms, self.sms, row)
+        except (StorageError, sqlite3.Error) as exc:
+            log.warning("sms.missed_call_failed", call_id=row["id"], error=str(exc))
 
     async def create_unsorted(self, call: Call) -> None:
         """An unknown caller gets a contact card; its calls show as unsorted until handled."""
