@@ -13,6 +13,8 @@ dpkg -s libjs-jquery >/dev/null 2>&1 || need+=(libjs-jquery)   # amoCRM's jQuery
 # Bitrix24 recordings in Asterisk's other formats (gsm, sln, ulaw, alaw) are converted to mp3.
 command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
+# The CRM's mailbox is tested against a real IMAP server started on loopback by the tests.
+command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "system-deps: need root to install: ${need[*]}" >&2

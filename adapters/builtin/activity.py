@@ -10,7 +10,7 @@ from adapters.builtin import journal
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 
 DEAL_STATUSES = ("open", "won", "lost", "archive")
-FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change", "sms")
+FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change", "sms", "mail")
 STATUS_WORDS = {
     "open": "вернул в работу",
     "won": "закрыл успешно",
@@ -282,6 +282,10 @@ _FEED_PARTS = {
     "sms": "SELECT 'sms' AS kind, CAST(s.id AS TEXT) AS ref, s.created_at AS at, s.text AS text,"
     " e.name AS who, s.status || ' ' || s.phone || ' ' || s.detail AS extra"
     " FROM sms_messages s LEFT JOIN employees e ON e.id = s.author_id WHERE s.client_id = :client",
+    # a letter: its subject; who wrote it (the sender's name or address, or the employee); direction and state
+    "mail": "SELECT 'mail' AS kind, CAST(l.id AS TEXT) AS ref, l.sent_at AS at, l.subject AS text,"
+    " COALESCE(e.name, NULLIF(l.from_name, ''), l.from_addr) AS who, l.direction || ' ' || l.status AS extra"
+    " FROM mail_messages l LEFT JOIN employees e ON e.id = l.employee_id WHERE l.client_id = :client",
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.builtin import mail_openapi
 from adapters.builtin.activity import DEAL_STATUSES, FEED_KINDS
 from adapters.builtin.callstore import CALL_REASONS, CALL_TYPES
 from adapters.builtin.people import ROLES, SCREEN_POP
@@ -120,6 +121,7 @@ _BODIES: dict[str, dict[str, Any]] = {
         filter=_obj([], q=_S, responsible_id=_I, company_id=_I, pipeline_id=_I, stage=_S),
     ),
     "OptOut": _obj(["phone"], phone=_S, reason=_S),
+    **mail_openapi.BODIES,
 }  # fmt: skip
 
 _PERIOD = [
@@ -227,6 +229,7 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("get", "/api/crm/sms/optout", "Numbers that opted out of mailings", _PAGE, ""),
     ("post", "/api/crm/sms/optout", "Add a number to the opt-out list", [], "OptOut"),
     ("delete", "/api/crm/sms/optout/{phone}", "Take a number off the opt-out list", [_PHONE], ""),
+    *mail_openapi.OPERATIONS,
 ]  # fmt: skip
 
 _PROBLEM = {

@@ -308,7 +308,8 @@ async def _take_phone(conn: Any, phone: str, client_id: int) -> None:
 
 async def _merge_card(conn: Any, card_id: int, client_id: int) -> None:
     """Move everything of contact card `card_id` onto `client_id` and delete the card."""
-    for table in ("phones", "calls", "comments", "tasks", "reminders", "deals", "journal", "client_emails"):
+    for table in ("phones", "calls", "comments", "tasks", "reminders", "deals", "journal", "client_emails",
+                  "mail_messages"):  # fmt: skip
         await conn.execute(f"UPDATE {table} SET client_id = ? WHERE client_id = ?", (client_id, card_id))
     await conn.execute("DELETE FROM clients WHERE id = ?", (card_id,))
 

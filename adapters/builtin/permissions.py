@@ -59,6 +59,15 @@ MATRIX: Mapping[str, Mapping[str, Scope]] = {
     },
     "sms": {**_STAFF, "employee": (ALL, ALL), "service": (ALL, ALL)},  # one SMS from the card
     "mailings": {**_STAFF, "employee": (NONE, NONE), "service": (NONE, NONE)},  # SMS mailings, opt-out
+    # letters: everyone reads and writes (others' personal mailboxes are filtered in the store)
+    "mail": {**_STAFF, "employee": (ALL, ALL), "service": (ALL, ALL)},
+    # connecting mailboxes (manual §2.5: only the admin changes them; everyone sees they exist)
+    "mailboxes": {
+        "admin": (ALL, ALL),
+        "manager": (ALL, NONE),
+        "employee": (ALL, NONE),
+        "service": (NONE, NONE),
+    },
     "audit": {
         "admin": (ALL, NONE),
         "manager": (NONE, NONE),
@@ -153,6 +162,19 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_P}/sms/optout"): ("mailings", READ),
     ("POST", f"{_P}/sms/optout"): ("mailings", CHANGE),
     ("DELETE", f"{_P}/sms/optout/{{phone}}"): ("mailings", CHANGE),
+    ("GET", f"{_P}/mail"): ("mail", READ),
+    ("POST", f"{_P}/mail"): ("mail", CHANGE),
+    ("GET", f"{_P}/mail/{{id}}"): ("mail", READ),
+    ("POST", f"{_P}/mail/{{id}}/client"): ("clients", CHANGE),
+    ("POST", f"{_P}/mail/{{id}}/resend"): ("mail", CHANGE),
+    ("GET", f"{_P}/mail/attachments/{{id}}"): ("mail", READ),
+    ("GET", f"{_P}/mailboxes"): ("mailboxes", READ),
+    ("POST", f"{_P}/mailboxes"): ("mailboxes", CHANGE),
+    ("PATCH", f"{_P}/mailboxes/{{id}}"): ("mailboxes", CHANGE),
+    ("POST", f"{_P}/mailboxes/{{id}}/check"): ("mail", CHANGE),
+    ("GET", f"{_P}/mail-templates"): ("mail", READ),
+    ("POST", f"{_P}/mail-templates"): ("settings", CHANGE),
+    ("DELETE", f"{_P}/mail-templates/{{id}}"): ("settings", CHANGE),
 }
 # Routes that answer without a caller (signing in, the public description when configured).
 PUBLIC = frozenset(

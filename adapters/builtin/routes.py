@@ -17,6 +17,8 @@ from adapters.builtin import (
     routes_accounts,
     routes_analytics,
     routes_calls,
+    routes_mail,
+    routes_mailboxes,
     routes_people,
     routes_sms,
     routes_work,
@@ -97,8 +99,11 @@ def setup(
         pages,
         routes_analytics,
         routes_sms,
+        routes_mail,
+        routes_mailboxes,
     ):
         module.add_routes(app.router)
+    app.cleanup_ctx.append(routes_mail.worker_context)  # fetching and sending mail, owned by the app
 
 
 def people_resolver(store: Store) -> PeopleResolver:

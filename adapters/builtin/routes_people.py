@@ -56,7 +56,9 @@ async def create_client(request: web.Request) -> web.Response:
     )
     if emails:
         await store.clients.update(client_id, {"emails": emails}, by=principal.employee_id)
-    return ok(await store.clients.get(client_id), 201)
+    client = await store.clients.get(client_id)
+    await store.mail.adopt(client_id, client["emails"])  # letters already in from these addresses
+    return ok(client, 201)
 
 
 async def _check_refs(request: web.Request, body: dict[str, object]) -> None:
@@ -96,7 +98,10 @@ async def update_client(request: web.Request) -> web.Response:
     check_owner(principal, "clients", CHANGE, current)
     if current["kind"] == "contact" and body.get("name"):
         body["kind"] = "client"
-    return ok(await store.clients.update(client_id, body, by=principal.employee_id))
+    client = await store.clients.update(client_id, body, by=principal.employee_id)
+    if "emails" in body or "email" in body:
+        await store.mail.adopt(client_id, (await store.clients.get(client_id))["emails"])
+    return ok(client)
 
 
 async def add_phone(request: web.Request) -> web.Response:

@@ -10,6 +10,8 @@ from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
 from adapters.builtin.db import Database
+from adapters.builtin.mail_store import Mail
+from adapters.builtin.mail_store import ensure_schema as ensure_mail_schema
 from adapters.builtin.people import Clients, Companies, Employees
 from adapters.builtin.sms_store import SmsStore
 from adapters.builtin.sms_store import ensure_schema as ensure_sms_schema
@@ -34,6 +36,7 @@ class Store:
         self.accounts = Accounts(self.db)
         self.audit = AuditLog(self.db)
         self.sms = SmsStore(self.db)
+        self.mail = Mail(self.db)
 
     @classmethod
     async def open(cls, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
@@ -50,6 +53,7 @@ class Store:
         await ensure_schema(self.db)
         await rollups.ensure_schema(self.db)
         await ensure_sms_schema(self.db)
+        await ensure_mail_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:
