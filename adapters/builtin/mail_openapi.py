@@ -23,7 +23,7 @@ def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, An
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
-_MAILBOX = dict(
+_MAILBOX: dict[str, dict[str, Any]] = dict(
     address=_S, name=_S, access={"enum": ["common", "personal"]}, owner_id=_I, login=_S,
     password={"type": "string", "writeOnly": True, "description": "or an app password; never returned"},
     password_env={"type": "string", "description": "the environment variable holding the password"},
