@@ -12,6 +12,7 @@ import { showClients } from "./pages/clients.js";
 import { showCompanies, showCompany } from "./pages/companies.js";
 import { showDeals } from "./pages/deals.js";
 import { showFeed } from "./pages/feed.js";
+import { showMail } from "./pages/mail.js";
 import { showSettings } from "./pages/settings.js";
 import { showSms } from "./pages/sms.js";
 import { showTasks } from "./pages/tasks.js";
@@ -21,6 +22,7 @@ const PAGES = {
   new: ["calls", (view, arg) => showNewCard(view, decodeURIComponent(arg || ""))], companies: ["companies", showCompanies],
   company: ["companies", showCompany], tasks: ["tasks", showTasks], feed: ["feed", showFeed], settings: ["settings", showSettings, "admin"],
   sms: ["sms", showSms, "sees_all"],
+  mail: ["mail", showMail],
 };
 const app = { refresh: null, timer: null, view: null };
 

@@ -16,6 +16,7 @@ const NAV = [
   ["/crm/#/tasks", "Задачи", "all", "tasks"],
   ["/crm/#/feed", "Лента", "all", "feed"],
   ["/crm/#/sms", "СМС-рассылки", "sees_all", "sms"],
+  ["/crm/#/mail", "Почта", "all", "mail"],
   ["/crm/analytics", "Аналитика", "sees_all", "analytics"],
   ["/crm/#/settings", "Настройки", "admin", "settings"],
   ["/crm/admin", "Сотрудники", "admin", "admin"],

@@ -9,11 +9,12 @@ import { badge, button, empty, failure, field, formDialog, inplace, loading, sel
 import { icon } from "../icons.js";
 import { newTask, taskRow } from "./tasks.js";
 import { openDeal } from "./deals.js";
+import { letterForm, mailFeedItem } from "./mail.js";
 import { SMS_FINAL, smsBadge, smsComposer, smsInfo } from "./sms.js";
 
-const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"], ["sms", "СМС"]];
-const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit", sms: "comment" };
-const LABELS = { call: "Звонок", comment: "Комментарий", task: "Задача", reminder: "Напоминание", deal: "Сделка", change: "Изменение", sms: "СМС" };
+const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"], ["sms", "СМС"], ["mail", "Письма"]];
+const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit", sms: "comment", mail: "mail" };
+const LABELS = { call: "Звонок", comment: "Комментарий", task: "Задача", reminder: "Напоминание", deal: "Сделка", change: "Изменение", sms: "СМС", mail: "Письмо" };
 const CALL_WORDS = { inbound: "Входящий", outbound: "Исходящий", internal: "Внутренний", answered: "принят", missed: "пропущен",
   busy: "занято", cancelled: "отменён", failed: "не прошёл", "no-answer": "без ответа" };
 
@@ -208,6 +209,7 @@ function composer(client, loadFeed, reload, sms) {
       h("input", { name: "text", placeholder: "О чём напомнить", "aria-label": "Напоминание", "data-testid": "reminder-text" }),
       h("input", { name: "remind_at", type: "datetime-local", required: true, "aria-label": "Когда", "data-testid": "reminder-at" }),
       h("div", { class: "btn-row" }, button("Создать напоминание", null, { type: "submit", kind: "primary", testid: "reminder-save" }))),
+    mail: () => letterForm({ client, onSent: loadFeed }),
   };
   function submit(handler) {
     return async (e) => {
@@ -218,7 +220,7 @@ function composer(client, loadFeed, reload, sms) {
   if (sms.enabled) forms.sms = () => smsComposer(client, sms, loadFeed);
   const show = (k) => fill(box, forms[k]());
   show("comment");
-  return h("div", {}, tabs([["comment", "Комментарий"], ["task", "Задача"], ["reminder", "Напоминание"], ...(sms.enabled ? [["sms", "СМС"]] : [])], "comment", show, { testid: "composer-tabs" }), box);
+  return h("div", {}, tabs([["comment", "Комментарий"], ["task", "Задача"], ["reminder", "Напоминание"], ...(sms.enabled ? [["sms", "СМС"]] : []), ["mail", "Письмо"]], "comment", show, { testid: "composer-tabs" }), box);
 }
 
 function feedItem(item) {
@@ -235,6 +237,7 @@ function feedItem(item) {
     if (deadline) meta.push(h("span", { text: `срок ${when(deadline)}` }));
     if (done) meta.push(badge("выполнена", "success"));
   }
+  if (item.kind === "mail") mailFeedItem(item, meta);
   if (item.kind === "reminder" && item.extra) meta.push(h("span", { text: `напомнить ${when(item.extra)}` }));
   if (item.kind === "sms") {
     const [status, number, ...detail] = String(item.extra).split(" ");
