@@ -213,8 +213,8 @@ class Mail:
         if client_id is not None:
             where += " AND m.client_id = ?"
             params.append(client_id)
-        if unmatched:
-            where += " AND m.client_id IS NULL"
+        if unmatched:  # letters from senders who are no client yet
+            where += " AND m.client_id IS NULL AND m.direction = 'in'"
         if q:
             where += " AND (fold(m.subject) LIKE ? OR fold(m.from_addr) LIKE ? OR fold(m.from_name) LIKE ?)"
             params += [f"%{q.lower()}%"] * 3

@@ -100,8 +100,12 @@ class MailWorker:
             if not self.mail.db.is_open:
                 await asyncio.sleep(CLOSED_WAIT)
                 continue
-            with contextlib.suppress(StorageError):
+            try:
                 await self.check_all()
+            except StorageError:
+                pass  # the database is closing (the daemon stops) or unusable: the next round tells
+            except Exception:  # isolation boundary: one bad letter or row must not stop the mail
+                log.exception("mail.fetch_round_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._check.wait(), self.poll_seconds)
             self._check.clear()
@@ -164,6 +168,9 @@ class MailWorker:
                 busy = await self.send_due()
                 due = None if busy else await self.mail.next_due()
             except StorageError:
+                busy, due = False, None
+            except Exception:  # isolation boundary: the queue keeps the letter; log and go on
+                log.exception("mail.send_round_failed")
                 busy, due = False, None
             if busy:
                 continue

@@ -103,7 +103,15 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+def _version() -> tuple[int, int]:
+    out = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    parts = out.stdout.split()[0].split(".") if out.stdout.strip() else ["2", "3"]
+    return int(parts[0]), int(parts[1])
+
+
 def _config(root: Path, port: int, run_as: pwd.struct_passwd) -> str:
+    if _version() >= (2, 4):
+        return _config_24(root, port, run_as)
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -147,6 +155,55 @@ service anvil {{
 service auth {{
   unix_listener auth-userdb {{
     user = {run_as.pw_name}
+  }}
+}}
+"""
+
+
+def _config_24(root: Path, port: int, run_as: pwd.struct_passwd) -> str:
+    """The same server in Dovecot 2.4's syntax (Debian 13 and later), written from its documentation."""
+    return f"""dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+auth_allow_cleartext = yes
+auth_mechanisms = plain login
+mail_driver = maildir
+mail_path = {root}/mail/%{{user}}
+mail_home = {root}/home/%{{user}}
+default_internal_user = {run_as.pw_name}
+default_internal_group = {_group(run_as)}
+default_login_user = {run_as.pw_name}
+first_valid_uid = {run_as.pw_uid}
+last_valid_uid = 0
+passdb passwd-file {{
+  passwd_file_path = {root}/passwd
+}}
+userdb static {{
+  fields {{
+    uid = {run_as.pw_uid}
+    gid = {run_as.pw_gid}
+    home = {root}/home/%{{user}}
+  }}
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    listen = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 """

@@ -129,6 +129,16 @@ async def test_an_unknown_sender_becomes_a_client_with_all_their_letters(
     status, left = await api(http, server, "GET", "/mail?unmatched=1")
     assert [i["subject"] for i in left["items"]] == ["Реклама"]
 
+    # An address typed into an existing card later brings that sender's letters onto it.
+    other = await server.store.clients.create("Пётр Рекламщик", [], responsible_id=None)
+    status, _ = await api(
+        http, server, "PATCH", f"/clients/{other}", {"emails": ["Spam@Elsewhere.ru"]}, ext=ADMIN
+    )
+    assert status == 200
+    _, feed = await api(http, server, "GET", f"/clients/{other}/feed?kind=mail")
+    assert [i["text"] for i in feed["items"]] == ["Реклама"]
+    assert (await api(http, server, "GET", "/mail?unmatched=1"))[1]["total"] == 0
+
 
 async def test_a_reply_from_the_card_arrives_in_russian_with_threading_and_a_file(
     server: CrmServer, http: aiohttp.ClientSession, dovecot: Dovecot, smtp: Smtp
