@@ -90,12 +90,17 @@ class SmsStore:
         )
 
     async def claim(self, message_id: int, check_after: float) -> bool:
-        """queued → sending, committed before the request goes out; False if it was not queued."""
+        """queued → sending, committed before the request goes out; False if it was not queued.
+
+        Also False when its mailing was paused or cancelled since `next_due` found it (the pace
+        may have held it a moment in between).
+        """
         stamp = now_iso()
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE sms_messages SET status = 'sending', attempts = attempts + 1, sent_at = ?,"
-                " check_at = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
+                " check_at = ?, updated_at = ? WHERE id = ? AND status = 'queued' AND (mailing_id IS NULL"
+                " OR EXISTS (SELECT 1 FROM sms_mailings g WHERE g.id = mailing_id AND g.state = 'active'))",
                 (stamp, later(check_after), stamp, message_id),
             )
             return cursor.rowcount == 1

@@ -78,6 +78,7 @@ class FakeSmsc:
     messages: dict[tuple[int, str], Message] = field(default_factory=dict)
     sends: list[Message] = field(default_factory=list)  # every accepted send, in order
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (script, params)
+    refusals: list[int] = field(default_factory=list)  # error codes answered, in order
     hold: asyncio.Event | None = None  # when given (and not set), a taken send waits for it to answer
     held: asyncio.Event = field(default_factory=asyncio.Event)  # a send request is waiting
     in_flight: int = 0
@@ -130,14 +131,18 @@ class FakeSmsc:
                 self._arrived.notify_all()
             try:
                 if self.in_flight > 15:
-                    return _error(9)
+                    return self._refuse(9)
                 if not self._authorised(params):
-                    return _error(2)
+                    return self._refuse(2)
                 return await getattr(self, f"_{script}")(_decoded(params))
             finally:
                 self.in_flight -= 1
 
         return handle
+
+    def _refuse(self, code: int) -> web.Response:
+        self.refusals.append(code)
+        return _error(code)
 
     def _authorised(self, params: dict[str, str]) -> bool:
         if self.apikey and params.get("apikey") == self.apikey:
@@ -160,24 +165,24 @@ class FakeSmsc:
         phones = [p.strip().lstrip("+") for p in listed if p.strip()]
         text = params.get("mes", "")
         if not phones or not text or len(text) > 1000:
-            return _error(1)
+            return self._refuse(1)
         identical = ("send", tuple(sorted((k, v) for k, v in params.items() if k not in ("psw", "apikey"))))
         quoting = params.get("cost") == "1"
         if self._over(identical, 5 if quoting else 1):
-            return _error(9)
+            return self._refuse(9)
         sender = params.get("sender", "")
         if sender and sender not in self.senders:
-            return _error(6)
+            return self._refuse(6)
         if any(not (p.isdigit() and 10 <= len(p) <= 15) for p in phones):
-            return _error(7)
+            return self._refuse(7)
         if any(p in self.undeliverable for p in phones):
-            return _error(8)
+            return self._refuse(8)
         segments = _segments(text)
         cost = round(segments * self.price * len(phones), 2)
         if quoting:
             return web.json_response({"cost": f"{cost:.2f}", "cnt": segments * len(phones)})
         if cost > self.balance:
-            return _error(3)
+            return self._refuse(3)
         answer = self._accept(params, phones, segments, cost)
         if self.hold is not None and not self.hold.is_set():  # taken, but the answer is late
             self.held.set()
@@ -206,9 +211,9 @@ class FakeSmsc:
     async def _status(self, params: dict[str, str]) -> web.Response:
         phone, raw_id = params.get("phone", "").lstrip("+"), params.get("id", "")
         if not phone or not raw_id.isdigit():
-            return _error(1)
+            return self._refuse(1)
         if self._over(("status", raw_id, phone), 5):
-            return _error(9)
+            return self._refuse(9)
         message = self.messages.get((int(raw_id), phone))
         if message is None:
             return web.json_response({"status": -3, "last_date": "", "last_timestamp": 0})
@@ -218,11 +223,11 @@ class FakeSmsc:
 
     async def _balance(self, params: dict[str, str]) -> web.Response:
         if self._over("balance", 10):
-            return _error(9)
+            return self._refuse(9)
         return web.json_response({"balance": f"{self.balance:.2f}"})
 
 
-def _error(code: int) -> web.Response:
+def _error(code: int) -> web.Response:  # (the fake's own refusals go through FakeSmsc._refuse)
     # SMSC.ru answers errors with HTTP 200 and the code in the body
     return web.json_response({"error": ERRORS[code], "error_code": code})
 
