@@ -22,4 +22,7 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Names come first; options after them go to the benchmarks (python -m bench analytics --calls N).
+    args = sys.argv[1:]
+    first_option = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    sys.exit(main(args[:first_option]))

@@ -1,12 +1,14 @@
-"""Analytics reports on a year of calls for a 50-employee company, through the real aiohttp app.
+"""Analytics reports on a year of calls for a 50-employee company: counting calls vs rollups.
 
-Generates ~500k calls (plus their extensions), 20k clients, 20k deals and 50k comments over a
-year into a temporary SQLite file, then times each report endpoint over HTTP on 127.0.0.1 for
-the default period (this month) and for the whole year, and prints p50 / p95 next to two
-baselines measured in the same run: a plain `SELECT count(*) FROM calls` and GET /api/crm/me
-(the HTTP and auth cost every request pays). Figures only: nothing here asserts on time.
+Generates 5,000,000 calls by default (plus their extensions), 20k clients, 20k deals and 50k
+comments over a year into a temporary SQLite file (generation, indexing and the rollup build
+are timed apart), then, for this month and for the whole year, times each report twice in the
+same run: "before" counts the calls (analytics_scan, the first implementation) and "after" reads
+the rollups (what the API serves), called directly on the store; then each endpoint over HTTP on
+127.0.0.1, next to two baselines: `SELECT count(*) FROM calls` and GET /api/crm/me (the HTTP and
+auth cost every request pays). Figures only: nothing here asserts on time.
 
-    python -m bench.analytics [--calls N] [--runs N] [--keep FILE]
+    python -m bench.analytics [--calls N] [--runs N] [--scan-runs N] [--keep FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,8 +31,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from adapters.builtin import routes, routes_analytics
-from adapters.builtin.campaigns import ensure_schema
+from adapters.builtin import analytics, rollups, routes, routes_analytics
+from adapters.builtin.analytics_rollup import RollupFigures
+from adapters.builtin.analytics_scan import ScanFigures
+from adapters.builtin.campaigns import Campaigns, ensure_schema
+from adapters.builtin.periods import Period
 from adapters.builtin.store import Store
 from connector.api.app import create_app
 from connector.config import HttpSettings, Line
@@ -39,6 +45,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=TZ)
 EMPLOYEES = 50
 LINES = tuple(Line(f"+7495111{n:04d}", f"Канал {n}") for n in range(10))
 TOKEN = "bench-admin-token"
+PAD = 150  # bytes of filler per record: the report indexes must not need to read it
 
 
 def _iso(moment: datetime) -> str:
@@ -48,7 +55,7 @@ def _iso(moment: datetime) -> str:
 def _record(call_id: str, ext: str) -> str:
     # About the size of a real Call.to_dict(): the report indexes must not need to read it.
     legs = [{"extension": ext, "answered_at": "2026-01-01T00:00:00Z", "ended_at": "2026-01-01T00:01:00Z"}]
-    return json.dumps({"id": call_id, "linkedids": [call_id], "rang": [ext], "legs": legs, "pad": "x" * 300})
+    return json.dumps({"id": call_id, "linkedids": [call_id], "rang": [ext], "legs": legs, "pad": "x" * PAD})
 
 
 def generate_calls(count: int, rng: random.Random) -> Iterator[tuple[tuple[Any, ...], list[str]]]:
@@ -87,7 +94,7 @@ async def fill(store: Store, calls: int) -> None:
     for row, involved in generate_calls(calls, rng):
         batch.append(row)
         exts += [(row[0], e) for e in involved]
-        if len(batch) >= 50_000:
+        if len(batch) >= 200_000:
             await _write_calls(store, batch, exts)
             batch, exts = [], []
     await _write_calls(store, batch, exts)
@@ -164,8 +171,51 @@ async def _time(call: Callable[[], Awaitable[object]], runs: int) -> list[float]
     return samples
 
 
+Direct = Callable[[Any], Awaitable[object]]
+
+
+def _direct(store: Store, period: Period) -> dict[str, Direct]:
+    db = store.db
+
+    async def summary(f: Any) -> object:
+        return await analytics.summary(db, period, NOW, f)
+
+    async def funnel(f: Any) -> object:
+        return await analytics.funnel(db, period)
+
+    async def employees(f: Any) -> object:
+        return await analytics.employees(db, period, figures=f)
+
+    async def lines(f: Any) -> object:
+        return await analytics.lines(db, period, f)
+
+    async def campaigns(f: Any) -> object:  # unique callers: from the calls either way
+        return await Campaigns(db).in_period(period, NOW.date())
+
+    return {
+        "summary": summary,
+        "funnel": funnel,
+        "employees": employees,
+        "lines": lines,
+        "campaigns": campaigns,
+    }
+
+
+async def compare(store: Store, runs: int, scan_runs: int) -> None:
+    """Each report before (counting calls) and after (rollups), called directly on the store."""
+    month = Period(NOW.date().replace(day=1), NOW.date(), TZ)
+    year = Period(NOW.date() - timedelta(days=364), NOW.date(), TZ)
+    scan, rolled = ScanFigures(store.db), RollupFigures(store.db)
+    print(f"  {'report (direct, no HTTP)':28} {'before: counting calls':38} after: rollups", flush=True)
+    for label, period in (("this month", month), ("whole year", year)):
+        for name, report in _direct(store, period).items():
+            before = _figures(await _time(partial(report, scan), scan_runs))
+            after = _figures(await _time(partial(report, rolled), runs))
+            print(f"  {name + ' ' + label:28} {before:38} {after}", flush=True)
+
+
 async def measure(store: Store, runs: int) -> None:
-    """Serve the app on loopback and time each endpoint and the baselines."""
+    """Serve the app on loopback and time each endpoint (rollups) and the baselines."""
     app = create_app(HttpSettings())
     routes_analytics.configure(app, LINES, clock=lambda: NOW, tz=TZ)
     routes.setup(app, store)
@@ -191,26 +241,28 @@ async def measure(store: Store, runs: int) -> None:
             _show("baseline GET /api/crm/me", await _time(getter("/api/crm/me"), runs))
             for name in ("summary", "funnel", "employees", "lines"):
                 path = f"/api/crm/analytics/{name}"
-                _show(f"{name} this month", await _time(getter(path), runs))
-                _show(f"{name} whole year", await _time(getter(path, year), runs))
-            _show("campaigns this month", await _time(getter("/api/crm/campaigns"), runs))
+                _show(f"HTTP {name} this month", await _time(getter(path), runs))
+                _show(f"HTTP {name} whole year", await _time(getter(path, year), runs))
+            _show("HTTP campaigns this month", await _time(getter("/api/crm/campaigns"), runs))
+            _show("HTTP campaigns whole year", await _time(getter("/api/crm/campaigns", year), runs))
     finally:
         await runner.cleanup()
 
 
-async def run(calls: int, runs: int, keep: Path | None) -> None:
-    """Generate, index, measure."""
+async def run(calls: int, runs: int, scan_runs: int, keep: Path | None, rebuild: bool = False) -> None:
+    """Generate, index, build the rollups, measure."""
     with tempfile.TemporaryDirectory() as tmp:
         path = keep or Path(tmp) / "bench.db"
+        fresh = not path.exists()
         store = await Store.open(path)
         try:
-            began = time.perf_counter()
-            await fill(store, calls)
-            print(f"  generated {calls} calls in {time.perf_counter() - began:.1f} s")
-            began = time.perf_counter()
-            await ensure_schema(store.db, [(line.number, line.name) for line in LINES])
-            await _campaigns(store)
-            print(f"  analytics schema + indexes on existing data: {time.perf_counter() - began:.1f} s")
+            if fresh:
+                await _generate(store, calls)
+            else:
+                print(f"  reusing {path}: {await store.db.scalar('SELECT COUNT(*) FROM calls')} calls")
+                if rebuild:
+                    await _build_rollups(store)
+            await compare(store, runs, scan_runs)
             await measure(store, runs)
         finally:
             await store.close()
@@ -218,14 +270,37 @@ async def run(calls: int, runs: int, keep: Path | None) -> None:
         print(f"  peak RSS {rss:.0f} MB; database {path.stat().st_size / 2**20:.0f} MB")
 
 
+async def _generate(store: Store, calls: int) -> None:
+    began = time.perf_counter()
+    await fill(store, calls)
+    print(f"  generated {calls} calls in {time.perf_counter() - began:.1f} s", flush=True)
+    began = time.perf_counter()
+    await ensure_schema(store.db, [(line.number, line.name) for line in LINES])
+    await _campaigns(store)
+    print(f"  analytics schema + indexes on existing data: {time.perf_counter() - began:.1f} s", flush=True)
+    await _build_rollups(store)
+
+
+async def _build_rollups(store: Store) -> None:
+    began = time.perf_counter()
+    await rollups.rebuild(store.db, TZ)
+    counters = await store.db.scalar(
+        "SELECT (SELECT COUNT(*) FROM rollup_lines) + (SELECT COUNT(*) FROM rollup_employees)"
+        " + (SELECT COUNT(*) FROM rollup_missed)"
+    )
+    print(f"  rollups built in {time.perf_counter() - began:.1f} s: {counters} counter rows", flush=True)
+
+
 def main() -> None:
-    """`python -m bench.analytics`: ~500k calls, 30 timed requests per endpoint."""
+    """`python -m bench.analytics`: 5M calls, 20 timed calls per report (5 when counting calls)."""
     parser = argparse.ArgumentParser(prog="bench.analytics")
-    parser.add_argument("--calls", type=int, default=500_000)
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--keep", type=Path, default=None, help="keep the generated database here")
+    parser.add_argument("--calls", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--scan-runs", type=int, default=5, help="timed runs of the slow 'before' reports")
+    parser.add_argument("--keep", type=Path, default=None, help="keep (or reuse) the generated database here")
+    parser.add_argument("--rebuild", action="store_true", help="recount the rollups of a reused database")
     args, _ = parser.parse_known_args()
-    asyncio.run(run(args.calls, args.runs, args.keep))
+    asyncio.run(run(args.calls, args.runs, args.scan_runs, args.keep, args.rebuild))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -193,6 +194,28 @@ class CallsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PbxSettings:
+    """Which office this connector serves: its calls and live events carry the id (many PBXs, one CRM)."""
+
+    id: str = ""  # default: the system's host name (see `pbx_id`)
+
+    def __post_init__(self) -> None:
+        if self.id and not PBX_ID.fullmatch(self.id):
+            raise ValueError("id must be 1-32 letters, digits, '.', '_' or '-'")
+
+
+PBX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+
+
+def pbx_id(settings: Settings) -> str:
+    """This connector's office id: `pbx.id`, else the host name (first label, trimmed to fit)."""
+    if settings.pbx.id:
+        return settings.pbx.id
+    name = re.sub(r"[^A-Za-z0-9._-]", "", socket.gethostname().split(".")[0])[:32]
+    return name if PBX_ID.fullmatch(name) else "pbx"
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxSettings:
     """Durable delivery to the CRMs."""
 
@@ -252,6 +275,7 @@ class Settings:
     interception: InterceptionSettings = field(default_factory=InterceptionSettings)
     call_control: CallControlSettings = field(default_factory=CallControlSettings)
     ari: AriSettings = field(default_factory=AriSettings)
+    pbx: PbxSettings = field(default_factory=PbxSettings)
     adapters: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 

@@ -39,7 +39,7 @@ from connector.api.health import HealthSources, setup_health
 from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_settings
 from connector.calls.tracker import CallTracker
-from connector.config import Settings
+from connector.config import Settings, pbx_id
 from connector.control import AmiSlot, CallControl
 from connector.crm import Adapter
 from connector.errors import AmiActionError, AmiConnectionError, ConnectorError, StorageError
@@ -64,6 +64,7 @@ class Service:
 
     def __init__(self, settings: Settings, notifier: Notifier | None = None) -> None:
         self.settings = settings
+        self.pbx = pbx_id(settings)  # stamped on every call and live event (many PBXs, one CRM)
         self.notifier = notifier or Notifier()
         self.health = HealthSources()
         self.app: web.Application | None = None
@@ -149,10 +150,10 @@ class Service:
         adapters = list(self.adapters.values())
 
         async def record_call(call: Call) -> None:
-            await outbox.record_call(call, adapters)
+            await outbox.record_call(dataclasses.replace(call, pbx=self.pbx), adapters)
 
         async def record_live(event: LiveEvent) -> None:
-            await outbox.record_live(event, adapters)
+            await outbox.record_live(dataclasses.replace(event, pbx=self.pbx), adapters)
 
         feed = CallFeed(
             CallTracker(rules_from_settings(self.settings), clock=time.monotonic),
@@ -186,7 +187,7 @@ class Service:
         adapters = list(self.adapters.values())
 
         async def record_call(call: Call) -> None:
-            await outbox.record_call(call, adapters)
+            await outbox.record_call(dataclasses.replace(call, pbx=self.pbx), adapters)
 
         recovery = CdrRecovery(
             options,
@@ -226,6 +227,7 @@ class Service:
     # -- helpers -------------------------------------------------------------------------------
 
     def _publish(self, event: LiveEvent) -> None:
+        event = dataclasses.replace(event, pbx=self.pbx)
         if self.app is not None and HUB_KEY in self.app:
             self.app[HUB_KEY].publish(event)
         if isinstance(self.interceptor, ParallelInterceptor):

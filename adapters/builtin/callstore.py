@@ -40,6 +40,7 @@ class CallFilter:
     q: str | None = None  # a phone fragment typed any way, or a client's name
     reason: str | None = None  # one of CALL_REASONS: why an unanswered call ended so
     closed_hours_first: bool = False  # calls that came in closed hours first (the morning's list)
+    pbx: str | None = None  # one office's calls only
 
 
 _TYPE_SQL = {
@@ -122,6 +123,8 @@ def _what(f: CallFilter, conds: _Conditions) -> None:
         conds.add(_SPAM if f.spam else f"NOT {_SPAM}")
     if f.reason:
         conds.add("c.reason = ?", f.reason)
+    if f.pbx is not None:
+        conds.add("c.pbx = ?", f.pbx)
 
 
 _SELECT = (
@@ -147,8 +150,12 @@ class Calls:
         self.db = db
         self.clients = clients
 
-    async def save(self, call: Call, pbx: str = "") -> Row:
-        """File `call` from office `pbx` (idempotent by conversation id: a redelivery updates the row)."""
+    async def save(self, call: Call, pbx: str | None = None) -> Row:
+        """File `call` (idempotent by conversation id: a redelivery updates the same row).
+
+        Its office is `pbx` if given (the CRM knows who delivered it), else the call's own stamp.
+        """
+        pbx = call.pbx if pbx is None else pbx
         phone = normalise(call.client) if call.direction is not Direction.INTERNAL else call.client
         client_id = None
         if call.direction is not Direction.INTERNAL and phone:

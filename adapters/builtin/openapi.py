@@ -37,6 +37,7 @@ _CALL_FILTERS = [
     _q("q", {"type": "string"}, "a phone fragment typed any way (916 123, 8916...), or a client's name"),
     _q("reason", {"enum": list(CALL_REASONS)}, "why an unanswered call ended so (the tracker's reason)"),
     _q("closed_hours_first", {"type": "boolean"}, "calls that came in closed hours first"),
+    _q("pbx", {"type": "string"}, "one office's calls (the PBX id of the connector that filed them)"),
     *_PAGE,
 ]
 
@@ -110,6 +111,14 @@ _BODIES: dict[str, dict[str, Any]] = {
             "dry_run": {"type": "boolean"},
         },
     },
+    "Delivery": {
+        "type": "object", "required": ["event"],
+        "properties": {
+            "event": {"enum": ["call.finished", "call.live", "call.recording"]}, "key": _S,
+            "call": {"type": "object"}, "live": {"type": "object"},
+        },
+    },
+    "IngestToken": _obj(["pbx"], pbx=_S),
     "ImportFile": {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "contentEncoding": "binary"}},
@@ -127,6 +136,7 @@ _BODIES: dict[str, dict[str, Any]] = {
 _PERIOD = [
     _q("from", {"type": "string", "format": "date"}, "first day (default: the 1st of this month)"),
     _q("to", {"type": "string", "format": "date"}, "last day (default: today)"),
+    _q("pbx", {"type": "string"}, "one office's calls only (see /api/crm/analytics/offices)"),
 ]
 _NUMBER = [{"name": "number", "in": "path", "required": True, "schema": _S}]
 _ACTIONS = ("pause", "resume", "cancel")
@@ -195,6 +205,15 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("get", "/api/crm/analytics/funnel", "Deal funnel per pipeline (won/lost in the period)", _PERIOD, ""),
     ("get", "/api/crm/analytics/employees", "Employee results", [*_PERIOD, _q("sort", _S)], ""),
     ("get", "/api/crm/analytics/lines", "Incoming calls per tracking number", _PERIOD, ""),
+    ("get", "/api/crm/analytics/offices", "Offices (PBX ids) with filed calls", [], ""),
+    ("post", "/api/crm/analytics/rebuild", "Recount the analytics rollups from the calls (admins)", [], ""),
+    (
+        "post", "/api/crm/ingest", "A call, live event or recording from another office's connector"
+        " (its `webhook` adapter, `Authorization: Bearer <token issued here>`)", [], "Delivery",
+    ),
+    ("get", "/api/crm/ingest/tokens", "Offices that may deliver calls here (admins)", [], ""),
+    ("post", "/api/crm/ingest/tokens", "Issue an office's token, shown once (admins)", [], "IngestToken"),
+    ("delete", "/api/crm/ingest/tokens/{id}", "Revoke an office's token (admins)", _ID, ""),
     ("get", "/api/crm/tracking-numbers", "Tracking numbers (lines) with names", [], ""),
     ("post", "/api/crm/tracking-numbers", "Add a tracking number (admins)", [], "TrackingNumber"),
     ("patch", "/api/crm/tracking-numbers/{number}", "Rename one (admins)", _NUMBER, "TrackingNumberName"),

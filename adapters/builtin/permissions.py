@@ -127,6 +127,11 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_P}/analytics/funnel"): ("analytics", READ),
     ("GET", f"{_P}/analytics/employees"): ("analytics", READ),
     ("GET", f"{_P}/analytics/lines"): ("analytics", READ),
+    ("GET", f"{_P}/analytics/offices"): ("analytics", READ),
+    ("POST", f"{_P}/analytics/rebuild"): ("settings", CHANGE),
+    ("GET", f"{_P}/ingest/tokens"): ("settings", CHANGE),  # managing connectors is an admin's
+    ("POST", f"{_P}/ingest/tokens"): ("settings", CHANGE),
+    ("DELETE", f"{_P}/ingest/tokens/{{id}}"): ("settings", CHANGE),
     ("GET", f"{_P}/tracking-numbers"): ("settings", READ),
     ("POST", f"{_P}/tracking-numbers"): ("settings", CHANGE),
     ("PATCH", f"{_P}/tracking-numbers/{{number}}"): ("settings", CHANGE),
@@ -183,6 +188,7 @@ PUBLIC = frozenset(
         ("POST", f"{_P}/session"),
         ("DELETE", f"{_P}/session"),
         ("GET", f"{_P}/openapi.json"),
+        ("POST", f"{_P}/ingest"),  # other offices' connectors, by their own token (offices.py)
     }
 )
 

@@ -19,6 +19,7 @@ from adapters.builtin import (
     routes_calls,
     routes_mail,
     routes_mailboxes,
+    routes_offices,
     routes_people,
     routes_sms,
     routes_work,
@@ -101,6 +102,7 @@ def setup(
         routes_sms,
         routes_mail,
         routes_mailboxes,
+        routes_offices,
     ):
         module.add_routes(app.router)
     app.cleanup_ctx.append(routes_mail.worker_context)  # fetching and sending mail, owned by the app

@@ -7,6 +7,7 @@ the server's time zone and no configured numbers are used.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import date, tzinfo
 from pathlib import Path
@@ -15,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from adapters.builtin import analytics, routes_imports
+from adapters.builtin import analytics, offices, rollups, routes_imports
+from adapters.builtin.analytics_rollup import RollupFigures
 from adapters.builtin.board import get_settings
 from adapters.builtin.campaigns import Campaigns, TrackingNumbers, ensure_schema
 from adapters.builtin.handlers import caller, ok, store_of
@@ -34,7 +36,7 @@ from adapters.builtin.periods import (
 from adapters.builtin.validate import Field, invalid, parse, path_id, query_choice, query_id
 from connector.api.app import Problem, read_json
 from connector.api.auth import Principal
-from connector.config import Line
+from connector.config import PBX_ID, Line
 
 PAGE = Path(__file__).with_name("static") / "analytics.html"
 
@@ -106,11 +108,27 @@ def _query_date(request: web.Request, name: str) -> date | None:
 # -- reports -------------------------------------------------------------------------------------
 
 
+def office(request: web.Request) -> str | None:
+    """`?pbx=`: one office's calls only (absent: every office)."""
+    raw = request.query.get("pbx")
+    if raw is None:
+        return None
+    if raw and not PBX_ID.fullmatch(raw):
+        raise invalid("pbx", "an office id: letters, digits, '.', '_' or '-'")
+    return raw
+
+
+def figures(request: web.Request) -> RollupFigures:
+    """The call figures of this request's office."""
+    return RollupFigures(store_of(request).db, office(request))
+
+
 async def summary(request: web.Request) -> web.Response:
-    """GET /api/crm/analytics/summary?from=&to=."""
+    """GET /api/crm/analytics/summary?from=&to=&pbx=."""
     await manager(request)
     config = config_of(request)
-    return ok(await analytics.summary(store_of(request).db, period_of(request), config.clock()))
+    db, pbx = store_of(request).db, office(request)
+    return ok(await analytics.summary(db, period_of(request), config.clock(), figures(request), pbx))
 
 
 async def funnel(request: web.Request) -> web.Response:
@@ -122,17 +140,35 @@ async def funnel(request: web.Request) -> web.Response:
 
 
 async def employees(request: web.Request) -> web.Response:
-    """GET /api/crm/analytics/employees?from=&to=&sort=&order=asc|desc."""
+    """GET /api/crm/analytics/employees?from=&to=&sort=&order=asc|desc&pbx=."""
     await manager(request)
     sort = query_choice(request, "sort", analytics.SORT_KEYS) or "answered"
     order = query_choice(request, "order", ("asc", "desc")) or "desc"
-    return ok(await analytics.employees(store_of(request).db, period_of(request), sort, order == "desc"))
+    db = store_of(request).db
+    return ok(await analytics.employees(db, period_of(request), sort, order == "desc", figures(request)))
 
 
 async def lines(request: web.Request) -> web.Response:
-    """GET /api/crm/analytics/lines?from=&to=: incoming calls per tracking number."""
+    """GET /api/crm/analytics/lines?from=&to=&pbx=: incoming calls per tracking number."""
     await manager(request)
-    return ok(await analytics.lines(store_of(request).db, period_of(request)))
+    return ok(await analytics.lines(store_of(request).db, period_of(request), figures(request)))
+
+
+async def offices_list(request: web.Request) -> web.Response:
+    """GET /api/crm/analytics/offices: the offices (PBX ids) with calls, for the `pbx` filter."""
+    await manager(request)
+    db = store_of(request).db
+    await rollups.ensure_current(db, zone(request))
+    return ok({"items": await offices.offices(db)})
+
+
+async def rebuild(request: web.Request) -> web.Response:
+    """POST /api/crm/analytics/rebuild: recount the rollups from the calls (after a restore)."""
+    await manager(request)
+    db = store_of(request).db
+    began = time.perf_counter()
+    await rollups.rebuild(db, zone(request))
+    return ok({"zone": rollups.zone_key(zone(request)), "seconds": round(time.perf_counter() - began, 3)})
 
 
 # -- tracking numbers ------------------------------------------------------------------------------
@@ -275,6 +311,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/crm/analytics/funnel", funnel)
     router.add_get("/api/crm/analytics/employees", employees)
     router.add_get("/api/crm/analytics/lines", lines)
+    router.add_get("/api/crm/analytics/offices", offices_list)
+    router.add_post("/api/crm/analytics/rebuild", rebuild)
     router.add_get("/api/crm/tracking-numbers", list_numbers)
     router.add_post("/api/crm/tracking-numbers", add_number)
     router.add_patch("/api/crm/tracking-numbers/{number}", rename_number)

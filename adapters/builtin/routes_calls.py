@@ -12,6 +12,7 @@ from adapters.builtin.db import Row
 from adapters.builtin.handlers import caller, config_of, ok, present_call, store_of
 from adapters.builtin.numbers import normalise
 from adapters.builtin.permissions import CHANGE, check_owner
+from adapters.builtin.routes_analytics import office
 from adapters.builtin.validate import (
     Field,
     page_of,
@@ -49,6 +50,7 @@ def call_filter(request: web.Request, principal: Principal) -> CallFilter:
         q=query.get("q", "").strip()[:100] or None,
         reason=query_choice(request, "reason", CALL_REASONS),
         closed_hours_first=bool(query_bool(request, "closed_hours_first")),
+        pbx=office(request),
     )
 
 

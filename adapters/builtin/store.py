@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from adapters.builtin import rollups
+from adapters.builtin import offices, rollups
 from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
@@ -54,6 +54,7 @@ class Store:
         await rollups.ensure_schema(self.db)
         await ensure_sms_schema(self.db)
         await ensure_mail_schema(self.db)
+        await offices.ensure_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:

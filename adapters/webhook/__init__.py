@@ -7,7 +7,7 @@ already done) and `X-Connector-Signature: sha256=<hex HMAC-SHA256 of the body wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector.crm import Adapter, AdapterContext
 from connector.settings_schema import Secret
@@ -26,6 +26,9 @@ class Settings:
     recordings: bool = True
     internal_calls: bool = False
     rate_limit: RateLimit | None = None
+    # A bearer token sent as `Authorization: Bearer ...`: the built-in CRM of another office
+    # takes this connector's calls at /api/crm/ingest with the token it issued for it.
+    token: Secret = field(default_factory=lambda: Secret(""))
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):

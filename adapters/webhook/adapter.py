@@ -28,7 +28,12 @@ class WebhookAdapter(Adapter):
         super().__init__(context)
         self.settings = settings
         self.client = WebhookClient(
-            context.session, settings.url, settings.secret.get(), settings.timeout, context.name
+            context.session,
+            settings.url,
+            settings.secret.get(),
+            settings.timeout,
+            context.name,
+            token=settings.token.get(),
         )
         capabilities = {Capability.LOG_CALL}
         if settings.recordings:

@@ -47,8 +47,16 @@ class WebhookClient:
     """Posts signed JSON bodies to one URL through the injected session."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, url: str, secret: str, timeout: float, name: str
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        secret: str,
+        timeout: float,
+        name: str,
+        *,
+        token: str = "",
     ) -> None:
+        self.token = token
         self.session = session
         self.url = url
         self.secret = secret
@@ -64,6 +72,7 @@ class WebhookClient:
             KEY_HEADER: key,
             EVENT_HEADER: event,
             SIGNATURE_HEADER: sign(self.secret, body),
+            **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
         }
         try:
             async with self.session.post(

@@ -106,6 +106,7 @@ class Call:
     reason: Reason | None = None  # why an unanswered call ended so (None when answered)
     voicemail_box: str | None = None  # the mailbox the call reached, if it did
     voicemail_left: bool = False  # whether the caller started a message there (after the beep)
+    pbx: str = ""  # the office (connector's pbx id) the call went through; "" when not stamped
 
     @property
     def voicemail(self) -> dict[str, Any] | None:
@@ -168,6 +169,7 @@ class Call:
             "intercepted_by": self.intercepted_by,
             "reason": self.reason.value if self.reason is not None else None,
             "voicemail": self.voicemail,
+            **({"pbx": self.pbx} if self.pbx else {}),
         }
 
 
@@ -206,6 +208,7 @@ def call_from_dict(data: dict[str, Any]) -> Call:
         reason=_reason(data.get("reason")),
         voicemail_box=(data.get("voicemail") or {}).get("mailbox"),
         voicemail_left=bool((data.get("voicemail") or {}).get("message_left", False)),
+        pbx=str(data.get("pbx") or ""),
     )
 
 
@@ -244,6 +247,7 @@ class LiveEvent:
     from_exten: str | None = None  # for TRANSFERRED
     client_name: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    pbx: str = ""  # the office the call goes through (see Call.pbx)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for WebSocket screen pop and `replay --events`."""
@@ -258,6 +262,7 @@ class LiveEvent:
             "did": self.did,
             "from_exten": self.from_exten,
             **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"pbx": self.pbx} if self.pbx else {}),
         }
 
 
@@ -274,6 +279,7 @@ def live_from_dict(data: dict[str, Any]) -> LiveEvent:
         did=data.get("did"),
         from_exten=data.get("from_exten"),
         extra=dict(data.get("extra") or {}),
+        pbx=str(data.get("pbx") or ""),
     )
 
 
