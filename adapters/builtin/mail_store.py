@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from adapters.builtin.db import Database, NotFoundError, Row, now_iso
+from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, now_iso
 from adapters.builtin.mail_parse import Attachment, Letter
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # a received file over this keeps its name and size only
@@ -99,6 +99,8 @@ class Mail:
     async def add_mailbox(self, fields: Mapping[str, Any]) -> Row:
         """Connect a mailbox."""
         values = {k: v for k, v in fields.items() if k in MAILBOX_FIELDS}
+        if await self.db.scalar("SELECT id FROM mailboxes WHERE address = ?", (values.get("address"),)):
+            raise ConflictError(f"почта {values.get('address')} уже подключена: измените её в настройках")
         values["created_at"] = now_iso()
         names = ", ".join(values)
         marks = ", ".join("?" for _ in values)
@@ -143,6 +145,19 @@ class Mail:
         )
         return int(found) if found is not None else None
 
+    async def _client_of_thread(self, letter: Letter) -> int | None:
+        """The client of the letters this one answers (a client writing back from another address)."""
+        parents = [p for p in (letter.in_reply_to, *letter.refs) if p][-20:]
+        if not parents:
+            return None
+        marks = ", ".join("?" for _ in parents)
+        found = await self.db.scalar(
+            f"SELECT client_id FROM mail_messages WHERE message_id IN ({marks}) AND client_id IS NOT NULL"
+            " ORDER BY sent_at DESC LIMIT 1",
+            parents,
+        )
+        return int(found) if found is not None else None
+
     async def adopt(self, client_id: int, addresses: list[str]) -> int:
         """Give `client_id` the unmatched letters from (or to) its addresses; how many it got."""
         moved = 0
@@ -166,7 +181,7 @@ class Mail:
         )
         if exists is not None:
             return None
-        client_id = await self.client_by_address(letter.from_addr)
+        client_id = await self.client_by_address(letter.from_addr) or await self._client_of_thread(letter)
         stored = [await self._store_file(a) for a in letter.attachments]
         async with self.db.transaction() as conn:
             cur = await conn.execute(

@@ -64,12 +64,13 @@ def resolve_secret(secret: str, env: str, file: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """One round's result: the folder's UIDVALIDITY, new letters by UID, the UID reached, skips."""
+    """One round's result: the folder's UIDVALIDITY, new letters by UID, the UID reached, and the
+    letters over the size limit by UID with their headers only."""
 
     uidvalidity: int
     letters: list[tuple[int, bytes]]
     last_uid: int
-    skipped: list[int]
+    skipped: list[tuple[int, bytes]]
     more: bool
 
 
@@ -124,14 +125,13 @@ def _fetch(conn: imaplib.IMAP4, folder: str, uidvalidity: int | None, last_uid: 
     uids = sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > last_uid)
     batch, more = uids[:BATCH], len(uids) > BATCH
     sizes = _sizes(conn, batch)
-    letters, skipped = [], []
+    letters: list[tuple[int, bytes]] = []
+    skipped: list[tuple[int, bytes]] = []
     for uid in batch:
-        if sizes.get(uid, 0) > MAX_LETTER_BYTES:
-            skipped.append(uid)
-            continue
-        raw = _body(conn, uid)
+        big = sizes.get(uid, 0) > MAX_LETTER_BYTES
+        raw = _body(conn, uid, "HEADER" if big else "")  # too big: its headers, to say it came
         if raw is not None:
-            letters.append((uid, raw))
+            (skipped if big else letters).append((uid, raw))
     return Fetched(validity, letters, batch[-1] if batch else last_uid, skipped, more)
 
 
@@ -155,8 +155,8 @@ def _sizes(conn: imaplib.IMAP4, uids: list[int]) -> dict[int, int]:
     return sizes
 
 
-def _body(conn: imaplib.IMAP4, uid: int) -> bytes | None:
-    _typ, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+def _body(conn: imaplib.IMAP4, uid: int, section: str = "") -> bytes | None:
+    _typ, data = conn.uid("FETCH", str(uid), f"(BODY.PEEK[{section}])")
     for item in data:
         if isinstance(item, tuple) and isinstance(item[1], bytes):
             return item[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,7 +19,15 @@ from typing import Any
 from adapters.builtin.db import Row
 from adapters.builtin.mail_parse import parse_letter
 from adapters.builtin.mail_store import Mail
-from adapters.builtin.mail_transport import Account, Fetched, MailError, fetch_new, resolve_secret, send
+from adapters.builtin.mail_transport import (
+    MAX_LETTER_BYTES,
+    Account,
+    Fetched,
+    MailError,
+    fetch_new,
+    resolve_secret,
+    send,
+)
 from connector import logs
 from connector.errors import StorageError
 
@@ -27,6 +36,10 @@ log = logs.get_logger(__name__)
 POLL_SECONDS = 60.0  # between fetch rounds; «Проверить почту» asks for one at once
 CLOSED_WAIT = 1.0  # while the CRM's database is not open yet (the daemon is starting)
 MAX_ROUNDS = 20  # back-to-back rounds of one mailbox while it still has more (20 × 50 letters)
+TOO_BIG = (
+    f"[Письмо больше {MAX_LETTER_BYTES // (1024 * 1024)} МБ не загружено в CRM:"
+    " откройте его в почтовом ящике.]"
+)
 
 Fetcher = Callable[[Account, str, int | None, int], Fetched]
 Sender = Callable[[Account, bytes, str, list[str]], Awaitable[str]]
@@ -141,17 +154,16 @@ class MailWorker:
             return 0, False
         self._recovered("imap", box)
         new = 0
-        for uid, raw in fetched.letters:
+        found = [(uid, raw, False) for uid, raw in fetched.letters]
+        found += [(uid, raw, True) for uid, raw in fetched.skipped]
+        for uid, raw, big in found:
             fallback = f"<uid{uid}.{fetched.uidvalidity}.{box['id']}@crm.invalid>"
             letter = await asyncio.to_thread(parse_letter, raw, fallback_id=fallback)
+            if big:  # kept as a notice with its sender and subject, so it is not lost silently
+                letter = dataclasses.replace(letter, body=TOO_BIG)
             new += await self.mail.save_incoming(mailbox_id, uid, letter) is not None
-        status = (
-            f"пропущены письма больше лимита: UID {', '.join(map(str, fetched.skipped))}"
-            if fetched.skipped
-            else ""
-        )
         await self.mail.record_check(
-            mailbox_id, status, uidvalidity=fetched.uidvalidity, last_uid=fetched.last_uid
+            mailbox_id, "", uidvalidity=fetched.uidvalidity, last_uid=fetched.last_uid
         )
         if new:
             log.info("mail.fetched", mailbox=box["address"], letters=new)

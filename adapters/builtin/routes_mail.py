@@ -128,7 +128,7 @@ async def write_letter(request: web.Request) -> web.Response:
     box = await _mailbox_for(request, principal, body, parent)
     client = await _client_for(request, body, parent)
     subject, text = await _texts(request, principal, body, parent, client)
-    to = _recipients(body, parent, box["address"])
+    to = _recipients(body, parent, client)
     draft = Draft(
         to=tuple(to), cc=tuple(body.get("cc") or ()), subject=subject, body=text, attachments=files,
         reply_to_id=parent["message_id"] if parent else "",
@@ -214,16 +214,19 @@ async def _client_for(request: web.Request, body: dict[str, Any], parent: Row | 
     return await store.clients.get(client_id) if client_id else None
 
 
-def _recipients(body: dict[str, Any], parent: Row | None, own: str) -> list[str]:
+def _recipients(body: dict[str, Any], parent: Row | None, client: Row | None) -> list[str]:
+    """Whom to: as written, else the answered letter's other side, else the client's first address."""
     to = body.get("to") or []
     if not to and parent is not None:
         to = [parent["from_addr"]] if parent["direction"] == "in" else parent["to_addrs"].split(", ")
+    if not to and client is not None:
+        to = client["emails"][:1]
     try:
         clean = [check_address(a) for a in to if a]
     except LetterError as exc:
         raise invalid("to", str(exc)) from exc
     if not clean:
-        raise invalid("to", "кому отправить письмо?")
+        raise invalid("to", "кому отправить письмо? У клиента нет адреса: укажите его")
     return clean
 
 

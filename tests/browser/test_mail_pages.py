@@ -92,3 +92,44 @@ async def test_a_clients_letter_is_read_on_the_card_and_answered(
     await page.get_by_test_id("nav-mail").click()
     await expect(page.get_by_test_id("letters")).to_contain_text("Счёт на оплату № 17", timeout=TIMEOUT)
     await shot(page, "mail-section")
+
+
+async def test_the_admin_connects_a_mailbox_with_its_servers_and_switches_it_off(
+    page: Any, crm: CrmServer, dovecot: Dovecot, smtp: Smtp
+) -> None:
+    from playwright.async_api import expect
+
+    msg = EmailMessage()
+    msg["From"] = "Ольга Смирнова <olga@newco.ru>"
+    msg["Subject"] = "Сколько стоит доставка?"
+    msg.set_content("Добрый день! Сколько стоит доставка в Казань?")
+    dovecot.deliver(msg)
+    await sign_in(page, crm, "200")
+    await page.goto(f"{crm.url}/crm/#/mail")
+    await page.get_by_test_id("mail-connect").click()
+    dialog = page.get_by_test_id("mailbox-dialog")
+    await dialog.get_by_test_id("mailbox-address").fill(dovecot.user)
+    await dialog.get_by_test_id("mailbox-password").fill(dovecot.password)
+    await dialog.locator("summary").click()
+    for name, value in (("imap_host", "127.0.0.1"), ("imap_port", str(dovecot.port)),
+                        ("smtp_host", "127.0.0.1"), ("smtp_port", str(smtp.port))):  # fmt: skip
+        await dialog.locator(f'[name="{name}"]').fill(value)
+    for name in ("imap_security", "smtp_security"):
+        await dialog.locator(f'select[name="{name}"]').select_option("none")
+    await shot(page, "mail-connect-dialog")
+    await dialog.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("mailbox-table")).to_contain_text(dovecot.user, timeout=TIMEOUT)
+    await page.get_by_test_id("mailbox-check").click()
+    await page.get_by_test_id("mail-tabs").get_by_text("От неизвестных").click()
+    await expect(page.get_by_test_id("letters")).to_contain_text("Сколько стоит доставка?", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("mailbox-table")).to_contain_text("проверено", timeout=TIMEOUT)
+    await shot(page, "mail-connected")
+    [box] = await crm.store.mail.mailboxes()
+    assert box["password_stored"] == 1 and box["imap_port"] == dovecot.port
+
+    await page.get_by_test_id("mailbox-toggle").click()
+    await page.get_by_test_id("confirm").get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("mailbox-table")).to_contain_text("отключён", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("letters")).to_contain_text("Сколько стоит доставка?")
+    await shot(page, "mail-switched-off")
+    assert not (await crm.store.mail.mailboxes())[0]["enabled"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from structlog.testing import capture_logs
 
 from adapters.builtin.mail_compose import Draft, build_message, message_id_of
@@ -56,6 +57,8 @@ async def connect(http: aiohttp.ClientSession, server: CrmServer, dovecot: Dovec
         "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_security": "none", "folder": folder,
         **extra,
     }  # fmt: skip
+    if "password_env" in extra or "password_file" in extra:
+        del body["password"]
     status, box = await api(http, server, "POST", "/mailboxes", body, ext=ADMIN)
     assert status == 201, box
     return box
@@ -386,3 +389,78 @@ async def test_a_personal_mailbox_hides_its_letters_except_those_with_clients(
     mine = {i["subject"] for i in (await api(http, server, "GET", "/mail"))[1]["items"]}
     theirs = {i["subject"] for i in (await api(http, server, "GET", "/mail", ext=OTHER))[1]["items"]}
     assert mine == {"По договору", "Личное"} and theirs == {"По договору"}
+
+
+async def test_a_client_answering_from_another_address_lands_on_their_card_by_the_thread(
+    server: CrmServer, http: aiohttp.ClientSession, dovecot: Dovecot, smtp: Smtp
+) -> None:
+    client = await server.store.clients.create("Иван Петров", [], email="ivan@romashka.ru")
+    await connect(http, server, dovecot, smtp.port)
+    status, sent = await api(http, server, "POST", "/mail", {"client_id": client, "subject": "Договор",
+                                                             "body": "Высылаю договор."})  # fmt: skip
+    assert status == 202 and sent["to_addrs"] == "ivan@romashka.ru"
+    await until(lambda: _state(server, sent["id"], "sent"), "the letter to be sent")
+    box = (await api(http, server, "GET", "/mailboxes"))[1]["items"][0]
+    answer = letter("Иван (личная почта) <ivan.petrov@private.ru>", "Re: Договор", "Подписал.",
+                    In_Reply_To=sent["message_id"], References=sent["message_id"])  # fmt: skip
+    dovecot.deliver(answer, box["folder"])
+    await check(http, server, box)
+    _, feed = await api(http, server, "GET", f"/clients/{client}/feed?kind=mail")
+    assert sorted(i["text"] for i in feed["items"]) == ["Re: Договор", "Договор"]
+
+
+async def test_a_password_from_the_environment_or_a_file_works_and_is_never_shown(
+    server: CrmServer, http: aiohttp.ClientSession, dovecot: Dovecot, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CRM_MAIL_PASSWORD", dovecot.password)
+    secret_file = tmp_path / "mail.secret"
+    secret_file.write_text(dovecot.password + "\n", encoding="utf-8")
+    box = await connect(http, server, dovecot, free_port(), password_env="CRM_MAIL_PASSWORD")
+    for source in ({"password_env": "CRM_MAIL_PASSWORD"}, {"password_file": str(secret_file)}):
+        await api(http, server, "PATCH", f"/mailboxes/{box['id']}", source, ext=ADMIN)
+        dovecot.deliver(letter("olga@newco.ru", f"Пароль из {next(iter(source))}", "…"), box["folder"])
+        result = await check(http, server, box)
+        assert result["mailbox"]["status"] == "", result
+        _, listed = await api(http, server, "GET", "/mailboxes", ext=ADMIN)
+        assert dovecot.password not in repr(listed)
+        assert listed["items"][0]["password_stored"] == 0
+    _, letters = await api(http, server, "GET", "/mail?unmatched=1")
+    assert {i["subject"] for i in letters["items"]} == {"Пароль из password_env", "Пароль из password_file"}
+    monkeypatch.delenv("CRM_MAIL_PASSWORD")
+    await api(
+        http, server, "PATCH", f"/mailboxes/{box['id']}", {"password_env": "CRM_MAIL_PASSWORD"}, ext=ADMIN
+    )
+    status = (await check(http, server, box))["mailbox"]["status"]
+    assert "переменная окружения CRM_MAIL_PASSWORD не задана" in status
+    status, problem = await api(http, server, "POST", "/mailboxes", {"address": dovecot.user.upper(),
+                                "password": "x", "imap_host": "h", "imap_port": 1, "smtp_host": "h",
+                                "smtp_port": 1}, ext=ADMIN)  # fmt: skip
+    assert status == 409 and "уже подключена" in problem["detail"]
+
+
+async def test_files_and_letters_over_the_limits_are_kept_as_names_or_skipped_not_lost_silently(
+    server: CrmServer, http: aiohttp.ClientSession, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.builtin import mail_store, mail_transport
+
+    monkeypatch.setattr(mail_store, "MAX_ATTACHMENT_BYTES", 1000)
+    monkeypatch.setattr(mail_transport, "MAX_LETTER_BYTES", 50_000)
+    box = await connect(http, server, dovecot, free_port())
+    with_file = letter("olga@newco.ru", "Прайс", "Прайс во вложении.")
+    with_file.add_attachment(b"x" * 2000, maintype="application", subtype="pdf", filename="прайс.pdf")
+    huge = letter("olga@newco.ru", "Огромное письмо", "…")
+    huge.add_attachment(b"y" * 60_000, maintype="application", subtype="zip", filename="архив.zip")
+    dovecot.deliver(with_file, box["folder"])
+    dovecot.deliver(huge, box["folder"])
+    await check(http, server, box)
+    _, letters = await api(http, server, "GET", "/mail")
+    subjects = {i["subject"]: i["id"] for i in letters["items"]}
+    assert set(subjects) == {"Прайс", "Огромное письмо"}
+    _, huge_kept = await api(http, server, "GET", f"/mail/{subjects['Огромное письмо']}")
+    assert "не загружено в CRM" in huge_kept["body"] and huge_kept["attachments"] == []
+    _, full = await api(http, server, "GET", f"/mail/{subjects['Прайс']}")
+    [file] = full["attachments"]
+    assert (file["name"], file["size"], file["stored"]) == ("прайс.pdf", 2000, 0)
+    status, problem = await api(http, server, "GET", f"/mail/attachments/{file['id']}")
+    assert status == 410 and "больше лимита" in problem["detail"]

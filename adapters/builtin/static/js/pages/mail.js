@@ -6,7 +6,7 @@ import { h, debounce, fill } from "../dom.js";
 import { dateTime, when } from "../format.js";
 import { icon } from "../icons.js";
 import { mayUse } from "../shell.js";
-import { badge, button, empty, failure, field, formDialog, loading, pager, select, table, tabs, toast, toastError } from "../ui.js";
+import { badge, button, confirmDialog, empty, failure, field, formDialog, pager, select, table, tabs, toast, toastError } from "../ui.js";
 
 const STATUS = { queued: ["в очереди", "warning"], sending: ["отправляется", "warning"], sent: ["отправлено", "success"], dead: ["не отправлено", "danger"] };
 const SECURITY = [["ssl", "SSL/TLS"], ["starttls", "STARTTLS"], ["none", "без шифрования"]];
@@ -71,15 +71,21 @@ function mailboxPanel(data, reload) {
         : badge(b.checked_at ? `проверено ${when(b.checked_at)}` : "ждёт проверки", b.checked_at ? "success" : "") },
       { label: "", cell: (b) => h("span", { class: "btn-row" },
         b.enabled ? button("Проверить почту", () => check(b, reload), { size: "sm", testid: "mailbox-check" }) : null,
-        admin ? button("Сменить пароль", () => passwordDialog(b).then((ok) => ok && reload()), { size: "sm" }) : null,
-        admin ? button(b.enabled ? "Отключить" : "Включить", () => api(`/mailboxes/${b.id}`, { method: "PATCH", body: { enabled: !b.enabled } }).then(reload).catch(toastError), { size: "sm" }) : null) },
+        admin ? button("Изменить адрес или пароль", () => passwordDialog(b).then((ok) => ok && reload()), { size: "sm", testid: "mailbox-edit" }) : null,
+        admin ? button(b.enabled ? "Отключить" : "Включить", () => toggle(b, reload), { size: "sm", testid: "mailbox-toggle" }) : null) },
     ], data.items, { testid: "mailbox-table" }));
+}
+
+// Manual §2.5 «Как отключить интеграцию»: the letters stay, new ones stop until it is switched on again.
+async function toggle(box, reload) {
+  if (box.enabled && !(await confirmDialog("Отключить почту?", `Полученные письма останутся в CRM, новые с ${box.address} перестанут появляться, пока вы снова не включите почту.`, { submit: "Отключить", danger: true }))) return;
+  try { await api(`/mailboxes/${box.id}`, { method: "PATCH", body: { enabled: !box.enabled } }); reload(); } catch (err) { toastError(err); }
 }
 
 async function check(box, reload) {
   try {
     const result = await api(`/mailboxes/${box.id}/check`, { method: "POST" });
-    toast(result.mailbox.status || `Новых писем: ${result.new}`, { kind: result.mailbox.status ? "danger" : "success" });
+    toast(result.mailbox.status || (result.new ? `Почта проверена: новых писем ${result.new}` : "Почта проверена"), { kind: result.mailbox.status ? "danger" : "success" });
     reload();
   } catch (err) { toastError(err); }
 }
@@ -108,9 +114,17 @@ async function connectDialog() {
   } });
 }
 
+// Manual §2.5 «Как изменить электронный адрес»: a new address (or the same) and its password.
 function passwordDialog(box) {
-  return formDialog(`Пароль ${box.address}`, [field("Новый пароль (или пароль приложения)", h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" }))],
-    { onSubmit: async (v) => { await api(`/mailboxes/${box.id}`, { method: "PATCH", body: { password: v.password } }); return true; } });
+  return formDialog("Изменить адрес или пароль", [
+    field("Адрес электронной почты", h("input", { name: "address", type: "email", required: true, value: box.address, "data-testid": "mailbox-new-address" })),
+    field("Пароль (или пароль приложения)", h("input", { name: "password", type: "password", required: true, autocomplete: "new-password" })),
+  ], { onSubmit: async (v) => {
+    const body = { password: v.password };
+    if (v.address.toLowerCase() !== box.address) Object.assign(body, { address: v.address, login: v.address });
+    await api(`/mailboxes/${box.id}`, { method: "PATCH", body });
+    return true;
+  } });
 }
 
 // A letter in a dialog: headers, text, files, the thread, and what can be done with it.
