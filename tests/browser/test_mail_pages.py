@@ -127,6 +127,18 @@ async def test_the_admin_connects_a_mailbox_with_its_servers_and_switches_it_off
     [box] = await crm.store.mail.mailboxes()
     assert box["password_stored"] == 1 and box["imap_port"] == dovecot.port
 
+    await page.get_by_test_id("mail-templates").click()
+    templates = page.get_by_test_id("templates-dialog")
+    await templates.get_by_test_id("template-name").fill("Стоимость доставки")
+    await templates.get_by_test_id("template-subject").fill("Доставка для {{компания}}")
+    await templates.get_by_test_id("template-body").fill("{{клиент}}, доставка в ваш город — 500 ₽.")
+    await templates.get_by_test_id("template-save").click()
+    listed = templates.get_by_test_id("template-list")
+    await expect(listed).to_contain_text("Стоимость доставки", timeout=TIMEOUT)
+    await shot(page, "mail-templates")
+    await page.keyboard.press("Escape")
+    assert [t["subject"] for t in await crm.store.mail.templates()] == ["Доставка для {{компания}}"]
+
     await page.get_by_test_id("mailbox-toggle").click()
     await page.get_by_test_id("confirm").get_by_test_id("dialog-submit").click()
     await expect(page.get_by_test_id("mailbox-table")).to_contain_text("отключён", timeout=TIMEOUT)

@@ -46,6 +46,7 @@ export async function showMail(view) {
   fill(view, h("div", { class: "page" },
     h("div", { class: "page-head" }, h("h1", { text: "Почта" }),
       h("span", { class: "btn-row" }, button("Написать письмо", () => writeDialog({ onSent: load }), { kind: "primary", testid: "mail-write" }),
+        mayUse("admin") ? button("Шаблоны писем", () => templatesDialog(), { testid: "mail-templates" }) : null,
         mayUse("admin") ? button("Подключить почту", () => connectDialog().then((ok) => ok && loadBoxes()), { testid: "mail-connect" }) : null)),
     boxes,
     h("section", { class: "panel" },
@@ -112,6 +113,36 @@ async function connectDialog() {
     toast("Почта подключена: письма появятся после проверки", { kind: "success" });
     return true;
   } });
+}
+
+// Letter templates (admin): name, subject and text with the client's fields as {{поле}}.
+async function templatesDialog() {
+  const { body } = modal("Шаблоны писем", "templates-dialog");
+  const load = async () => {
+    const data = await api("/mail-templates");
+    const fields = Object.entries(data.placeholders).map(([k, v]) => `{{${k}}} — ${v}`).join(", ");
+    const form = h("form", { class: "composer", "data-testid": "template-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const f = e.target.elements;
+      try {
+        await api("/mail-templates", { method: "POST", body: { name: f.name.value.trim(), subject: f.subject.value.trim(), body: f.body.value } });
+        toast("Шаблон сохранён", { kind: "success", timeout: 2000 });
+        load();
+      } catch (err) { toastError(err); }
+    } },
+      h("input", { name: "name", required: true, placeholder: "Название шаблона", "aria-label": "Название шаблона", "data-testid": "template-name" }),
+      h("input", { name: "subject", placeholder: "Тема", "aria-label": "Тема", "data-testid": "template-subject" }),
+      h("textarea", { name: "body", rows: 5, placeholder: "Текст", "aria-label": "Текст", "data-testid": "template-body" }),
+      h("p", { class: "muted small", text: `Поля: ${fields}.` }),
+      h("div", { class: "btn-row" }, button("Добавить шаблон", null, { type: "submit", kind: "primary", testid: "template-save" })));
+    fill(body,
+      data.items.length ? h("ul", { class: "mini-list", "data-testid": "template-list" }, data.items.map((t) => h("li", {},
+        h("span", {}, h("b", { text: t.name }), h("div", { class: "muted small", text: t.subject })),
+        button("Удалить", () => api(`/mail-templates/${t.id}`, { method: "DELETE" }).then(load).catch(toastError), { size: "sm", kind: "ghost" }))))
+        : h("p", { class: "muted", text: "Шаблонов пока нет." }),
+      form);
+  };
+  load().catch((err) => fill(body, failure(err, load)));
 }
 
 // Manual §2.5 «Как изменить электронный адрес»: a new address (or the same) and its password.
