@@ -1,9 +1,8 @@
 """The reports' call figures read from the rollups (rollups.py): a period is whole months + odd days.
 
-Everything but unique callers is a sum of counters, so a year reads a few thousand counter rows
-however many calls it had. Unique callers are a distinct count, which no per-day counter can add
-up exactly; they still come from the calls (the calls_report_callers covering index).
-`pbx` narrows every figure to one office.
+Everything is a sum of counters, so a year reads a few thousand counter rows however many calls
+it had; unique callers come from the (day, previous day) counters of rollup_callers.py. `pbx`
+narrows every figure to one office (unique callers then count that office's calls).
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ class RollupFigures:
     async def ready(self, tz: tzinfo) -> None:
         """Build the rollups if they were never built, or were counted in another time zone."""
         await rollups.ensure_current(self.db, tz)
+        await rollups.ensure_scopes(self.db, tz)
 
     def _span(self, period: Period) -> tuple[str, list[Any]]:
         months, days = rollups.month_spans(period.first, period.last)
@@ -154,14 +154,17 @@ class RollupFigures:
         """Calls, answered and unique callers per tracking number."""
         dids = spellings(numbers)
         calls = await self._line_calls(dids, period)
-        callers = await self._callers(dids, period)
+        callers = await self._callers(dids, period) if self.pbx is not None else {}
         out: dict[str, Row] = {}
         for number in numbers:
             counts = calls.get(_plus(number))
             if not counts or not counts[0]:
                 continue
+            kept = await rollups.unique_callers(self.db, [number], period) if self.pbx is None else None
             parts = callers.get(_plus(number), [])
-            if len(parts) > 1:  # stored both with and without '+': count each caller once
+            if kept is not None:
+                unique = kept
+            elif len(parts) > 1:  # stored both with and without '+': count each caller once
                 unique = (await self._unique(spellings([number]), period))["unique_callers"]
             else:
                 unique = int(parts[0]["n"]) if parts else 0
@@ -175,7 +178,10 @@ class RollupFigures:
         """The totals over all tracking numbers: one caller who rang two numbers counts once."""
         dids = spellings(numbers)
         calls = await self._line_calls(dids, period)
-        unique = (await self._unique(dids, period))["unique_callers"] if calls else 0
+        kept = await rollups.unique_callers(self.db, numbers, period) if self.pbx is None else None
+        if kept is None:
+            kept = (await self._unique(dids, period))["unique_callers"] if calls else 0
+        unique = kept
         return {
             "calls": sum(c[0] for c in calls.values()),
             "answered": sum(c[1] for c in calls.values()),

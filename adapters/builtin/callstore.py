@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.builtin import rollups
+from adapters.builtin import rollup_callers, rollups
 from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import Clients
@@ -172,6 +172,12 @@ class Calls:
         async with self.db.transaction() as conn:
             zone = await rollups.built_zone(conn)  # None: never built, the first report builds them
             before = await rollups.call_facts(conn, call.id) if zone else None
+            # Unique callers: the days of the caller(s) this call touches, before and after it is filed.
+            callers = await rollup_callers.pairs_of(conn, call.id) if zone else set()
+            if zone and call.direction is Direction.INBOUND:
+                callers |= await rollup_callers.pairs_for(conn, phone, call.did)
+            days = rollup_callers.Days(zone) if zone else None
+            callers_before = await rollup_callers.days_of(conn, callers, days) if days else {}
             await conn.execute(
                 "INSERT INTO calls (id, direction, phone, client_id, did, started_at, answered_at, ended_at,"
                 " disposition, talk_seconds, wait_seconds, employee, recording, record, reason, pbx)"
@@ -196,6 +202,9 @@ class Calls:
                 rollups.count_call(deltas, before, -1)
                 rollups.count_call(deltas, await rollups.call_facts(conn, call.id), 1)
                 await deltas.apply(conn)
+            if days is not None:
+                after = await rollup_callers.days_of(conn, callers, days)
+                await rollup_callers.apply_change(conn, callers_before, after)
         return await self.get(call.id)
 
     async def set_recording(self, call_id: str, path: str) -> None:

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 from weakref import WeakSet
 
+from adapters.builtin import rollups
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.periods import Period
@@ -214,6 +215,9 @@ async def unique_callers(db: Database, numbers: Sequence[str], period: Period) -
     dids = spellings(numbers)
     if not dids:
         return 0
+    kept = await rollups.unique_callers(db, numbers, period)  # the counters, when they keep these lines
+    if kept is not None:
+        return kept
     marks = ", ".join("?" for _ in dids)
     value = await db.scalar(
         f"SELECT COUNT(DISTINCT phone) FROM calls WHERE did IN ({marks})"

@@ -21,10 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from adapters.builtin import rollup_callers
 from adapters.builtin.db import Database, now_iso
+
+if TYPE_CHECKING:
+    from adapters.builtin.periods import Period
 
 # The columns of `calls` a call's counters depend on (and their order in FACTS_SQL).
 FACTS = "direction, did, started_at, disposition, employee, reason, talk_seconds, pbx"
@@ -99,6 +103,8 @@ class Deltas:
         for span, key in (("d", day), ("m", month)):
             k = (span, key, pbx, direction, did, disposition, reason or "")
             self.lines[k] = self.lines.get(k, 0) + sign
+            if direction == "internal":  # employee results count calls with clients only
+                continue
             e = (span, key, pbx, employee, direction, disposition, line_did)
             counts = self.employees.setdefault(e, [0, 0])
             counts[0] += sign
@@ -174,6 +180,7 @@ async def rebuild(db: Database, tz: tzinfo, *, force: bool = True) -> bool:
         for table in ("rollup_lines", "rollup_employees", "rollup_missed"):
             await conn.execute(f"DELETE FROM {table}")
         await deltas.apply(conn)
+        await rollup_callers.rebuild_all(conn, tz)
         await conn.execute(
             "INSERT INTO rollup_state (id, zone, built_at) VALUES (1, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET zone = excluded.zone, built_at = excluded.built_at",
@@ -187,6 +194,23 @@ async def ensure_current(db: Database, tz: tzinfo) -> None:
     row = await db.fetch_one("SELECT zone FROM rollup_state WHERE id = 1")
     if row is None or row["zone"] != zone_key(tz):
         await rebuild(db, tz, force=False)
+
+
+async def unique_callers(db: Database, numbers: Iterable[str], period: Period) -> int | None:
+    """Distinct callers of `numbers` in the period from the counters; None when they do not keep
+    that set of lines or count days in another zone (the caller then counts the calls)."""
+    if await db.scalar("SELECT zone FROM rollup_state WHERE id = 1") != zone_key(period.tz):
+        return None
+    return await rollup_callers.unique(db, numbers, period.first.toordinal(), period.last.toordinal())
+
+
+async def ensure_scopes(db: Database, tz: tzinfo) -> None:
+    """Keep unique callers for each tracking number, all of them, and each campaign's numbers."""
+    numbers = [r["number"] for r in await db.fetch_all("SELECT number FROM tracking_numbers")]
+    campaigns: dict[int, list[str]] = {}
+    for r in await db.fetch_all("SELECT campaign_id, number FROM campaign_numbers"):
+        campaigns.setdefault(r["campaign_id"], []).append(r["number"])
+    await rollup_callers.ensure_scopes(db, tz, [*([n] for n in numbers), numbers, *campaigns.values()])
 
 
 def month_spans(first: Any, last: Any) -> tuple[list[str], list[str]]:

@@ -45,3 +45,26 @@ CREATE TABLE IF NOT EXISTS rollup_missed (
     calls       INTEGER NOT NULL,
     PRIMARY KEY (span, day, pbx, extension)
 );
+
+-- Unique callers, which no per-day counter can add up: for each set of lines ("scope": one
+-- tracking number, all of them, a campaign's numbers) each caller's distinct local days are
+-- counted as (day, the caller's previous day on that scope). A caller is new in period a..b on
+-- its first day there, i.e. a day in a..b whose previous day is before a, so
+--   unique callers = SUM(calls) WHERE day_no BETWEEN a AND b AND prev_no < a.
+-- Days are date ordinals (prev_no 0: no earlier day). Rows grow with days², never with calls.
+CREATE TABLE IF NOT EXISTS rollup_scopes (
+    id          INTEGER PRIMARY KEY,
+    key         TEXT NOT NULL UNIQUE       -- its numbers, sorted, comma-separated
+);
+CREATE TABLE IF NOT EXISTS rollup_scope_numbers (
+    scope_id    INTEGER NOT NULL REFERENCES rollup_scopes(id) ON DELETE CASCADE,
+    number      TEXT NOT NULL,             -- E.164 with '+', as tracking_numbers.number
+    PRIMARY KEY (number, scope_id)
+);
+CREATE TABLE IF NOT EXISTS rollup_callers (
+    scope_id    INTEGER NOT NULL REFERENCES rollup_scopes(id) ON DELETE CASCADE,
+    day_no      INTEGER NOT NULL,
+    prev_no     INTEGER NOT NULL,
+    calls       INTEGER NOT NULL,
+    PRIMARY KEY (scope_id, day_no, prev_no)
+);

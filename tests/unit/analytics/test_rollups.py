@@ -63,10 +63,21 @@ async def _fill(store: Store) -> None:
     for name, ext, role, token in EMPLOYEES:
         if ext != "200":
             await store.employees.create(name, ext, role, token)
+    for name, numbers in (("Осень", (SITE, YANDEX)), ("Инста", (INSTAGRAM,))):
+        await store.db.write(
+            "INSERT INTO campaigns (name, starts_on, budget, created_at) VALUES (?, '2025-10-01', 1000, '')",
+            (name,),
+        )
+        for number in numbers:
+            await store.db.write(
+                "INSERT INTO campaign_numbers (campaign_id, number)"
+                " SELECT id, ? FROM campaigns WHERE name = ?",
+                (number, name),
+            )
     calls = [_call(rng, n) for n in range(240)]
     for call, office in calls[:120]:  # before the rollups exist
         await store.calls.save(call, office)
-    await rollups.ensure_current(store.db, MSK)
+    await RollupFigures(store.db).ready(MSK)  # builds them, unique-caller scopes too
     for call, office in calls[120:]:  # kept current by each save
         await store.calls.save(call, office)
     for call, _ in calls[::7]:  # filed again, changed
@@ -91,8 +102,8 @@ async def _reports(db: Database, period: Period, figures: Any) -> dict[str, Any]
 
 async def _counters(db: Database) -> dict[str, list[Any]]:
     out = {}
-    for table in ("rollup_lines", "rollup_employees", "rollup_missed"):
-        rows = await db.fetch_all(f"SELECT * FROM {table} WHERE calls <> 0 ORDER BY 1, 2, 3, 4, 5")
+    for table in ("rollup_lines", "rollup_employees", "rollup_missed", "rollup_callers"):
+        rows = await db.fetch_all(f"SELECT * FROM {table} WHERE calls <> 0")
         out[table] = sorted(tuple(r.values()) for r in rows)
     return out
 
@@ -104,8 +115,11 @@ async def test_every_report_from_rollups_equals_counting_the_calls(tmp_path: Pat
         db = store.db
         for period in PERIODS:
             assert await _reports(db, period, None) == await _reports(db, period, ScanFigures(db)), period
-        reasons = (await analytics.summary(db, PERIODS[3], NOW))["calls"]["missed_by_reason"]
-        assert len(reasons) > 4  # the data set has missed calls of several reasons (and "unknown")
+        whole = await analytics.summary(db, PERIODS[3], NOW)
+        assert len(whole["calls"]["missed_by_reason"]) > 4  # several reasons (and "unknown")
+        assert [c["unique_callers"] > 0 for c in whole["campaigns"]["items"]] == [True, True]
+        kept = await rollups.unique_callers(db, [SITE, YANDEX], PERIODS[1])  # the campaign's lines
+        assert kept is not None and kept > 0
         kept = await _counters(db)
         assert await rollups.rebuild(db, MSK)
         assert await _counters(db) == kept  # what the saves kept is what a recount finds
