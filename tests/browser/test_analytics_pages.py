@@ -152,3 +152,18 @@ async def test_an_import_is_checked_run_and_undone_on_the_import_page(
     await imports.get_by_role("button", name="Отменить импорт").click()
     await expect(imports.locator("tbody tr").first).to_contain_text("отменён", timeout=TIMEOUT)
     assert (await crm.get("/api/crm/clients", kind="client"))["total"] == 4  # the data set's own four
+
+
+async def test_the_office_filter_narrows_the_summary_to_one_pbx(page: Any, crm: Server) -> None:
+    from playwright.async_api import expect
+
+    from tests.unit.analytics.dataset import SITE, msk
+    from tests.unit.builtin.helpers import make_call
+
+    await crm.store.calls.save(make_call("o1", "+79160000071", did=SITE, start=msk(11, 12, 10)), "spb")
+    await crm.store.calls.save(make_call("o2", "+79160000072", did=SITE, start=msk(11, 12, 11)), "ekb")
+    await open_analytics(page, crm)
+    await expect(page.get_by_test_id("kpi-incoming").locator("b")).to_have_text("8 / 4", timeout=TIMEOUT)
+    await page.get_by_test_id("period-pbx").select_option("spb")
+    await page.get_by_test_id("period").locator("button[type=submit]").click()
+    await expect(page.get_by_test_id("kpi-incoming").locator("b")).to_have_text("1 / 0", timeout=TIMEOUT)

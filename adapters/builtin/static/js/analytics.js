@@ -13,8 +13,17 @@ const an = { me: null, sort: "answered", order: "desc" };
 function periodQuery() {
   const form = document.getElementById("period");
   const params = new URLSearchParams();
-  for (const name of ["from", "to"]) if (form.elements[name].value) params.set(name, form.elements[name].value);
+  for (const name of ["from", "to", "pbx"]) if (form.elements[name].value) params.set(name, form.elements[name].value);
   return params;
+}
+
+// Offices (many PBXs, one CRM): the filter shows only when calls came from more than one.
+async function showOffices() {
+  const offices = (await api("/analytics/offices")).items;
+  if (offices.length < 2) return;
+  const select = document.getElementById("period").elements.pbx;
+  for (const pbx of offices.filter(Boolean)) select.append(h("option", { value: pbx, text: pbx }));
+  document.getElementById("an-office").hidden = false;
 }
 
 function showPeriod(period) {
@@ -406,6 +415,7 @@ async function boot() {
   document.getElementById("period").addEventListener("submit", (event) => { event.preventDefault(); route(); });
   window.addEventListener("hashchange", route);
   route();
+  showOffices().catch(() => {});  // the reports work without the filter
 }
 
 boot();
