@@ -189,8 +189,8 @@ def _direct(store: Store, period: Period) -> dict[str, Direct]:
     async def lines(f: Any) -> object:
         return await analytics.lines(db, period, f)
 
-    async def campaigns(f: Any) -> object:  # unique callers: from the calls either way
-        return await Campaigns(db).in_period(period, NOW.date())
+    async def campaigns(f: Any) -> object:
+        return await Campaigns(db).in_period(period, NOW.date(), f.unique_callers)
 
     return {
         "summary": summary,

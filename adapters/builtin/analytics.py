@@ -9,6 +9,7 @@ success = (closed − lost) / closed. Call figures come from a `CallFigures` sou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -47,6 +48,7 @@ class CallFigures(Protocol):
     async def missed_by_employee(self, period: Period) -> dict[str, int]: ...
     async def line_counts(self, numbers: list[str], period: Period) -> dict[str, Row]: ...
     async def lines_total(self, numbers: list[str], period: Period) -> Row: ...
+    async def unique_callers(self, numbers: Sequence[str], period: Period) -> int: ...
 
 
 async def _figures(db: Database, period: Period, figures: CallFigures | None) -> CallFigures:
@@ -61,7 +63,7 @@ async def summary(
     """New clients, deals, calls and campaign costs of the period; tracking-number call charts."""
     source = await _figures(db, period, figures)
     dids = await tracking_dids(db)
-    campaigns = await Campaigns(db).in_period(period, now.astimezone(period.tz).date())
+    campaigns = await Campaigns(db).in_period(period, now.astimezone(period.tz).date(), source.unique_callers)
     spent = [c["spend"] for c in campaigns if c["spend"] is not None]
     return {
         "period": period.as_dict(),

@@ -34,6 +34,15 @@ class RollupFigures:
         await rollups.ensure_current(self.db, tz)
         await rollups.ensure_scopes(self.db, tz)
 
+    async def unique_callers(self, numbers: Sequence[str], period: Period) -> int:
+        """Distinct callers of `numbers` in the period: the counters, else (an office) the calls."""
+        kept = await rollups.unique_callers(self.db, numbers, period) if self.pbx is None else None
+        if kept is not None:
+            return kept
+        dids = spellings(numbers)
+        row = await self._unique(dids, period) if dids else {"unique_callers": 0}
+        return int(row["unique_callers"])
+
     def _span(self, period: Period) -> tuple[str, list[Any]]:
         months, days = rollups.month_spans(period.first, period.last)
         sql = f"((span = 'm' AND day IN ({marks(months)})) OR (span = 'd' AND day IN ({marks(days)})))"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from adapters.builtin.campaigns import spellings
+from adapters.builtin.campaigns import count_unique_callers, spellings
 from adapters.builtin.db import Database, Row, iso
 from adapters.builtin.periods import Period
 
@@ -31,6 +31,10 @@ class ScanFigures:
 
     async def ready(self, tz: Any) -> None:
         """Nothing to prepare: the calls are always current."""
+
+    async def unique_callers(self, numbers: Sequence[str], period: Period) -> int:
+        """Distinct callers of `numbers` in the period (a campaign's leads)."""
+        return await count_unique_callers(self.db, numbers, period)
 
     async def call_totals(self, period: Period, dids: list[str]) -> dict[str, Any]:
         """Incoming, answered, missed, outgoing and tracking-number calls, missed by reason."""

@@ -9,7 +9,7 @@ overlap it, and a campaign with no end date ends today.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -20,6 +20,8 @@ from adapters.builtin import rollups
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.periods import Period
+
+Counter = Callable[[Sequence[str], Period], Awaitable[int]]
 
 _READY: WeakSet[Database] = WeakSet()
 
@@ -179,8 +181,12 @@ class Campaigns:
         await self.get(campaign_id)
         await self.db.write("DELETE FROM campaigns WHERE id = ?", (campaign_id,))
 
-    async def in_period(self, period: Period, today: date) -> list[Row]:
-        """Campaigns overlapping `period`, each with spend, unique callers and cost of a new lead."""
+    async def in_period(self, period: Period, today: date, callers_of: Counter | None = None) -> list[Row]:
+        """Campaigns overlapping `period`, each with spend, unique callers and cost of a new lead.
+
+        `callers_of(numbers, period)` counts unique callers (default: `unique_callers`).
+        """
+        count = callers_of or (lambda numbers, p: unique_callers(self.db, numbers, p))
         out = []
         for campaign in await self.all():
             starts = date.fromisoformat(campaign["starts_on"])
@@ -188,7 +194,7 @@ class Campaigns:
             spend = spend_in(campaign["budget"], starts, ends, period)
             if spend.days_in_period == 0:
                 continue
-            callers = await unique_callers(self.db, campaign["numbers"], period)
+            callers = await count(campaign["numbers"], period)
             out.append(
                 {
                     **campaign,
@@ -216,8 +222,14 @@ async def unique_callers(db: Database, numbers: Sequence[str], period: Period) -
     if not dids:
         return 0
     kept = await rollups.unique_callers(db, numbers, period)  # the counters, when they keep these lines
-    if kept is not None:
-        return kept
+    return kept if kept is not None else await count_unique_callers(db, numbers, period)
+
+
+async def count_unique_callers(db: Database, numbers: Sequence[str], period: Period) -> int:
+    """Distinct numbers that called any of `numbers` within the period, counted from the calls."""
+    dids = spellings(numbers)
+    if not dids:
+        return 0
     marks = ", ".join("?" for _ in dids)
     value = await db.scalar(
         f"SELECT COUNT(DISTINCT phone) FROM calls WHERE did IN ({marks})"

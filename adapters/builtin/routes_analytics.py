@@ -217,14 +217,15 @@ CAMPAIGN_FIELDS = (
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
-    """GET /api/crm/campaigns?from=&to=: every campaign, and those in the period with their costs."""
+    """GET /api/crm/campaigns?from=&to=&pbx=: every campaign, those in the period with their costs."""
     await manager(request)
     period = period_of(request)
     store = Campaigns(store_of(request).db)
     day = today(config_of(request).clock, zone(request))
-    return ok(
-        {"items": await store.all(), "in_period": await store.in_period(period, day), **period.as_dict()}
-    )
+    source = figures(request)
+    await source.ready(zone(request))
+    in_period = await store.in_period(period, day, source.unique_callers)
+    return ok({"items": await store.all(), "in_period": in_period, **period.as_dict()})
 
 
 async def create_campaign(request: web.Request) -> web.Response:
