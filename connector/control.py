@@ -279,14 +279,19 @@ class CallControl:
         crm_call_id: str | None = None,
         by: Caller | None = None,
         source: str | None = None,
+        conversation: str | None = None,
     ) -> str:
         """Ring `extension`; once it answers, dial `number`. The conversation id (its linkedid).
 
         `source` names the CRM entry point asking (see `entry_point`) for its rate limit.
+        `conversation` is the id to give the call when the caller recorded it before asking (the
+        auto-dialer claims a number under it, so a crash cannot lose which call was whose).
         """
         dialled = self.check_number(number)
         self._check_extension(extension, by)
-        conversation = f"crm-{int(time.time())}.{next(_ids)}"
+        if conversation is not None and not re.fullmatch(r"crm-[A-Za-z0-9.\-]{1,60}", conversation):
+            raise UnsafeValueError(f"conversation id {conversation!r} must look like crm-<letters, digits>")
+        conversation = conversation or f"crm-{int(time.time())}.{next(_ids)}"
         # Encoded before any limit is counted: a refused value costs the caller nothing.
         headers = values.action(self._originate_headers(extension, dialled, conversation, crm_call_id))
         self.limits.take(_rate_keys(extension, by, source))

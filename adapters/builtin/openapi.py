@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.builtin import mail_openapi
+from adapters.builtin import dialer_openapi, mail_openapi
 from adapters.builtin.activity import DEAL_STATUSES, FEED_KINDS
 from adapters.builtin.callstore import CALL_REASONS, CALL_TYPES
 from adapters.builtin.people import ROLES, SCREEN_POP
@@ -131,6 +131,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     ),
     "OptOut": _obj(["phone"], phone=_S, reason=_S),
     **mail_openapi.BODIES,
+    **dialer_openapi.BODIES,
 }  # fmt: skip
 
 _PERIOD = [
@@ -249,6 +250,7 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("post", "/api/crm/sms/optout", "Add a number to the opt-out list", [], "OptOut"),
     ("delete", "/api/crm/sms/optout/{phone}", "Take a number off the opt-out list", [_PHONE], ""),
     *mail_openapi.OPERATIONS,
+    *dialer_openapi.OPERATIONS,
 ]  # fmt: skip
 
 _PROBLEM = {

@@ -58,6 +58,8 @@ MATRIX: Mapping[str, Mapping[str, Scope]] = {
         "service": (NONE, NONE),
     },
     "sms": {**_STAFF, "employee": (ALL, ALL), "service": (ALL, ALL)},  # one SMS from the card
+    # auto-dial lists: everyone makes and works them; who may stop, skip, archive: dialer_routes
+    "dialer": {**_STAFF, "employee": (ALL, ALL), "service": (NONE, NONE)},
     "mailings": {**_STAFF, "employee": (NONE, NONE), "service": (NONE, NONE)},  # SMS mailings, opt-out
     # letters: everyone reads and writes (others' personal mailboxes are filtered in the store)
     "mail": {**_STAFF, "employee": (ALL, ALL), "service": (ALL, ALL)},
@@ -156,6 +158,13 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{_P}/contacts"): ("clients", CHANGE),
     ("DELETE", f"{_P}/clients/{{id}}/phones/{{phone}}"): ("clients", CHANGE),
     ("PATCH", f"{_P}/companies/{{id}}"): ("companies", CHANGE),
+    ("GET", f"{_P}/dialer/lists"): ("dialer", READ),
+    ("POST", f"{_P}/dialer/lists/preview"): ("dialer", CHANGE),
+    ("POST", f"{_P}/dialer/lists"): ("dialer", CHANGE),
+    ("GET", f"{_P}/dialer/lists/{{id}}"): ("dialer", READ),
+    ("PATCH", f"{_P}/dialer/lists/{{id}}"): ("dialer", CHANGE),
+    ("POST", f"{_P}/dialer/lists/{{id}}/entries/{{entry}}/skip"): ("dialer", CHANGE),
+    ("POST", f"{_P}/dialer/lists/{{id}}/{{action}}"): ("dialer", CHANGE),
     ("GET", f"{_P}/sms"): ("sms", READ),
     ("POST", f"{_P}/clients/{{id}}/sms"): ("sms", CHANGE),
     ("GET", f"{_P}/sms/messages/{{id}}"): ("sms", READ),

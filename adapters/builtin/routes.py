@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.builtin import (
+    dialer_routes,
     openapi,
     pages,
     permissions,
@@ -103,8 +104,10 @@ def setup(
         routes_mail,
         routes_mailboxes,
         routes_offices,
+        dialer_routes,
     ):
         module.add_routes(app.router)
+    dialer_routes.configure(app, store.db, call_control)  # auto-dial lists, when calls can be placed
     app.cleanup_ctx.append(routes_mail.worker_context)  # fetching and sending mail, owned by the app
 
 

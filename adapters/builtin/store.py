@@ -10,6 +10,7 @@ from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
 from adapters.builtin.db import Database
+from adapters.builtin.dialer_store import ensure_schema as ensure_dialer_schema
 from adapters.builtin.mail_store import Mail
 from adapters.builtin.mail_store import ensure_schema as ensure_mail_schema
 from adapters.builtin.people import Clients, Companies, Employees
@@ -55,6 +56,7 @@ class Store:
         await ensure_sms_schema(self.db)
         await ensure_mail_schema(self.db)
         await offices.ensure_schema(self.db)
+        await ensure_dialer_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:
