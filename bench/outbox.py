@@ -3,6 +3,11 @@
 1. Deliveries/s through outbox → dispatcher → webhook adapter → the fake receiver (a separate
    process, no rate limit), for synchronous=full and =normal, against a baseline in the same
    run: the same signed POSTs sent straight with aiohttp (no outbox), at the same concurrency.
+   "Before" is the delivery loop the dispatcher had until issue 20, reproduced here over the
+   same outbox: each worker claims one job, performs it, and writes its ack with the next claim
+   in a commit of its own, fsynced (synchronous=full). "After" is the dispatcher: verdicts of
+   all workers and the claims for idle ones in one commit per round, delivery bookkeeping not
+   fsynced (enqueues still are).
 2. Latency from "call finished" (`record_call` called) to "delivered" (the call's last job
    acknowledged in the outbox) at a steady 50 calls/s, p50/p99, and the process's peak RSS.
 
@@ -36,6 +41,7 @@ from connector.config import OutboxSettings
 from connector.crm import AdapterContext
 from connector.settings_schema import Secret
 from connector.sync.dispatcher import Dispatcher
+from connector.sync.jobs import Settlement
 from connector.sync.outbox import Outbox
 from connector.sync.pool import Outcome
 
@@ -164,6 +170,31 @@ async def throughput(url: str, synchronous: str, first: int) -> tuple[float, flo
     return enqueue_rate, delivery_rate
 
 
+async def per_job(url: str, first: int) -> float:
+    """Deliveries/s of the pre-issue-20 loop: one durable commit per job (see the docstring)."""
+    settings = OutboxSettings(concurrency=CONCURRENCY)
+    delivered = 0
+
+    async def worker(outbox: Outbox, adapter: Any) -> None:
+        nonlocal delivered
+        _, jobs = await outbox.settle("per-job", (), adapter="webhook", claim=1, durable=True)
+        while jobs:
+            await adapter.perform(jobs[0].kind, jobs[0].payload)
+            done = [Settlement(jobs[0], "delivered")]
+            _, jobs = await outbox.settle("per-job", done, adapter="webhook", claim=1, durable=True)
+            delivered += 1
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with pipeline(url, Path(tmp), settings, Watch()) as (outbox, adapter, _):
+            for n in range(first, first + THROUGHPUT_CALLS):
+                await outbox.record_call(make_call(n, False), [adapter])
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(outbox, adapter) for _ in range(CONCURRENCY)))
+            rate = delivered / (time.perf_counter() - started)
+    assert delivered == THROUGHPUT_CALLS, "the per-job loop left jobs behind"
+    return rate
+
+
 async def steady(url: str, first: int) -> list[float]:
     """Seconds from `record_call` to the call's last job delivered, at `STEADY_RATE` calls/s."""
     settings = replace(OutboxSettings(), concurrency=CONCURRENCY)
@@ -200,11 +231,18 @@ async def run() -> None:
             f"baseline: {base:,.0f} signed POSTs/s straight to the receiver ({CONCURRENCY} in flight)",
             flush=True,
         )
+        before = await per_job(url, 50_000)
+        print(
+            f"before (one fsynced commit per job, synchronous=full): delivery {before:,.0f} jobs/s"
+            f" ({before / base:.0%} of baseline)",
+            flush=True,
+        )
         for run_number, synchronous in enumerate(("full", "normal"), start=1):
             enqueue, delivered = await throughput(url, synchronous, run_number * 100_000)
             print(
-                f"synchronous={synchronous}: record_call {enqueue:,.0f} calls/s; "
-                f"delivery {delivered:,.0f} jobs/s ({delivered / base:.0%} of baseline)",
+                f"after, synchronous={synchronous}: record_call {enqueue:,.0f} calls/s; "
+                f"delivery {delivered:,.0f} jobs/s ({delivered / base:.0%} of baseline,"
+                f" {delivered / before:.1f}x before)",
                 flush=True,
             )
         latencies = await steady(url, 900_000)

@@ -4,6 +4,15 @@ One aiosqlite connection serves the whole process; an asyncio lock keeps each tr
 whole because coroutines sharing a connection would otherwise interleave inside each other's
 `BEGIN … COMMIT`. Transactions are `BEGIN IMMEDIATE` so a writer waits for the lock up front
 (`busy_timeout`) instead of failing half-way through.
+
+Durability per transaction: what the outbox promises (an enqueued call, an adapter's token) is
+committed with the configured `synchronous` (FULL by default: the WAL is fsynced, so a power cut
+loses nothing acknowledged). Delivery bookkeeping (claims, acks, retries) is committed with
+NORMAL: written to the WAL, so a killed process (kill -9, OOM) loses none of it, but not fsynced.
+A power cut may then roll back the last of those commits, which only sends a job again under the
+same idempotency key, as a kill between a CRM's answer and the ack already may. The WAL is
+one append-only file read back up to its last valid commit, so a later FULL commit makes every
+earlier NORMAL one durable too: a lost ack can never be followed by a kept enqueue.
 """
 
 from __future__ import annotations
@@ -54,6 +63,8 @@ class Database:
         self._lock = asyncio.Lock()
         self.watch: integrity.Watch | None = None
         self.corruption = ""  # the last "malformed" SQLite reported: /healthz says so
+        self.synchronous: Synchronous = "full"  # for durable transactions; bookkeeping uses NORMAL
+        self._mode = ""  # the connection's current PRAGMA synchronous
 
     def damage(self) -> str | None:
         """Why this file can no longer be trusted (removed, replaced, truncated, malformed), or None."""
@@ -96,8 +107,9 @@ class Database:
             mode = str(next(iter(rows))[0]).lower()
             if mode != "wal":
                 raise StorageError(f"outbox database {self.path} cannot use WAL mode (got {mode})")
-            # FULL fsyncs the WAL at each commit: a power cut then loses no acknowledged call.
-            await self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            # FULL fsyncs the WAL at each durable commit: a power cut then loses no acknowledged call.
+            self.synchronous = synchronous
+            await self._set_mode(synchronous)
         except sqlite3.Error as exc:
             raise storage_error(self.path, exc) from exc
         await self._migrate()
@@ -116,11 +128,20 @@ class Database:
                     await conn.execute(statement)
                 await conn.execute(f"PRAGMA user_version = {number}")
 
+    async def _set_mode(self, mode: Synchronous) -> None:
+        if mode != self._mode:
+            await self.conn.execute(f"PRAGMA synchronous = {mode.upper()}")
+            self._mode = mode
+
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction, committed when the block ends, rolled back on error."""
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction, committed when the block ends, rolled back on error.
+
+        `durable=False` for bookkeeping that a power cut may undo (see the module's docstring).
+        """
         async with self._lock:
             try:
+                await self._set_mode(self.synchronous if durable else "normal")
                 # BEGIN is inside the try: a task cancelled while BEGIN runs must still roll back,
                 # or the connection would stay inside a transaction for everyone after it.
                 await self.conn.execute("BEGIN IMMEDIATE")

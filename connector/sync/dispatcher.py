@@ -3,7 +3,8 @@
 Each adapter has its own workers and rate limiter, so a slow or failing CRM delays only itself;
 nothing here runs on the AMI reader's path (the service only awaits `Outbox.record_*`).
 Shutdown is staged: stop claiming → let deliveries in flight finish within the grace period →
-cancel the rest → hand their jobs straight back to the queue (no waiting for leases).
+cancel the rest → let each ledger write the verdicts given → hand the jobs still leased straight
+back to the queue (no waiting for leases).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logs.get_logger(__name__)
 
 DAY = 86400.0
 HOUSEKEEPING_EVERY = 3600.0  # seconds between retention sweeps
+LEDGER_FLUSH = 5.0  # seconds the ledgers get, once the workers are gone, to write their verdicts
 
 
 def owner_alive(owner: str) -> bool:
@@ -80,6 +82,7 @@ class Dispatcher:
         }
         self.counts: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ledgers: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -91,14 +94,16 @@ class Dispatcher:
         self.outbox.subscribe(self._wake)
         for name, pool in self.pools.items():
             for number in range(pool.concurrency):
-                self._spawn(pool.worker(), f"outbox-{name}-{number}")
-        self._spawn(self._housekeeping(), "outbox-housekeeping")
+                self._spawn(pool.worker(), f"outbox-{name}-{number}", self._tasks)
+            self._spawn(pool.ledger(), f"outbox-{name}-ledger", self._ledgers)
+        self._spawn(self._housekeeping(), "outbox-housekeeping", self._tasks)
         log.info("dispatcher.started", adapters=sorted(self.pools), owner=self.owner)
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    @staticmethod
+    def _spawn(coro: Any, name: str, tasks: set[asyncio.Task[None]]) -> None:
         task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop claiming, let deliveries in flight finish within `grace` s, cancel the rest."""
@@ -107,15 +112,9 @@ class Dispatcher:
         self._stopping.set()
         for pool in self.pools.values():
             pool.stop()
-        tasks = set(self._tasks)
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=grace)
-            for task in late:
-                task.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            for result in results:
-                if isinstance(result, Exception):
-                    log.error("dispatcher.task_failed", error=repr(result))
+        await _finish(set(self._tasks), grace)
+        # The workers are gone: each ledger writes what they decided (acks first), then leaves.
+        await _finish(set(self._ledgers), LEDGER_FLUSH)
         released = await self.outbox.release(self.owner)
         log.info("dispatcher.stopped", released=released)
 
@@ -156,6 +155,19 @@ class Dispatcher:
                     await sweep(self.outbox, self.settings)
             except StorageError as exc:
                 log.error("outbox.storage_error", task="housekeeping", error=str(exc))
+
+
+async def _finish(tasks: set[asyncio.Task[None]], within: float) -> None:
+    """Let `tasks` end within `within` s, cancel the late ones, and log any that failed."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=within)
+    for task in late:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            log.error("dispatcher.task_failed", error=repr(result))
 
 
 async def sweep(outbox: Outbox, settings: OutboxSettings) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from connector.crm import JobKind
 
@@ -35,6 +35,24 @@ class Job:
     last_error: str | None = None
     finished_at: float | None = None
     payload: dict[str, Any] = field(default_factory=dict)  # filled for claimed jobs only
+
+
+Verdict = Literal["delivered", "retry", "parked", "dead", "released"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What a worker decided about one claimed job, written with others in one commit.
+
+    delivered → done; retry → due again after `delay` s; parked → the same, with the attempt given
+    back (the CRM refused our credentials, not the job); released → handed back unrun, attempt
+    refunded; dead → dead-lettered with `error`, and the rest of its chain held with it.
+    """
+
+    job: Job
+    verdict: Verdict
+    delay: float = 0.0
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

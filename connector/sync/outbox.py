@@ -24,7 +24,7 @@ from connector import logs
 from connector.calls.model import Call, LiveEvent
 from connector.crm import Adapter, JobKind, canonical_json, job_key
 from connector.sync.database import Database, Synchronous
-from connector.sync.jobs import AdapterStats, Job, JobState, OutboxStats
+from connector.sync.jobs import AdapterStats, Job, JobState, OutboxStats, Settlement, Verdict
 from connector.sync.state import SqliteState
 
 log = logs.get_logger(__name__)
@@ -162,49 +162,51 @@ class Outbox:
 
     async def claim(self, adapter: str, owner: str, lease_seconds: float, limit: int = 1) -> list[Job]:
         """Take up to `limit` due jobs of `adapter`, oldest due first, leased to `owner`."""
-        async with self.db.transaction() as conn:
-            return await _claim(
-                conn, adapter, owner=owner, now=self.clock(), lease_seconds=lease_seconds, limit=limit
-            )
+        _, jobs = await self.settle(owner, (), adapter=adapter, claim=limit, lease_seconds=lease_seconds)
+        return jobs
 
     async def ack(self, job: Job, owner: str) -> bool:
         """Mark `job` delivered; False when its lease was lost meanwhile (it may run again)."""
-        return await self._finish(job, owner, _DELIVERED, (self.clock(),))
-
-    async def ack_and_claim(self, job: Job, owner: str, lease_seconds: float) -> tuple[bool, Job | None]:
-        """`ack` and `claim` one more job of the same adapter in ONE commit (half the disk syncs)."""
-        now = self.clock()
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(_FINISH.format(_DELIVERED), (now, job.id, owner))
-            following = await _claim(conn, job.adapter, owner=owner, now=now, lease_seconds=lease_seconds)
-        return cursor.rowcount == 1, (following[0] if following else None)
+        return (await self.settle(owner, [Settlement(job, "delivered")]))[0][0]
 
     async def retry_later(
         self, job: Job, owner: str, delay: float, error: str, *, refund: bool = False
     ) -> bool:
         """Put `job` back to run after `delay` s; `refund` gives back the attempt (not its fault)."""
-        refund_sql = ", attempts = attempts - 1" if refund else ""
-        assignments = f"state = 'pending', not_before = ?, last_error = ?{refund_sql}"
-        return await self._finish(job, owner, assignments, (self.clock() + delay, error))
+        verdict: Verdict = "parked" if refund else "retry"
+        return (await self.settle(owner, [Settlement(job, verdict, delay, error)]))[0][0]
 
     async def bury(self, job: Job, owner: str, error: str) -> bool:
         """Dead-letter `job` with the CRM's message; later jobs of its chain are held with it."""
-        now = self.clock()
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE jobs SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL"
-                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                (now, error, job.id, owner),
-            )
-            if cursor.rowcount != 1:
-                return False
-            await _hold_behind_dead(conn, job.adapter, job.conversation, now)
-        return True
+        return (await self.settle(owner, [Settlement(job, "dead", error=error)]))[0][0]
 
-    async def _finish(self, job: Job, owner: str, assignments: str, params: tuple[Any, ...]) -> bool:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(_FINISH.format(assignments), (*params, job.id, owner))
-            return cursor.rowcount == 1
+    async def settle(
+        self,
+        owner: str,
+        settlements: Sequence[Settlement],
+        *,
+        adapter: str = "",
+        claim: int = 0,
+        lease_seconds: float = 60.0,
+        durable: bool = False,
+    ) -> tuple[list[bool], list[Job]]:
+        """Write many workers' verdicts and claim up to `claim` more jobs of `adapter`, in ONE commit.
+
+        This is the group commit of delivery: one transaction (and at most one disk sync) for
+        every job settled meanwhile, instead of one per job. The verdicts go first, so the next
+        job of a chain just delivered can be claimed in the same commit. Returns, per settlement,
+        whether `owner` still held the job (False: its lease ran out, it may run again), and the
+        jobs claimed. Bookkeeping only, so not fsynced unless `durable` (see `Database`).
+        """
+        now = self.clock()
+        async with self.db.transaction(durable=durable) as conn:
+            kept = [await _apply(conn, owner, s, now) for s in settlements]
+            claimed = (
+                await _claim(conn, adapter, owner=owner, now=now, lease_seconds=lease_seconds, limit=claim)
+                if claim > 0
+                else []
+            )
+        return kept, claimed
 
     async def release(self, owner: str) -> int:
         """On a clean stop: give `owner`'s unfinished jobs back at once, attempts refunded."""
@@ -398,6 +400,27 @@ async def _claim(
         )
     # The rows were read inside the same write transaction, so this is exactly what was stored.
     return [dataclasses.replace(job, state=JobState.RUNNING, attempts=job.attempts + 1) for job in jobs]
+
+
+async def _apply(conn: aiosqlite.Connection, owner: str, settlement: Settlement, now: float) -> bool:
+    """Write one verdict; False when `owner` no longer holds the job's lease."""
+    job, verdict = settlement.job, settlement.verdict
+    params: tuple[Any, ...]
+    if verdict == "delivered":
+        assignments, params = _DELIVERED, (now,)
+    elif verdict == "dead":
+        assignments, params = "state = 'dead', finished_at = ?, last_error = ?", (now, settlement.error)
+    else:
+        # retry spends the attempt; parked (credentials refused) and released (never run) do not.
+        refund = ", attempts = MAX(0, attempts - 1)" if verdict != "retry" else ""
+        assignments = f"state = 'pending', not_before = ?, last_error = COALESCE(?, last_error){refund}"
+        params = (now + settlement.delay, settlement.error)
+    cursor = await conn.execute(_FINISH.format(assignments), (*params, job.id, owner))
+    if cursor.rowcount != 1:
+        return False
+    if verdict == "dead":
+        await _hold_behind_dead(conn, job.adapter, job.conversation, now)
+    return True
 
 
 _DELIVERED = "state = 'delivered', finished_at = ?, last_error = NULL"

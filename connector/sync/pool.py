@@ -1,4 +1,4 @@
-"""One adapter's workers: claim a job, wait for the rate limiter, perform it, record the outcome.
+"""One adapter's delivery: workers perform jobs, one ledger task claims and settles them in batches.
 
 Errors decide what happens next: delivered → ack; `TransientError` → retry later with backoff
 (the CRM's Retry-After honoured, and then the whole adapter pauses, since the limit is per
@@ -6,6 +6,13 @@ integration); `AuthError` → the job goes back without losing an attempt and th
 (alert logged once); `PermanentError` or too many attempts → dead letter with the CRM's message.
 A CRM failing several jobs in a row is "unavailable" and paused as a whole, so an outage costs
 one probe at a time rather than a failed attempt on every queued job.
+
+Throughput: workers never touch the database. Each hands its verdict to the ledger and takes the
+next job from the `ready` queue; the ledger writes every verdict given meanwhile and claims as
+many jobs as there are idle workers in ONE commit (`Outbox.settle`), so a busy adapter costs one
+transaction per batch, not two per job. At most `concurrency` jobs are in hand (running or ready),
+so a claimed job never waits for a worker and `job_timeout < lease_seconds` still means a job is
+never run twice by live workers.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from connector import logs
 from connector.config import OutboxSettings
 from connector.crm import Adapter, JobKind
 from connector.errors import AuthError, PermanentError, StorageError, TransientError
-from connector.sync.jobs import Job, RetryPolicy
+from connector.sync.jobs import Job, RetryPolicy, Settlement, Verdict
 from connector.sync.outbox import Outbox
 from connector.sync.ratelimit import RateLimit, TokenBucket
 
@@ -31,6 +38,14 @@ log = logs.get_logger(__name__)
 
 Result = Literal["delivered", "retry", "dead", "parked", "lost"]
 HealthState = Literal["ok", "unavailable", "parked"]
+# What each verdict is reported as once written; a job handed back unrun is not an outcome.
+_RESULTS: dict[Verdict, Result | None] = {
+    "delivered": "delivered",
+    "retry": "retry",
+    "parked": "parked",
+    "dead": "dead",
+    "released": None,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +73,7 @@ class Health:
 
 
 class AdapterPool:
-    """The workers, rate limiter and health of one adapter."""
+    """The workers, ledger, rate limiter and health of one adapter."""
 
     def __init__(
         self,
@@ -80,49 +95,114 @@ class AdapterPool:
         self.owner = owner
         self.report = report
         self.health = Health()
-        self.wakeup = asyncio.Event()
+        self.wakeup = asyncio.Event()  # new jobs committed, a verdict given, or stop: the ledger looks
         self.stopping = asyncio.Event()
+        self.ready: asyncio.Queue[Job | None] = asyncio.Queue()  # None: a worker's signal to leave
+        self.verdicts: list[Settlement] = []  # given, not yet written (bounded: one per job in hand)
+        self.busy = 0  # jobs being performed
+
+    # -- workers ---------------------------------------------------------------------------
 
     async def worker(self) -> None:
-        """Deliver this adapter's jobs until asked to stop."""
-        carried: Job | None = None  # claimed together with the last ack
-        while not self.stopping.is_set():
+        """Perform the jobs the ledger hands out until asked to stop."""
+        while (job := await self.ready.get()) is not None:
+            self.busy += 1
             try:
-                carried = await self._step(carried)
-            except StorageError as exc:
-                # Isolation boundary: the file may come back (lock released); say so and wait.
-                log.error("outbox.storage_error", adapter=self.name, error=str(exc))
-                carried = None  # its lease runs out and it is claimed again
-                await _wait(self.stopping, self.settings.poll_seconds)
+                self._give(await self._perform_or_hand_back(job))
+            finally:
+                self.busy -= 1
+                self.wakeup.set()
 
-    async def _step(self, carried: Job | None) -> Job | None:
-        if carried is not None:
-            return await self.run(carried)
+    async def _perform_or_hand_back(self, job: Job) -> Settlement:
         pause = self.health.resume_at - time.monotonic()
-        if pause > 0:
-            await _wait(self.stopping, pause)
-            return None
-        self.wakeup.clear()  # before claiming, so a job added meanwhile still wakes us
-        jobs = await self.outbox.claim(self.name, self.owner, self.settings.lease_seconds)
-        if jobs:
-            return await self.run(jobs[0])
-        await self._idle()
-        return None
+        if pause > 0 or self.stopping.is_set():
+            # Claimed just before the adapter paused (or the stop): back unrun, attempt refunded.
+            return Settlement(job, "released", max(0.0, pause))
+        return await self.run(job)
 
-    async def _idle(self) -> None:
-        due = await self.outbox.next_due(self.name)
-        timeout = self.settings.poll_seconds
-        if due is not None:
-            timeout = min(timeout, max(0.005, due - self.outbox.clock()))
-        await _wait(self.wakeup, timeout)
-
-    def stop(self) -> None:
-        """Stop claiming; idle workers leave at once, busy ones after their job."""
-        self.stopping.set()
+    def _give(self, settlement: Settlement) -> None:
+        self.verdicts.append(settlement)
         self.wakeup.set()
 
-    async def run(self, job: Job) -> Job | None:
-        """Perform one claimed job and record what happened; may hand back the next job."""
+    def stop(self) -> None:
+        """Stop claiming; idle workers leave at once, busy ones after their job, unrun jobs go back."""
+        self.stopping.set()
+        while not self.ready.empty():
+            job = self.ready.get_nowait()
+            if job is not None:
+                self._give(Settlement(job, "released"))
+        for _ in range(self.concurrency):
+            self.ready.put_nowait(None)
+        self.wakeup.set()
+
+    # -- the ledger ------------------------------------------------------------------------
+
+    async def ledger(self) -> None:
+        """Write verdicts and claim jobs for idle workers, one commit per round, until stopped.
+
+        It leaves once stopping with no job in hand and every verdict written; a verdict that
+        could not be written (disk full, file locked) is tried again, and its job's lease keeps
+        it from running twice meanwhile.
+        """
+        while not (self.stopping.is_set() and self.busy == 0 and not self.verdicts):
+            self.wakeup.clear()
+            room = self._room()
+            if (self.verdicts or room) and await self._round(room):
+                continue  # more may have come meanwhile: look again before idling
+            await self._idle(room)
+
+    async def _round(self, room: int) -> bool:
+        """One commit: the verdicts given so far, and `room` jobs claimed; whether anything moved."""
+        given, self.verdicts = self.verdicts, []
+        try:
+            kept, jobs = await self.outbox.settle(
+                self.owner, given, adapter=self.name, claim=room, lease_seconds=self.settings.lease_seconds
+            )
+        except StorageError as exc:
+            # Isolation boundary: the file may come back (lock released); say so and wait.
+            log.error("outbox.storage_error", adapter=self.name, error=str(exc))
+            self.verdicts[:0] = given
+            await asyncio.sleep(self.settings.poll_seconds)
+            return False
+        self._written(given, kept)
+        self._hand_out(jobs)
+        return bool(given or jobs)
+
+    def _room(self) -> int:
+        """How many more jobs to claim: one per idle worker, none while paused or stopping."""
+        if self.stopping.is_set() or self.health.resume_at > time.monotonic():
+            return 0
+        return max(0, self.concurrency - self.busy - self.ready.qsize())
+
+    def _hand_out(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            if self.stopping.is_set():
+                self.verdicts.append(Settlement(job, "released"))
+            else:
+                self.ready.put_nowait(job)
+
+    def _written(self, given: list[Settlement], kept: list[bool]) -> None:
+        for settlement, held in zip(given, kept, strict=True):
+            result = _RESULTS[settlement.verdict] if held else "lost"
+            if result is not None:
+                self._report(settlement.job, result, settlement.delay or None, settlement.error)
+
+    async def _idle(self, room: int) -> None:
+        """Wait for a verdict, new jobs, the next due time, the end of a pause, or the poll."""
+        timeout = self.settings.poll_seconds
+        pause = self.health.resume_at - time.monotonic()
+        if pause > 0:
+            timeout = min(timeout, pause)
+        elif room:
+            due = await self.outbox.next_due(self.name)
+            if due is not None:
+                timeout = min(timeout, max(0.005, due - self.outbox.clock()))
+        await _wait(self.wakeup, timeout)
+
+    # -- one job ---------------------------------------------------------------------------
+
+    async def run(self, job: Job) -> Settlement:
+        """Perform one claimed job and say what is to become of it."""
         with structlog.contextvars.bound_contextvars(adapter=self.name, conversation=job.conversation):
             if self.bucket is not None:
                 await self.bucket.acquire()
@@ -130,41 +210,27 @@ class AdapterPool:
                 async with asyncio.timeout(self.settings.job_timeout):
                     await self.adapter.perform(job.kind, job.payload)
             except TransientError as exc:
-                await self._transient(job, str(exc), exc.retry_after)
+                return self._transient(job, str(exc), exc.retry_after)
             except AuthError as exc:
-                await self._park(job, str(exc))
+                return self._park(job, str(exc))
             except PermanentError as exc:
-                await self._dead(job, str(exc))
+                return self._dead(job, str(exc))
             except TimeoutError:
-                await self._transient(job, f"no answer within {self.settings.job_timeout:g} s", None)
+                return self._transient(job, f"no answer within {self.settings.job_timeout:g} s", None)
             except Exception as exc:
                 # Isolation boundary: a bug in one adapter must not stop its workers; it is
                 # retried like a transient failure and dead-lettered when attempts run out.
                 log.exception("adapter.unexpected_error", job=job.id, kind=str(job.kind))
-                await self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
-            else:
-                return await self._delivered(job)
-        return None
-
-    async def _delivered(self, job: Job) -> Job | None:
+                return self._transient(job, f"unexpected {type(exc).__name__}: {exc}", None)
         if self.health.state != "ok":
-            log.info("adapter.recovered", after=self.health.reason)
+            log.info("adapter.recovered", adapter=self.name, after=self.health.reason)
         self.health = Health()
-        following: Job | None = None
-        if self.stopping.is_set():
-            kept = await self.outbox.ack(job, self.owner)
-        else:
-            kept, following = await self.outbox.ack_and_claim(job, self.owner, self.settings.lease_seconds)
-        self.wakeup.set()  # the next job of this conversation may now run in another worker
-        self._report(job, "delivered" if kept else "lost")
-        return following
+        return Settlement(job, "delivered")
 
-    async def _transient(self, job: Job, error: str, retry_after: float | None) -> None:
+    def _transient(self, job: Job, error: str, retry_after: float | None) -> Settlement:
         if self.policy.exhausted(job.attempts):
-            await self._dead(job, f"gave up after {job.attempts} attempts: {error}")
-            return
+            return self._dead(job, f"gave up after {job.attempts} attempts: {error}")
         delay = self.policy.delay(job.attempts, retry_after)
-        kept = await self.outbox.retry_later(job, self.owner, delay, error)
         log.warning(
             "job.retry",
             job=job.id,
@@ -174,7 +240,7 @@ class AdapterPool:
             error=error,
         )
         self._failed(error, retry_after)
-        self._report(job, "retry" if kept else "lost", delay, error)
+        return Settlement(job, "retry", delay, error)
 
     def _failed(self, error: str, retry_after: float | None) -> None:
         health = self.health
@@ -189,19 +255,17 @@ class AdapterPool:
             pause = self.policy.delay(health.failures - self.settings.unavailable_after + 1)
             health.resume_at = max(health.resume_at, time.monotonic() + pause)
 
-    async def _park(self, job: Job, error: str) -> None:
+    def _park(self, job: Job, error: str) -> Settlement:
         delay = self.settings.park_seconds
-        kept = await self.outbox.retry_later(job, self.owner, delay, error, refund=True)
         if self.health.state != "parked":
             log.error("adapter.parked", error=error, probe_in=delay)
         self.health.state, self.health.reason = "parked", error
         self.health.resume_at = time.monotonic() + delay
-        self._report(job, "parked" if kept else "lost", delay, error)
+        return Settlement(job, "parked", delay, error)
 
-    async def _dead(self, job: Job, error: str) -> None:
-        kept = await self.outbox.bury(job, self.owner, error)
+    def _dead(self, job: Job, error: str) -> Settlement:
         log.error("job.dead", job=job.id, kind=str(job.kind), attempts=job.attempts, error=error)
-        self._report(job, "dead" if kept else "lost", None, error)
+        return Settlement(job, "dead", error=error)
 
     def _report(self, job: Job, result: Result, delay: float | None = None, error: str | None = None) -> None:
         self.report(Outcome(self.name, job.id, job.key, job.kind, result, job.attempts, delay, error))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ from connector.config import OutboxSettings
 from connector.crm import JobKind
 from connector.errors import AuthError, PermanentError, TransientError
 from connector.sync.dispatcher import Dispatcher, owner_alive
-from connector.sync.jobs import JobState
+from connector.sync.jobs import JobState, Settlement
 from connector.sync.outbox import Outbox
 from connector.sync.pool import Outcome
 from connector.sync.ratelimit import RateLimit
@@ -232,3 +234,34 @@ async def test_rate_limit_of_an_adapter_sets_its_pool(box: Outbox) -> None:
     dispatcher = Dispatcher(box, {"crm": crm}, FAST, limits={"crm": RateLimit(2, 50, concurrency=1)})
     pool = dispatcher.pools["crm"]
     assert (pool.concurrency, pool.bucket is not None and pool.bucket.rate) == (1, 2)
+
+
+class CountingOutbox(Outbox):
+    """The real outbox, noting how many verdicts each commit of the ledger carried."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rounds: list[int] = []
+
+    async def settle(self, owner: str, settlements: Sequence[Settlement], **kwargs: Any) -> Any:
+        if settlements:
+            self.rounds.append(len(settlements))
+        return await super().settle(owner, settlements, **kwargs)
+
+
+async def test_jobs_finished_together_are_settled_in_one_commit_not_one_each(tmp_path: Path) -> None:
+    box = await CountingOutbox.open(tmp_path / "o.db")
+    assert isinstance(box, CountingOutbox)
+    crm = RecordingAdapter(context("crm"))
+    crm.hold = asyncio.Event()
+    for n in range(8):
+        await box.record_call(make_call(f"{n}.1", recording=False), [crm])
+    dispatcher, _ = await run(box, [crm], replace(FAST, concurrency=4))
+    async with asyncio.timeout(HANG_GUARD):
+        await crm.wait_started(4)  # one claim handed a job to each of the 4 workers
+        crm.hold.set()
+        await crm.wait_done(8)
+    await dispatcher.stop()
+    await box.close()
+    assert sum(box.rounds) == 8
+    assert len(box.rounds) <= 4  # per-job bookkeeping took 8 commits

@@ -8,7 +8,7 @@ from connector.calls.model import Call, Direction, LiveEvent, LiveKind
 from connector.config import OutboxSettings
 from connector.crm import JobKind
 from connector.sync.dispatcher import sweep
-from connector.sync.jobs import JobState
+from connector.sync.jobs import JobState, Settlement
 from connector.sync.outbox import Outbox
 from tests.fakes.recording_adapter import RecordingAdapter, context
 from tests.unit.sync.conftest import T0, Clock, make_call
@@ -263,17 +263,30 @@ async def test_due_time_left_far_ahead_by_a_clock_jump_back_is_pulled_in(
     assert again.id == job.id
 
 
-async def test_ack_and_claim_hands_over_the_next_job_of_the_chain(outbox: Outbox) -> None:
-    await outbox.record_call(make_call(), [crm()])
-    [first] = await outbox.claim("crm", OWNER, 60)
-    kept, following = await outbox.ack_and_claim(first, OWNER, 60)
-    assert kept is True
-    assert following is not None
-    assert (following.kind, following.state, following.attempts) == (
-        JobKind.ATTACH_RECORDING,
-        JobState.RUNNING,
-        1,
+async def test_one_settle_writes_every_verdict_and_claims_the_next_job_of_a_chain_just_delivered(
+    outbox: Outbox, clock: Clock
+) -> None:
+    for n in range(3):
+        await outbox.record_call(make_call(f"1700000000.{n}"), [crm()])
+    delivered, retried, buried = await outbox.claim("crm", OWNER, 60, limit=10)
+    kept, claimed = await outbox.settle(
+        OWNER,
+        [
+            Settlement(delivered, "delivered"),
+            Settlement(retried, "retry", 30.0, "HTTP 503"),
+            Settlement(buried, "dead", error="HTTP 400: bad phone"),
+        ],
+        adapter="crm",
+        claim=10,
     )
+    assert kept == [True, True, True]
+    # Only the delivered call's recording is free: the others wait behind a retry or a dead job.
+    assert [(j.conversation, j.kind, j.state) for j in claimed] == [
+        (delivered.conversation, JobKind.ATTACH_RECORDING, JobState.RUNNING)
+    ]
+    states = {(j.conversation, j.kind): (j.state, j.attempts) for j in await outbox.jobs(limit=10)}
+    assert states[(retried.conversation, JobKind.LOG_CALL)] == (JobState.PENDING, 1)
+    assert states[(buried.conversation, JobKind.ATTACH_RECORDING)][0] is JobState.DEAD  # held with it
 
 
 async def test_internal_calls_make_no_jobs_unless_pushed(outbox: Outbox) -> None:
