@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from weakref import WeakSet
@@ -39,8 +39,9 @@ async def ensure_schema(db: Database) -> None:
     _READY.add(db)
 
 
-def _due_of(row: Row) -> str:
-    return str(row["retry_at"] or "")
+def _precise(moment: datetime) -> str:
+    """`moment` to the microsecond: the wrap-up pause is seconds long, the store's `iso` keeps seconds."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class DialerStore:
@@ -220,7 +221,7 @@ class DialerStore:
                 f"UPDATE dial_lists SET next_at = ?, hold = ?, streak = {streak}, reason = ?{state},"
                 " updated_at = ? WHERE id = ?",
                 (
-                    iso(outcome.next_at) if outcome.next_at else None, int(outcome.hold),
+                    _precise(outcome.next_at) if outcome.next_at else None, int(outcome.hold),
                     outcome.pause_reason, stamp, entry["list_id"],
                 ),
             )  # fmt: skip
@@ -248,10 +249,15 @@ class DialerStore:
         return row
 
     async def call(self, call_id: str) -> Row | None:
-        """The call record of `call_id`, once the call is filed."""
-        return await self.db.fetch_one(
-            "SELECT id, disposition, ended_at, answered_at, employee FROM calls WHERE id = ?", (call_id,)
+        """The call record of `call_id`, once the call is filed (its end to the microsecond: the
+        column keeps seconds, and the wrap-up pause counts from the real end)."""
+        row = await self.db.fetch_one(
+            "SELECT id, disposition, ended_at, record FROM calls WHERE id = ?", (call_id,)
         )
+        if row is None:
+            return None
+        record = json.loads(row.pop("record") or "{}")
+        return {**row, "ended_at": record.get("ended_at") or row["ended_at"]}
 
     async def finish(self, list_id: int) -> None:
         """running → done (when no number is left)."""
@@ -267,8 +273,3 @@ class DialerStore:
         await self.db.write(
             "UPDATE dial_lists SET reason = ? WHERE id = ? AND reason <> ?", (reason, list_id, reason)
         )
-
-    async def earliest_due(self, list_id: int) -> str | None:
-        """When the next waiting number may be dialled ('' = now), None when none waits."""
-        row = await self.next_waiting(list_id, "")
-        return None if row is None else _due_of(row)
