@@ -11,6 +11,7 @@ import { cardHints, showClient, showNewCard } from "./pages/card.js";
 import { showClients } from "./pages/clients.js";
 import { showCompanies, showCompany } from "./pages/companies.js";
 import { showDeals } from "./pages/deals.js";
+import { showDialer } from "./pages/dialer.js";
 import { showFeed } from "./pages/feed.js";
 import { showMail } from "./pages/mail.js";
 import { showSettings } from "./pages/settings.js";
@@ -23,6 +24,7 @@ const PAGES = {
   company: ["companies", showCompany], tasks: ["tasks", showTasks], feed: ["feed", showFeed], settings: ["settings", showSettings, "admin"],
   sms: ["sms", showSms, "sees_all"],
   mail: ["mail", showMail],
+  dialer: ["dialer", showDialer],
 };
 const app = { refresh: null, timer: null, view: null };
 

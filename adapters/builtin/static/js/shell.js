@@ -17,6 +17,7 @@ const NAV = [
   ["/crm/#/feed", "Лента", "all", "feed"],
   ["/crm/#/sms", "СМС-рассылки", "sees_all", "sms"],
   ["/crm/#/mail", "Почта", "all", "mail"],
+  ["/crm/#/dialer", "Обзвоны", "all", "dialer"],
   ["/crm/analytics", "Аналитика", "sees_all", "analytics"],
   ["/crm/#/settings", "Настройки", "admin", "settings"],
   ["/crm/admin", "Сотрудники", "admin", "admin"],
