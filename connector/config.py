@@ -163,6 +163,16 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
+class Queue:
+    """A queue as people know it: MikoPBX names its app_queue queues by an id (QUEUE-<uniqid>)
+    and reaches them by a separate number; calls report the number and this name."""
+
+    id: str
+    number: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NumberingSettings:
     """How numbers are read: country for E.164, which names are extensions, which are DIDs."""
 
@@ -170,6 +180,7 @@ class NumberingSettings:
     national_prefix: str = "8"
     internal_pattern: str = r"^[0-9]{2,5}$"
     lines: tuple[Line, ...] = ()
+    queues: tuple[Queue, ...] = ()  # app_queue id -> number and name (MikoPBX's QUEUE-<uniqid>)
     region: str = ""  # default region for E.164 (RU, KZ, BY, UZ, UA, GE...); empty: country_code's
 
     def __post_init__(self) -> None:

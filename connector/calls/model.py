@@ -95,6 +95,7 @@ class Call:
     legs: tuple[Leg, ...] = ()
     transfers: tuple[Transfer, ...] = ()
     queue: str | None = None
+    queue_name: str | None = None  # the queue's name when configured (numbering.queues)
     pickup: bool = False
     originated: bool = False
     recordings: tuple[str, ...] = ()
@@ -159,6 +160,7 @@ class Call:
                 for t in self.transfers
             ],
             "queue": self.queue,
+            "queue_name": self.queue_name,
             "pickup": self.pickup,
             "originated": self.originated,
             "recording": self.recording,
@@ -198,6 +200,7 @@ def call_from_dict(data: dict[str, Any]) -> Call:
             for t in data.get("transfers", ())
         ),
         queue=data.get("queue"),
+        queue_name=data.get("queue_name"),
         pickup=bool(data.get("pickup", False)),
         originated=bool(data.get("originated", False)),
         recordings=tuple(data.get("recordings") or ([data["recording"]] if data.get("recording") else [])),

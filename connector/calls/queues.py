@@ -5,7 +5,8 @@ A queue is reported by its number, the one callers and employees dial. On MikoPB
 app_queue name is an internal id (`QUEUE-6A1B...`) and the number is a separate extension
 whose dialplan runs Queue(); so the number is the configured mapping's when there is one
 (`TrackerRules.queues`), else the extension the caller's channel was at when it joined (the
-event's `Exten`, when it is a number and not one of the lines), else the app_queue name.
+event's `Exten`, when it is a number and not one of the lines), else the app_queue name. The
+queue's name comes only from the configuration (`numbering.queues`): AMI never carries it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from connector.calls.rules import TrackerRules
 
 def queue_number(rules: TrackerRules, queue: str, exten: str) -> str:
     """The number to report for app_queue `queue` joined from dialplan extension `exten`."""
-    configured = rules.queue_by_id(queue)
+    configured = rules.queue_by_id(queue) or rules.queue_by_id(exten)
     if configured is not None:
         return configured[0]
     if queue.isdigit():
@@ -27,9 +28,13 @@ def queue_number(rules: TrackerRules, queue: str, exten: str) -> str:
 
 
 def on_queue_join(t: Tracking, event: AmiEvent) -> None:
-    """QueueCallerJoin: the caller entered a queue."""
+    """QueueCallerJoin: the caller entered a queue (the first one it entered is reported)."""
     channel = t.channel(event)
     queue = val(event, "Queue")
-    if channel is not None and queue:
-        conv = t.conv_of(channel)
-        conv.queue = conv.queue or queue_number(t.rules, queue, val(event, "Exten"))
+    if channel is None or not queue:
+        return
+    conv = t.conv_of(channel)
+    if conv.queue is None:
+        conv.queue = queue_number(t.rules, queue, val(event, "Exten"))
+        configured = t.rules.queue_by_id(queue) or t.rules.queue_by_id(conv.queue)
+        conv.queue_name = (configured[1] or None) if configured is not None else None

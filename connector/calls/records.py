@@ -104,6 +104,7 @@ def build_call(conv: Conversation, rules: TrackerRules, ended: float) -> Call | 
             Transfer(t.kind, t.from_ext, t.to_ext, moment(t.at)) for t in sorted(conv.transfers, key=_at)
         ),
         queue=conv.queue,
+        queue_name=conv.queue_name,
         pickup=conv.pickup and bool(legs),
         originated=conv.originated,
         recordings=tuple(conv.recordings),

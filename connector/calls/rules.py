@@ -63,9 +63,10 @@ class TrackerRules:
         return self._internal.match(name) is not None
 
     def queue_by_id(self, queue: str) -> tuple[str, str] | None:
-        """The configured (number, name) of app_queue `queue`, or None when not configured."""
+        """The configured (number, name) of the queue whose app_queue name (or, failing that,
+        number) is `queue`; None when not configured."""
         for queue_id, number, name in self.queues:
-            if queue_id == queue:
+            if queue in (queue_id, number):
                 return number, name
         return None
 
@@ -95,6 +96,7 @@ def rules_from_settings(settings: Settings) -> TrackerRules:
         region=numbering.region,
         internal_pattern=numbering.internal_pattern,
         dids=tuple(line.number for line in numbering.lines),
+        queues=tuple((q.id, q.number, q.name) for q in numbering.queues),
         max_call_seconds=float(settings.calls.max_call_seconds),
         working_hours=_working_hours(settings),
     )

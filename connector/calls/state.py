@@ -120,6 +120,7 @@ class Conversation:
     legs: list[Leg] = field(default_factory=list)
     transfers: list[TransferNote] = field(default_factory=list)
     queue: str | None = None
+    queue_name: str | None = None
     pickup: bool = False
     recordings: list[str] = field(default_factory=list)
     dial_count: int = 0

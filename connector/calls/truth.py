@@ -29,7 +29,7 @@ TRUTH_KEYS = (
     "recording",
 )
 """The keys of a truth entry compared as they are (`talk_seconds` comes with a tolerance)."""
-OPTIONAL_TRUTH_KEYS = ("reason", "voicemail")
+OPTIONAL_TRUTH_KEYS = ("reason", "voicemail", "queue_name")
 """Keys compared only when the truth entry has them (captures recorded before issue 24 lack them)."""
 
 
@@ -46,6 +46,7 @@ def comparable(call: Call | dict[str, Any]) -> dict[str, Any]:
         "legs": [leg["extension"] for leg in data["legs"]],
         "transfers": [{"kind": t["kind"], "from": t["from"], "to": t["to"]} for t in data["transfers"]],
         "queue": data["queue"],
+        "queue_name": data.get("queue_name"),
         "pickup": bool(data["pickup"]),
         "originated": bool(data["originated"]),
         "recording": bool(data.get("recording")),

@@ -38,6 +38,13 @@ def observed(events: list[dict[str, Any]]) -> dict[str, Any]:
         "originates": 0,
         "cyrillic_names": set(),
     }
+    # The daemon's parallel-interception Originates are not click-to-call: their channel is the
+    # attempt a CrmInterception marker announced.
+    attempts = {
+        _value(e, "AttemptUniqueid")
+        for e in events
+        if _value(e, "Event") == "UserEvent" and _value(e, "UserEvent") == "CrmInterception"
+    }
     for event in events:
         kind = _value(event, "Event")
         dest = phone_of(_value(event, "DestChannel"))
@@ -53,7 +60,7 @@ def observed(events: list[dict[str, Any]]) -> dict[str, Any]:
             facts["pickups"] += 1
         elif kind == "QueueCallerJoin":
             facts["queues"].add(_queue_number(event))
-        elif kind == "OriginateResponse":
+        elif kind == "OriginateResponse" and _value(event, "Uniqueid") not in attempts:
             facts["originates"] += 1
         else:
             _talk_facts(facts, kind, event)

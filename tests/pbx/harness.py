@@ -60,6 +60,7 @@ class Profile:
     fixtures: Path
     transfer_context: str
     description: str
+    numbering: dict[str, object] = field(default_factory=lambda: dict(NUMBERING))
 
 
 PROFILES = {
@@ -76,6 +77,16 @@ PROFILES = {
         FIXTURES / "mikopbx",
         "internal-transfer",
         "MikoPBX's generated dialplan with its Lua hooks and CdrConnector events (conf/mikopbx)",
+        # The queues as the connector's numbering.queues lists them (names from the admin pages).
+        dict(
+            NUMBERING,
+            queues=[
+                {"id": "QUEUE-6A1B2C3D4E5F60718293A4B5", "number": "2200100", "name": "Отдел продаж"},
+                {"id": "QUEUE-7B2C3D4E5F60718293A4B5C6", "number": "2200101", "name": "Поддержка"},
+                {"id": "QUEUE-8C3D4E5F60718293A4B5C6D7", "number": "2200102", "name": "Бухгалтерия"},
+                {"id": "QUEUE-9D4E5F60718293A4B5C6D7E8", "number": "2200103", "name": "Отдел доставки"},
+            ],
+        ),
     ),
 }
 DEFAULT_PROFILE = "asterisk"

@@ -71,6 +71,7 @@ def rewrite_truths(names: list[str], directory: Path, profile: str) -> int:
             continue
         capture = json.loads(path.read_text(encoding="utf-8"))
         capture["truth"] = {"calls": SCENARIOS[name].truth_for(profile)}
+        capture["numbering"] = PROFILES[profile].numbering
         write_capture(capture, directory)
         found = problems(capture)
         failed += bool(found)

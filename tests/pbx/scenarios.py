@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import DIDS, NUMBERING, Harness
+from .harness import DIDS, Harness
 
 LINE1, LINE2 = DIDS
 RINGGROUP, QUEUE_ALL, QUEUE_RR = "2200100", "2200101", "2200102"
@@ -794,7 +794,7 @@ async def record(h: Harness, sc: Scenario) -> dict[str, Any]:
         "pbx_profile": h.profile.name,
         "asterisk_version": h.asterisk_version,
         "recorded_at": recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "numbering": NUMBERING,
+        "numbering": h.profile.numbering,
         "truth": {"calls": sc.truth_for(h.profile.name)},
         "events": h.pbx.events[h.pbx_mark :],
     }

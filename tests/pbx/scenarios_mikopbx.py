@@ -23,6 +23,7 @@ from .scenarios import (
     LINE1,
     LINE2,
     SCENARIOS,
+    Truth,
     also_on,
     answered,
     call,
@@ -33,6 +34,19 @@ from .scenarios import (
 MIKOPBX = "mikopbx"
 SALES, SUPPORT, ACCOUNTS, DELIVERY = "2200100", "2200101", "2200102", "2200103"
 MOBILE_201, MOBILE_202 = "89161230001", "89161230002"
+# The queues' names, as numbering.queues of the profile lists them (harness.PROFILES).
+QUEUE_NAMES = {
+    SALES: "Отдел продаж",
+    SUPPORT: "Поддержка",
+    ACCOUNTS: "Бухгалтерия",
+    DELIVERY: "Отдел доставки",
+}
+
+
+def named(truth: list[Truth]) -> list[Truth]:
+    """The truth with each queue's configured name (MikoPBX's queues are ids behind numbers)."""
+    return [dict(c, queue_name=QUEUE_NAMES[c["queue"]]) if c.get("queue") else c for c in truth]
+
 
 # ------------------------------------------------------------------ the same story on MikoPBX
 for _name in (
@@ -60,13 +74,13 @@ for _name in (
     "click_to_call_answered",
     "click_to_call_client_busy",
 ):
-    also_on(MIKOPBX, _name)
+    also_on(MIKOPBX, _name, named(SCENARIOS[_name].truth))
 
 # MikoPBX's ring group is a ringall queue: the same story goes through queue 2200100.
 also_on(
     MIKOPBX,
     "inbound_ringgroup_answered",
-    [dict(SCENARIOS["inbound_ringgroup_answered"].truth[0], queue=SALES)],
+    named([dict(SCENARIOS["inbound_ringgroup_answered"].truth[0], queue=SALES)]),
 )
 
 
@@ -154,21 +168,23 @@ async def voicemail_after_no_answer(h: Harness) -> None:
 @scenario(
     "client calls line 1 routed to 201; 201 answers and after 1.5 s presses **2200101 (blind "
     "transfer to queue 2200101: 203+204); 204 answers after 1 s and hangs up after 2 s",
-    [
-        call(
-            "inbound",
-            "+79161120004",
-            "answered",
-            did=LINE1,
-            rang=("201", "203", "204"),
-            answered_by="201",
-            legs=("201", "204"),
-            transfers=(("blind", "201", SUPPORT),),
-            queue=SUPPORT,
-            talk=9,
-            together=True,
-        )
-    ],
+    named(
+        [
+            call(
+                "inbound",
+                "+79161120004",
+                "answered",
+                did=LINE1,
+                rang=("201", "203", "204"),
+                answered_by="201",
+                legs=("201", "204"),
+                transfers=(("blind", "201", SUPPORT),),
+                queue=SUPPORT,
+                talk=9,
+                together=True,
+            )
+        ]
+    ),
     routes={LINE1: "201"},
     profiles=(MIKOPBX,),
 )
@@ -186,21 +202,23 @@ async def transfer_to_queue(h: Harness) -> None:
 @scenario(
     "client calls line 2 (queue 2200101: 203+204 through Local channels); while they ring, 205 "
     "dials *8203 (directed pickup of 203's ringing queue leg) and talks 2 s",
-    [
-        call(
-            "inbound",
-            "+79161120005",
-            "answered",
-            did=LINE2,
-            rang=("203", "204"),
-            answered_by="205",
-            legs=("205",),
-            queue=SUPPORT,
-            pickup=True,
-            talk=2,
-            together=True,
-        )
-    ],
+    named(
+        [
+            call(
+                "inbound",
+                "+79161120005",
+                "answered",
+                did=LINE2,
+                rang=("203", "204"),
+                answered_by="205",
+                legs=("205",),
+                queue=SUPPORT,
+                pickup=True,
+                talk=2,
+                together=True,
+            )
+        ]
+    ),
     profiles=(MIKOPBX,),
 )
 async def pickup_directed_queue_call(h: Harness) -> None:

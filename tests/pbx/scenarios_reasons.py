@@ -123,24 +123,29 @@ async def busy_on_call(h: Harness) -> None:
     await h.dial_from_phone("203", "202", give_up=5)
 
 
+QUEUE_TIMEOUT_TRUTH = [
+    call(
+        "inbound",
+        "+79161130006",
+        "answered",
+        did=LINE2,
+        rang=("205", "206", "207"),
+        answered_by="207",
+        legs=("207",),
+        queue=DELIVERY,
+        talk=2,
+    )
+]
+
+
 @scenario(
     "client calls line 2 routed to queue 2200103 (205, 206 in turn, 2 s each); nobody answers; "
     "after 7 s the queue sends the caller to 207, which answers after 1 s and talks 2 s",
-    [
-        call(
-            "inbound",
-            "+79161130006",
-            "answered",
-            did=LINE2,
-            rang=("205", "206", "207"),
-            answered_by="207",
-            legs=("207",),
-            queue=DELIVERY,
-            talk=2,
-        )
-    ],
+    QUEUE_TIMEOUT_TRUTH,
     routes={LINE2: DELIVERY},
     profiles=BOTH,
+    # The mikopbx profile lists its queues with names (numbering.queues): the record names it.
+    profile_truth={"mikopbx": [dict(QUEUE_TIMEOUT_TRUTH[0], queue_name="Отдел доставки")]},
 )
 async def queue_timeout_to_extension(h: Harness) -> None:
     # MikoPBX's route dials the queue through a Local channel for the route's ring time: make it

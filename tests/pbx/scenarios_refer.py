@@ -1,6 +1,10 @@
 """Transfers made by phones: SIP REFER (blind) and REFER with Replaces (attended), sent by the
 world's phone as a desk phone's transfer key does, recorded on both profiles. The PBX, not the
-connector, carries them out (res_pjsip_refer), into the transferer's TRANSFER_CONTEXT."""
+connector, carries them out (res_pjsip_refer), into the transferer's TRANSFER_CONTEXT.
+
+Also the path a call takes when the daemon connects it: parallel interception, where the
+responsible manager's phone, originated by the daemon, answers and is bridged with the client
+(config/asterisk/crm-interception.conf, [crm-interception-connect])."""
 
 from __future__ import annotations
 
@@ -74,3 +78,48 @@ async def attended_transfer_refer(h: Harness) -> None:
     await h.wait_pbx(Event="AttendedTransfer")
     await asyncio.sleep(2)
     await h.hangup_world(await h.world_leg_of("203"))
+
+
+# ------------------------------------------------------------------ parallel interception
+@scenario(
+    "parallel interception: client +79161112233 (known to the CRM, responsible 203) calls line 1 "
+    "(ring group 201+202, nobody answers); the daemon's ParallelInterceptor marks the call "
+    "(UserEvent CrmInterception) and originates 203 into [crm-interception-connect]; 203 answers "
+    "after 1 s and is bridged with the client, who hangs up after 3 s",
+    [
+        call(
+            "inbound",
+            "+79161112233",
+            "answered",
+            did=LINE1,
+            rang=("201", "202", "203"),
+            answered_by="203",
+            legs=("203",),
+            recording=False,
+            talk=3,
+            together=True,
+        )
+    ],
+    routes={LINE1: "2200100"},
+)
+async def parallel_interception_connected(h: Harness) -> None:
+    # The daemon's side, as tests/pbx/test_interception.py runs it: AMI -> tracker -> live
+    # events -> ParallelInterceptor, whose Originate and marker the PBX's events then carry.
+    from .test_interception import KNOWN, RESPONSIBLE, Daemon, install_dialplan
+
+    await asyncio.to_thread(install_dialplan, h)
+    daemon = Daemon(h)
+    daemon.ami.start()
+    try:
+        await daemon.ami.wait_connected(10)
+        await h.phone("201", "noanswer")
+        await h.phone("202", "noanswer")
+        await h.phone(RESPONSIBLE, "answer:1:0")
+        placed = await h.inbound(LINE1, KNOWN, "Known Client")
+        await h.wait_pbx(Event="BridgeEnter", Channel=f"PJSIP/{RESPONSIBLE}-*", wait_timeout=20)
+        await asyncio.sleep(3)
+        await h.hangup_world(placed.uniqueid)
+        await h.wait_idle()
+    finally:
+        await daemon.interceptor.stop()
+        await daemon.ami.stop()

@@ -29,3 +29,18 @@ def test_the_configured_mapping_wins_over_the_extension() -> None:
 def test_a_line_or_a_non_number_is_never_taken_for_the_queue_number() -> None:
     assert queue_number(RULES, "QUEUE-6A1B", "74951110001") == "QUEUE-6A1B"
     assert queue_number(RULES, "QUEUE-6A1B", "s") == "QUEUE-6A1B"
+
+
+def test_queues_listed_in_the_settings_reach_the_tracker_rules() -> None:
+    from connector import config
+    from connector.calls.rules import rules_from_settings
+
+    settings = config.loads(
+        "ami:\n  username: crm\n  secret: s3cret\n"
+        "numbering:\n"
+        "  queues:\n"
+        "    - {id: QUEUE-6A1B, number: '2200100', name: Отдел продаж}\n"
+    )
+
+    assert rules_from_settings(settings).queue_by_id("QUEUE-6A1B") == ("2200100", "Отдел продаж")
+    assert rules_from_settings(settings).queue_by_id("2200100") == ("2200100", "Отдел продаж")
