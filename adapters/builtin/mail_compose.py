@@ -66,11 +66,12 @@ def build_message(
 ) -> EmailMessage:
     """The MIME letter for `draft` from `sender`; LetterError when it would be too big to send."""
     msg = EmailMessage(policy=policy.SMTP)
+    sender_name = " ".join(sender_name.split())
     msg["From"] = Address(sender_name, addr_spec=sender) if sender_name else sender
     msg["To"] = ", ".join(draft.to)
     if draft.cc:
         msg["Cc"] = ", ".join(draft.cc)
-    msg["Subject"] = draft.subject
+    msg["Subject"] = " ".join(draft.subject.split())  # a line break would start a header of its own
     msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id or email.utils.make_msgid(domain=domain)
     if draft.reply_to_id:

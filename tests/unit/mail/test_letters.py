@@ -108,3 +108,11 @@ def test_a_letter_too_big_to_send_is_refused_before_it_is_queued() -> None:
     draft = Draft(to=("a@b.ru",), subject="s", body="b", attachments=(big,))
     with pytest.raises(LetterError, match="МБ"):
         build_message(draft, sender="inbox@company.test", sender_name="", domain="company.test")
+
+
+def test_a_line_break_in_the_subject_cannot_add_a_header() -> None:
+    draft = Draft(to=("a@b.ru",), subject="Счёт\r\nBcc: victim@evil.ru", body="…")
+    msg = build_message(draft, sender="inbox@company.test", sender_name="Анна\nАдмин", domain="company.test")
+    back = message_from_bytes(msg.as_bytes(), policy=policy.default)
+    assert back["Subject"] == "Счёт Bcc: victim@evil.ru" and back["Bcc"] is None
+    assert str(back["From"]) == "Анна Админ <inbox@company.test>"
