@@ -7,6 +7,7 @@ to a client, or opens a deal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,14 @@ from adapters.builtin import rollup_callers, rollups
 from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import Clients
-from adapters.builtin.search import fold, phone_fragment, refresh_index
+from adapters.builtin.search import (
+    fold,
+    indexed,
+    names_matching,
+    phone_fragment,
+    phones_matching,
+    refresh_index,
+)
 from connector.calls.model import Call, Direction, Reason
 
 CALL_TYPES = ("incoming", "outgoing", "missed", "internal")
@@ -41,6 +49,7 @@ class CallFilter:
     reason: str | None = None  # one of CALL_REASONS: why an unanswered call ended so
     closed_hours_first: bool = False  # calls that came in closed hours first (the morning's list)
     pbx: str | None = None  # one office's calls only
+    indexed: bool = False  # `q` served by SQLite's trigram tables (search.ensure_index)
 
 
 _TYPE_SQL = {
@@ -100,10 +109,10 @@ def _who_and_when(f: CallFilter, conds: _Conditions) -> None:
         # Through the cards: every external number has one (a contact card at least), and the
         # phones table is a small fraction of the calls, so no scan of every call's number.
         if digits:
-            conds.add("c.client_id IN (SELECT p.client_id FROM phones p WHERE p.phone LIKE ?)", f"%{digits}%")
+            sub, params = phones_matching(digits, fts=f.indexed)
         else:
-            name = f"%{fold(f.q).strip()}%"
-            conds.add("c.client_id IN (SELECT s.id FROM clients s WHERE s.search LIKE ?)", name)
+            sub, params = names_matching([fold(f.q).strip()], fts=f.indexed)
+        conds.add(f"c.client_id IN ({sub})", *params)
 
 
 def _what(f: CallFilter, conds: _Conditions) -> None:
@@ -224,6 +233,7 @@ class Calls:
         """A page of calls, newest first, and the total matching `f`."""
         if f.q:
             await refresh_index(self.db)
+            f = dataclasses.replace(f, indexed=indexed(self.db))
         where, params = _where(f)
         base = f"FROM calls c LEFT JOIN clients k ON k.id = c.client_id WHERE {where}"
         total = await self.db.scalar(f"SELECT COUNT(*) {base}", params)
