@@ -15,6 +15,8 @@ command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need+=(libsox-fmt-mp3)
 # The CRM's mailbox is tested against a real IMAP server started on loopback by the tests.
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+# The built-in CRM's second back end: the tests start their own PostgreSQL (initdb in a temp dir).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "system-deps: need root to install: ${need[*]}" >&2

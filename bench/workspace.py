@@ -119,7 +119,7 @@ async def fill(store: Store, clients: int, calls: int, deals: int, rng: random.R
               1000 + n % 90000,
               1 + n % 4, stamp) for n in range(deals)],
         )  # fmt: skip
-    await store.db.conn.execute("ANALYZE")
+    await store.db.write("ANALYZE")
 
 
 async def _write_calls(store: Store, rows: list[tuple[Any, ...]], exts: list[tuple[str, str]]) -> None:

@@ -23,3 +23,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is not allowed: {reason}"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Generator[object, None, None]:
+    """One throwaway PostgreSQL server for the run (tests/postgres.py), started on first use.
+
+    Without PostgreSQL the tests that need it skip, and under CI=true a skip is a failure.
+    """
+    from tests import postgres
+
+    try:
+        cluster = postgres.start()
+    except postgres.PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -10,9 +10,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.builtin.sms_settings import SmsSettings
 from connector.crm import Adapter, AdapterContext
+from connector.settings_schema import Secret
+
+if TYPE_CHECKING:
+    from adapters.builtin.db import PostgresTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +45,29 @@ class Settings:
     )
     page_size: int = 50  # calls / clients per page unless the request asks otherwise (max 200)
     sms: SmsSettings = field(default_factory=SmsSettings)  # SMS and mailings through SMSC.ru
+    # PostgreSQL instead of the SQLite file: postgresql://user@host:5432/crm (docs/scaling.md);
+    # the password apart, from ${ENV} or ${file:...}, never in the URL.
+    database: str | None = None
+    database_password: Secret | None = None
+    database_pool: int = 4  # reader connections to PostgreSQL (writes take one more)
 
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 200:
             raise ValueError("page_size must be between 1 and 200")
+        if self.database is not None:
+            self.postgres()  # a bad URL is a configuration error at load time, not at start
+
+    def postgres(self) -> PostgresTarget | None:
+        """The PostgreSQL database configured, or None for the SQLite file."""
+        from adapters.builtin.db import PostgresTarget
+
+        if not self.database:
+            return None
+        return PostgresTarget(self.database, self.database_password, self.database_pool)
+
+    def target(self, storage_dir: Path) -> Path | PostgresTarget:
+        """Where the store lives: the PostgreSQL database if configured, else the SQLite file."""
+        return self.postgres() or self.path(storage_dir)
 
     def pipeline_map(self) -> dict[str, tuple[str, ...]]:
         """The pipelines as name → stages."""
@@ -69,5 +93,5 @@ def create(settings: Settings, context: AdapterContext) -> Adapter:
     from adapters.builtin.store import shared_store
     from connector.config import StorageSettings
 
-    store = shared_store(settings.path(StorageSettings().dir), settings.pipeline_map())
+    store = shared_store(settings.target(StorageSettings().dir), settings.pipeline_map())
     return BuiltinAdapter(context, store, sms=settings.sms)

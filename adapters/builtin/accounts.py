@@ -38,18 +38,13 @@ def session_hash(session_id: str) -> str:
 async def ensure_schema(db: Database) -> None:
     """Create the sessions and audit tables and add the account columns to employees (idempotent)."""
     script = resources.files("adapters.builtin").joinpath("schema_accounts.sql").read_text("utf-8")
+    await db.add_columns("employees", _EMPLOYEE_COLUMNS)
     async with db.transaction() as conn:
-        async with conn.execute("PRAGMA table_info(employees)") as cur:
-            have = {row[1] for row in await cur.fetchall()}
-        for name, kind in _EMPLOYEE_COLUMNS:
-            if name not in have:
-                await conn.execute(f"ALTER TABLE employees ADD COLUMN {name} {kind}")
         await conn.execute(
             "CREATE UNIQUE INDEX IF NOT EXISTS employees_login ON employees(login COLLATE NOCASE)"
             " WHERE login IS NOT NULL"
         )
-    await db.conn.executescript(script)
-    await db.conn.commit()
+    await db.apply_script(script)
 
 
 class Accounts:

@@ -126,7 +126,7 @@ class Deals:
         """Create the configured pipelines that do not exist yet (existing ones are kept as edited)."""
         for name, stages in pipelines.items():
             await self.db.write(
-                "INSERT OR IGNORE INTO pipelines (name, stages) VALUES (?, ?)",
+                "INSERT INTO pipelines (name, stages) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (name, json.dumps(list(stages)[:MAX_STAGES], ensure_ascii=False)),
             )
 
@@ -315,9 +315,10 @@ async def feed(
     parts = [_FEED_PARTS[k].format(calls_scope=scope) for k in FEED_KINDS if k in kinds]
     union = " UNION ALL ".join(parts)
     search = "WHERE text LIKE :q OR COALESCE(who, '') LIKE :q OR COALESCE(extra, '') LIKE :q" if q else ""
-    total = await db.scalar(f"SELECT COUNT(*) FROM ({union}) {search}", params)
+    total = await db.scalar(f"SELECT COUNT(*) FROM ({union}) AS feed {search}", params)
     rows = await db.fetch_all(
-        f"SELECT * FROM ({union}) {search} ORDER BY at DESC, kind, ref DESC LIMIT :limit OFFSET :offset",
+        f"SELECT * FROM ({union}) AS feed {search}"
+        " ORDER BY at DESC, kind, ref DESC LIMIT :limit OFFSET :offset",
         params,
     )
     return rows, int(total or 0)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 from adapters.builtin import board, sms_missed
-from adapters.builtin.db import NotFoundError
+from adapters.builtin.db import REFUSED_ERRORS, UNAVAILABLE_ERRORS, NotFoundError
 from adapters.builtin.numbers import normalise
 from adapters.builtin.sms_settings import SmsSettings
 from adapters.builtin.store import Store
@@ -93,9 +92,9 @@ class BuiltinAdapter(Adapter):
         """Store errors as the outbox understands them: busy/closed → retry, refused → dead-letter."""
         try:
             yield
-        except (sqlite3.OperationalError, StorageError) as exc:  # locked, busy, not open yet
+        except UNAVAILABLE_ERRORS as exc:  # locked, busy, unreachable, not open yet
             raise TransientError(f"built-in CRM store unavailable: {exc}", adapter=self.name) from exc
-        except sqlite3.Error as exc:
+        except REFUSED_ERRORS as exc:
             raise PermanentError(f"built-in CRM store refused the call: {exc}", adapter=self.name) from exc
 
     async def start(self) -> None:

@@ -133,7 +133,7 @@ async def activity(
     if not parts:
         return []
     union = " UNION ALL ".join(parts)
-    return await db.fetch_all(f"SELECT * FROM ({union}) ORDER BY at DESC LIMIT :limit", params)
+    return await db.fetch_all(f"SELECT * FROM ({union}) AS feed ORDER BY at DESC LIMIT :limit", params)
 
 
 async def get_settings(db: Database) -> dict[str, Any]:

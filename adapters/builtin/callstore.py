@@ -253,7 +253,8 @@ class Calls:
         """Mark (or unmark) a number as spam: its calls are hidden from the usual lists."""
         if spam:
             await self.db.write(
-                "INSERT OR IGNORE INTO spam_numbers (phone, marked_by, marked_at) VALUES (?, ?, ?)",
+                "INSERT INTO spam_numbers (phone, marked_by, marked_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (phone, employee_id, now_iso()),
             )
         else:

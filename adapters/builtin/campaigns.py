@@ -37,7 +37,7 @@ async def ensure_schema(db: Database, lines: Iterable[tuple[str, str]] = ()) -> 
             await conn.execute(statement)
         stamp = now_iso()
         await conn.executemany(
-            "INSERT OR IGNORE INTO tracking_numbers (number, name, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO tracking_numbers (number, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(normalise(number), name, stamp) for number, name in lines if normalise(number)],
         )
     _READY.add(db)
@@ -211,7 +211,7 @@ class Campaigns:
 
 async def _set_numbers(conn: Any, campaign_id: int, numbers: Sequence[str]) -> None:
     await conn.executemany(
-        "INSERT OR IGNORE INTO campaign_numbers (campaign_id, number) VALUES (?, ?)",
+        "INSERT INTO campaign_numbers (campaign_id, number) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(campaign_id, n) for n in numbers],
     )
 

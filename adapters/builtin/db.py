@@ -1,24 +1,34 @@
-"""The built-in CRM's SQLite connection: WAL, foreign keys, the schema, one writer at a time.
+"""The built-in CRM's database: one interface, two back ends (SQLite by default, PostgreSQL).
 
-Everything goes through aiosqlite so no query blocks the event loop. Writes that span several
-statements run under `transaction()`, which holds a lock so two requests never interleave
-their statements in one SQLite transaction.
+The store's modules call `fetch_all` / `fetch_one` / `scalar` / `write` and, for writes that span
+several statements, `transaction()`, which yields a connection with `execute` / `executemany`
+(cursors with `lastrowid`, `rowcount`, `fetchone`, `fetchall`). They write SQL once, in SQLite's
+dialect with `?` / `:name` placeholders; the PostgreSQL back end (adapters.builtin.db_postgres)
+translates it (adapters.builtin.dialect). `open_database` picks the back end from the target: a
+path is a SQLite file, a `PostgresTarget` a PostgreSQL database.
+
+SQLite: everything goes through aiosqlite so no query blocks the event loop; `transaction()` holds
+a lock so two requests never interleave their statements in one SQLite transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiosqlite
 
 from connector.errors import StorageError
+from connector.settings_schema import Secret
 
 Row = dict[str, Any]
 Params = Iterable[Any] | Mapping[str, Any]
@@ -46,10 +56,173 @@ class ConflictError(ValueError):
     """The change contradicts what is stored, e.g. a number already owned by a client (HTTP 409)."""
 
 
-class Database:
-    """One aiosqlite connection to the built-in CRM database."""
+class StoreRefusedError(Exception):
+    """A back end other than SQLite refused a statement (bad data or SQL): not worth a retry."""
+
+
+class IntegrityViolationError(StoreRefusedError):
+    """A back end other than SQLite found a constraint broken (unique, foreign key, check)."""
+
+
+class BadValueError(StoreRefusedError):
+    """A back end other than SQLite cannot hold a value (e.g. PostgreSQL text with a NUL byte)."""
+
+
+# What callers catch, whichever back end runs: a constraint broken (→ 409 / dead letter), the
+# database unreachable or busy (→ 503 / retry later), any refusal (→ dead letter).
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, IntegrityViolationError)
+BAD_VALUE_ERRORS: tuple[type[Exception], ...] = (BadValueError,)
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, StorageError)
+REFUSED_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreRefusedError)
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresTarget:
+    """A PostgreSQL database: a `postgresql://user@host:port/name` URL without the password.
+
+    The password comes apart (a `Secret`, from `${ENV}` or `${file:...}` in the YAML) so the URL
+    can be logged and shown; `str()` never holds the password.
+    """
+
+    url: str
+    password: Secret | None = None
+    pool_size: int = 4
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"a PostgreSQL database is a postgresql://... URL, not {parts.scheme!r}")
+        if parts.password is not None:
+            raise ValueError(
+                "put the PostgreSQL password in builtin.database_password (${ENV} or ${file:...}),"
+                " not in the URL"
+            )
+        if not parts.hostname and "host=" not in parts.query:
+            raise ValueError("the PostgreSQL URL needs a host: postgresql://user@host:5432/crm")
+        if not parts.path.strip("/"):
+            raise ValueError("the PostgreSQL URL needs a database name: postgresql://user@host:5432/crm")
+        if not 1 <= self.pool_size <= 64:
+            raise ValueError("the PostgreSQL pool size must be between 1 and 64")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+Target = Path | PostgresTarget
+
+
+class Cursor(Protocol):
+    """What a statement run inside `transaction()` gives back."""
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> Iterable[Any]: ...
+
+
+class Connection(Protocol):
+    """The connection `transaction()` yields: `execute` is awaited or used with `async with`."""
+
+    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Any: ...
+
+
+class Database(ABC):
+    """The built-in CRM database, whichever back end holds it."""
+
+    backend: str  # "sqlite" or "postgresql"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    @property
+    def key(self) -> str:
+        """What names this database in one process (a file's absolute path, or the URL)."""
+        if isinstance(self.target, Path):
+            return str(self.target.expanduser().absolute())
+        return self.target.url
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect (creating the database file if needed) and apply the schema."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Disconnect (idempotent)."""
+
+    @property
+    @abstractmethod
+    def is_open(self) -> bool:
+        """Whether `open()` has run (and `close()` has not)."""
+
+    @abstractmethod
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Rows of a query as dicts."""
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row of a query, or None."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        row = await self.fetch_one(sql, params)
+        return next(iter(row.values())) if row else None
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """Run several writes atomically: commit on success, roll back on any error."""
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One write statement in its own transaction; returns the new row's id (lastrowid)."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(sql, tuple(params))
+            return int(cursor.lastrowid or 0)
+
+    @abstractmethod
+    async def columns(self, table: str) -> set[str]:
+        """The names of `table`'s columns (empty when there is no such table)."""
+
+    async def add_columns(self, table: str, wanted: Iterable[tuple[str, str]]) -> None:
+        """Add each (column, definition) `table` lacks: a database made by an older version upgrades."""
+        have = await self.columns(table)
+        missing = [(name, definition) for name, definition in wanted if name not in have]
+        if missing:
+            async with self.transaction() as conn:
+                for name, definition in missing:
+                    await conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
+    async def apply_script(self, script: str) -> None:
+        """Run a schema file (CREATE ... IF NOT EXISTS statements) in one transaction."""
+        from adapters.builtin.dialect import split_script
+
+        async with self.transaction() as conn:
+            for statement in split_script(script):
+                await conn.execute(statement)
+
+
+def open_database(target: Target) -> Database:
+    """The database object for `target` (not yet opened): SQLite for a path, else PostgreSQL."""
+    if isinstance(target, PostgresTarget):
+        from adapters.builtin.db_postgres import PostgresDatabase
+
+        return PostgresDatabase(target)
+    return SqliteDatabase(target)
+
+
+class SqliteDatabase(Database):
+    """One aiosqlite connection to the built-in CRM's SQLite file."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path) -> None:
+        super().__init__(path)
         self.path = path
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
@@ -63,8 +236,7 @@ class Database:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
-            schema = resources.files("adapters.builtin").joinpath("schema.sql").read_text("utf-8")
-            await conn.executescript(schema)
+            await conn.executescript(schema_text())
             from adapters.builtin.search import fold  # (search imports this module)
 
             # fold(text): lower case with ё as е, for Cyrillic search (SQLite's LIKE folds ASCII only)
@@ -104,13 +276,8 @@ class Database:
             row = await cursor.fetchone()
         return dict(row) if row is not None else None
 
-    async def scalar(self, sql: str, params: Params = ()) -> Any:
-        """The first column of the first row (None when there is no row)."""
-        row = await self.fetch_one(sql, params)
-        return next(iter(row.values())) if row else None
-
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """Run several writes atomically: commit on success, roll back on any error."""
         async with self._lock:
             conn = self.conn
@@ -122,11 +289,15 @@ class Database:
                 raise
             await conn.commit()
 
-    async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """One write statement in its own transaction; returns lastrowid."""
-        async with self.transaction() as conn:
-            cursor = await conn.execute(sql, tuple(params))
-            return int(cursor.lastrowid or 0)
+    async def columns(self, table: str) -> set[str]:
+        """The names of `table`'s columns (empty when there is no such table)."""
+        async with self.conn.execute(f"PRAGMA table_info({table})") as cursor:
+            return {row[1] for row in await cursor.fetchall()}
+
+
+def schema_text() -> str:
+    """The core schema file (SQLite dialect; the PostgreSQL back end translates it)."""
+    return resources.files("adapters.builtin").joinpath("schema.sql").read_text("utf-8")
 
 
 # Columns added after the first layout: (table, column, definition). Added when missing, so a
@@ -137,7 +308,10 @@ ADDED_COLUMNS = (
     ("clients", "search", "TEXT NOT NULL DEFAULT ''"),
     ("calls", "reason", "TEXT"),  # why an unanswered call ended so (the tracker's Call.reason)
     ("calls", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office (connector's pbx_id) that filed it
+    ("client_emails", "position", "INTEGER NOT NULL DEFAULT 0"),  # the order they were given in
 )
+# How a SQLite database made before a column fills it (its rowid was the insertion order).
+FILL_ADDED = {("client_emails", "position"): "UPDATE client_emails SET position = rowid"}
 LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS calls_reason ON calls(reason, started_at)",
     # Missed calls by reason in the analytics summary: a covering range per direction.
@@ -153,6 +327,8 @@ async def _add_columns(conn: aiosqlite.Connection) -> None:
             names = {row[1] for row in await cursor.fetchall()}
         if column not in names:
             await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            if (table, column) in FILL_ADDED:
+                await conn.execute(FILL_ADDED[table, column])
     for sql in LATE_INDEXES:
         await conn.execute(sql)
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from adapters.builtin.db import ConflictError, NotFoundError, Row
+from adapters.builtin.db import (
+    BAD_VALUE_ERRORS,
+    INTEGRITY_ERRORS,
+    UNAVAILABLE_ERRORS,
+    ConflictError,
+    NotFoundError,
+    Row,
+)
 from adapters.builtin.store import Store
 from connector.api.app import Handler, Problem
 from connector.api.auth import Principal, require
 from connector.api.recordings import RecordingLinks
-from connector.errors import StorageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,9 @@ async def store_errors(request: web.Request, handler: Handler) -> web.StreamResp
         raise Problem(404, "Not Found", str(exc)) from exc
     except ConflictError as exc:
         raise Problem(409, "Conflict", str(exc)) from exc
-    except sqlite3.IntegrityError as exc:
+    except INTEGRITY_ERRORS as exc:
         raise Problem(409, "Conflict", f"the change contradicts what is stored: {exc}") from exc
-    except (StorageError, sqlite3.OperationalError) as exc:
+    except BAD_VALUE_ERRORS as exc:
+        raise Problem(422, "Unprocessable Entity", f"the database cannot hold a value sent: {exc}") from exc
+    except UNAVAILABLE_ERRORS as exc:
         raise Problem(503, "Service Unavailable", "the CRM database is not available") from exc

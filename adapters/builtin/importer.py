@@ -372,8 +372,11 @@ class Importer:
         return row
 
 
+NO_LIMIT = 2**62  # LIMIT for all rows (PostgreSQL has no LIMIT -1)
+
+
 async def _list_id(conn: Any, name: str) -> int:
-    await conn.execute("INSERT OR IGNORE INTO client_lists (name) VALUES (?)", (name,))
+    await conn.execute("INSERT INTO client_lists (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
     async with conn.execute("SELECT id FROM client_lists WHERE name = ?", (name,)) as cur:
         found = await cur.fetchone()
     return int(found[0])
@@ -409,7 +412,7 @@ async def _create(conn: Any, c: Candidate, import_id: int, list_id: int | None) 
     )
     if list_id is not None:
         await conn.execute(
-            "INSERT OR IGNORE INTO client_list_members (list_id, client_id) VALUES (?, ?)",
+            "INSERT INTO client_list_members (list_id, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (list_id, client_id),
         )
 
@@ -478,7 +481,7 @@ async def export_rows(
         sql += " ON l.id = m.list_id WHERE l.name = ?)"
         params.append(list_name)
     sql += " ORDER BY c.id LIMIT ? OFFSET ?"
-    params += [count if count is not None else -1, max(start, 1) - 1]
+    params += [count if count is not None else NO_LIMIT, max(start, 1) - 1]
     return await db.fetch_all(sql, params)
 
 

@@ -204,8 +204,8 @@ class Clients:
             if emails is not None:
                 await conn.execute("DELETE FROM client_emails WHERE client_id = ?", (client_id,))
                 await conn.executemany(
-                    "INSERT INTO client_emails (client_id, email) VALUES (?, ?)",
-                    [(client_id, e) for e in emails[1:]],
+                    "INSERT INTO client_emails (client_id, email, position) VALUES (?, ?, ?)",
+                    [(client_id, e, n) for n, e in enumerate(emails[1:], 1)],
                 )
             if emails is not None:
                 fields["emails"] = emails
@@ -263,7 +263,7 @@ class Clients:
         )
         row["phones"] = [p["phone"] for p in phones]
         more = await self.db.fetch_all(
-            "SELECT email FROM client_emails WHERE client_id = ? ORDER BY rowid", (row["id"],)
+            "SELECT email FROM client_emails WHERE client_id = ? ORDER BY position", (row["id"],)
         )
         row["emails"] = [e for e in [row["email"], *(m["email"] for m in more)] if e]
         return row

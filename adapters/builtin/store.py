@@ -1,4 +1,4 @@
-"""The built-in CRM's store: one SQLite file, one object per family of records."""
+"""The built-in CRM's store: one database (a SQLite file or PostgreSQL), one object per family of records."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from adapters.builtin import offices, rollups
 from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
-from adapters.builtin.db import Database
+from adapters.builtin.db import Target, open_database
 from adapters.builtin.dialer_store import ensure_schema as ensure_dialer_schema
 from adapters.builtin.mail_store import Mail
 from adapters.builtin.mail_store import ensure_schema as ensure_mail_schema
@@ -25,8 +25,8 @@ DEFAULT_PIPELINES: dict[str, tuple[str, ...]] = {
 class Store:
     """Employees, clients, companies, calls, notes and deals of the built-in CRM."""
 
-    def __init__(self, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> None:
-        self.db = Database(path)
+    def __init__(self, target: Target, pipelines: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.db = open_database(target)
         self.pipelines = pipelines or DEFAULT_PIPELINES
         self.employees = Employees(self.db)
         self.clients = Clients(self.db)
@@ -40,9 +40,9 @@ class Store:
         self.mail = Mail(self.db)
 
     @classmethod
-    async def open(cls, path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
-        """Open the store at `path`, creating the schema and the configured pipelines."""
-        store = cls(path, pipelines)
+    async def open(cls, target: Target, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
+        """Open the store at `target`, creating the schema and the configured pipelines."""
+        store = cls(target, pipelines)
         await store.start()
         return store
 
@@ -62,24 +62,24 @@ class Store:
     async def close(self) -> None:
         """Close the database."""
         await self.db.close()
-        if _SHARED.get(_key(self.db.path)) is self:
-            del _SHARED[_key(self.db.path)]
+        if _SHARED.get(self.db.key) is self:
+            del _SHARED[self.db.key]
 
 
-_SHARED: dict[Path, Store] = {}
+_SHARED: dict[str, Store] = {}
 
 
-def _key(path: Path) -> Path:
-    return path.expanduser().absolute()
+def _key(target: Target) -> str:
+    return str(target.expanduser().absolute()) if isinstance(target, Path) else target.url
 
 
-def shared_store(path: Path, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
-    """The one `Store` object of the database at `path` in this process (made on first use).
+def shared_store(target: Target, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
+    """The one `Store` object of the database at `target` in this process (made on first use).
 
     The adapter (built by the outbox wiring) and the HTTP routes (mounted before the adapters
     start) thus share one connection without either having to hand it to the other.
     """
-    key = _key(path)
+    key = _key(target)
     if key not in _SHARED:
-        _SHARED[key] = Store(path, pipelines)
+        _SHARED[key] = Store(target, pipelines)
     return _SHARED[key]

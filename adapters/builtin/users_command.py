@@ -69,7 +69,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     crm = settings.adapters.get("builtin")
     if crm is None:
         raise UserError("the built-in CRM is not configured (adapters.builtin)")
-    store = await Store.open(with_storage(crm, settings.storage.dir).path(settings.storage.dir))
+    store = await Store.open(with_storage(crm, settings.storage.dir).target(settings.storage.dir))
     try:
         if args.action == "list":
             return await _list(store)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from adapters.builtin import routes
 from adapters.builtin.adapter import BuiltinAdapter
+from adapters.builtin.db import Target
 from adapters.builtin.store import Store
 from connector.api.app import create_app
 from connector.api.live import LiveHub
@@ -120,6 +121,7 @@ async def crm_server(
     call_control: Any = None,
     settings: HttpSettings | None = None,
     prepare: Callable[[web.Application, Store], None] | None = None,
+    target: Target | None = None,
 ) -> AsyncIterator[CrmServer]:
     """Start the app on an ephemeral loopback port with four employees; stop it afterwards."""
     import aiohttp
@@ -132,7 +134,7 @@ async def crm_server(
     recordings_dir = tmp_path / "monitor"
     recordings_dir.mkdir(exist_ok=True)
     async with aiohttp.ClientSession() as session:
-        store = Store(tmp_path / "crm.db")
+        store = Store(target or tmp_path / "crm.db")
         adapter = BuiltinAdapter(AdapterContext("builtin", session, MemoryState()), store)
         await adapter.start()
         tokens = {}
