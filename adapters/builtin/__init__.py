@@ -57,17 +57,17 @@ class Settings:
         if self.database is not None:
             self.postgres()  # a bad URL is a configuration error at load time, not at start
 
-    def postgres(self) -> PostgresTarget | None:
+    def postgres(self, storage_dir: Path | None = None) -> PostgresTarget | None:
         """The PostgreSQL database configured, or None for the SQLite file."""
         from adapters.builtin.db import PostgresTarget
 
         if not self.database:
             return None
-        return PostgresTarget(self.database, self.database_password, self.database_pool)
+        return PostgresTarget(self.database, self.database_password, self.database_pool, storage_dir)
 
     def target(self, storage_dir: Path) -> Path | PostgresTarget:
         """Where the store lives: the PostgreSQL database if configured, else the SQLite file."""
-        return self.postgres() or self.path(storage_dir)
+        return self.postgres(storage_dir) or self.path(storage_dir)
 
     def pipeline_map(self) -> dict[str, tuple[str, ...]]:
         """The pipelines as name → stages."""

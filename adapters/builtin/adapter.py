@@ -14,7 +14,7 @@ from adapters.builtin.store import Store
 from connector import logs
 from connector.calls.model import Call
 from connector.crm import Adapter, AdapterContext, Capability, Contact
-from connector.errors import PermanentError, StorageError, TransientError
+from connector.errors import PermanentError, TransientError
 
 log = logs.get_logger(__name__)
 
@@ -68,7 +68,7 @@ class BuiltinAdapter(Adapter):
             return
         try:
             await sms_missed.on_missed_call(self.store.sms, self.sms, row)
-        except (StorageError, sqlite3.Error) as exc:
+        except (*UNAVAILABLE_ERRORS, *REFUSED_ERRORS) as exc:
             log.warning("sms.missed_call_failed", call_id=row["id"], error=str(exc))
 
     async def create_unsorted(self, call: Call) -> None:

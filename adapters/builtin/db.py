@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,6 +87,7 @@ class PostgresTarget:
     url: str
     password: Secret | None = None
     pool_size: int = 4
+    files: Path | None = None  # where files beside the database go (mail attachments)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -124,11 +125,23 @@ class Cursor(Protocol):
 
     async def fetchall(self) -> Iterable[Any]: ...
 
+    async def fetchmany(self, size: int = ...) -> Iterable[Any]: ...
+
+
+class Pending(Protocol):
+    """A statement under way: awaited for its cursor, or entered with `async with`."""
+
+    def __await__(self) -> Generator[Any, None, Cursor]: ...
+
+    async def __aenter__(self) -> Cursor: ...
+
+    async def __aexit__(self, *exc: Any) -> Any: ...
+
 
 class Connection(Protocol):
     """The connection `transaction()` yields: `execute` is awaited or used with `async with`."""
 
-    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
+    def execute(self, sql: str, parameters: Any = ...) -> Pending: ...
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Any: ...
 
@@ -147,6 +160,13 @@ class Database(ABC):
         if isinstance(self.target, Path):
             return str(self.target.expanduser().absolute())
         return self.target.url
+
+    @property
+    def files_dir(self) -> Path:
+        """The folder for files kept beside the database (the SQLite file's, or the state dir)."""
+        if isinstance(self.target, Path):
+            return self.target.parent
+        return self.target.files or Path("crm-files").absolute()
 
     @abstractmethod
     async def open(self) -> None:

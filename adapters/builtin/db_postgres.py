@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -73,7 +73,10 @@ Buffer = bytes | bytearray | memoryview
 
 
 class _Record(dict[str, Any]):
-    """A row as a dict that also answers `row[0]`, as sqlite3.Row does."""
+    """A row as sqlite3.Row behaves: `row["name"]`, `row[0]`, `tuple(row)` and unpacking give values."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self.values()))
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, int):
@@ -101,14 +104,21 @@ class _Cursor:
 
     def __init__(self, rows: list[_Record], rowcount: int, lastrowid: int | None) -> None:
         self._rows = rows
+        self._next = 0  # the first row not yet fetched
         self.rowcount = rowcount
         self.lastrowid = lastrowid
 
     async def fetchone(self) -> _Record | None:
-        return self._rows[0] if self._rows else None
+        rows = await self.fetchmany(1)
+        return rows[0] if rows else None
 
     async def fetchall(self) -> list[_Record]:
-        return self._rows
+        return await self.fetchmany(len(self._rows))
+
+    async def fetchmany(self, size: int = 1) -> list[_Record]:
+        rows = self._rows[self._next : self._next + size]
+        self._next += len(rows)
+        return rows
 
 
 class _Pending:

@@ -47,8 +47,7 @@ MAILBOX_FIELDS = frozenset(
 async def ensure_schema(db: Database) -> None:
     """Create the mail tables (idempotent)."""
     script = resources.files("adapters.builtin").joinpath("schema_mail.sql").read_text("utf-8")
-    await db.conn.executescript(script)
-    await db.conn.commit()
+    await db.apply_script(script)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class Mail:
     @property
     def files(self) -> Path:
         """The folder of attachment files (beside the database unless given)."""
-        return self._files or self.db.path.parent / "mail-files"
+        return self._files or self.db.files_dir / "mail-files"
 
     # -- mailboxes -----------------------------------------------------------------------------
 
