@@ -151,6 +151,11 @@ class Database(ABC):
 
     backend: str  # "sqlite" or "postgresql"
 
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect the back end speaks natively: "sqlite" or "postgresql"."""
+        return self.backend
+
     def __init__(self, target: Target) -> None:
         self.target = target
 

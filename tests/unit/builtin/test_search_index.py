@@ -7,9 +7,14 @@ phones added and removed, rows that existed before the index did).
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.builtin import search
 from adapters.builtin.callstore import CallFilter
 from adapters.builtin.store import Store
+
+# SQLite's query plans (EXPLAIN QUERY PLAN): these two read the SQLite back end only.
+SQLITE_PLAN = pytest.mark.parametrize("crm_target", ["sqlite"], indirect=True)
 
 
 async def plan(store: Store, sql: str, params: list[object]) -> str:
@@ -21,6 +26,7 @@ async def names(store: Store, query: str) -> list[str]:
     return sorted(c["name"] for c in (await search.search(store.db, query))["clients"])
 
 
+@SQLITE_PLAN
 async def test_a_name_or_phone_fragment_is_looked_up_in_the_index_not_scanned(store: Store) -> None:
     await store.clients.create("Иван Петров", ["+79161234567"])
     await search.refresh_index(store.db)
@@ -32,6 +38,7 @@ async def test_a_name_or_phone_fragment_is_looked_up_in_the_index_not_scanned(st
         assert scans == set(), detail  # no walk over every client or phone
 
 
+@SQLITE_PLAN
 async def test_the_calls_list_filter_uses_the_index_too(store: Store) -> None:
     await store.clients.create("Иван Петров", ["+79161234567"])
     for query in ("петров", "916 123"):
