@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "replay": "connector.commands.replay",
     "outbox": "connector.commands.outbox",
     "users": "adapters.builtin.users_command",  # the built-in CRM's accounts
+    "migrate": "adapters.builtin.migrate_command",  # the built-in CRM from SQLite into PostgreSQL
 }
 
 
