@@ -134,3 +134,32 @@ async def test_a_read_inside_a_transaction_sees_its_writes_and_others_do_not(
 async def _elsewhere(store: Store, sql: str) -> object:
     """Run a read in another task (no transaction of its own): it sees only committed rows."""
     return await asyncio.create_task(store.db.scalar(sql), context=contextvars.Context())
+
+
+async def test_connections_the_server_dropped_are_replaced(postgres_cluster: Cluster) -> None:
+    from adapters.builtin.db import UNAVAILABLE_ERRORS
+
+    with postgres_cluster.fresh_database() as url:
+        store = await Store.open(PostgresTarget(url))
+        try:
+            await store.db.write("INSERT INTO settings (key, value) VALUES ('a', '1')")
+            assert await store.db.scalar("SELECT COUNT(*) FROM settings") == 1
+            name = url.rsplit("/", 1)[1]
+            postgres_cluster.admin(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            for attempt in range(2):  # the first use of a dropped connection may fail (a retry)
+                try:
+                    await store.db.write("INSERT INTO settings (key, value) VALUES ('b', '2')")
+                    break
+                except UNAVAILABLE_ERRORS:
+                    assert attempt == 0
+            for attempt in range(2):
+                try:
+                    assert await store.db.scalar("SELECT COUNT(*) FROM settings") == 2
+                    break
+                except UNAVAILABLE_ERRORS:
+                    assert attempt == 0
+            assert await store.db.scalar("SELECT value FROM settings WHERE key = 'b'") == "2"
+        finally:
+            await store.close()
