@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +13,13 @@ import pytest
 from aiohttp import web
 
 from adapters.builtin import routes, routes_analytics
+from adapters.builtin.db import PostgresTarget, Target
 from adapters.builtin.store import Store
 from connector.api.app import create_app
 from connector.config import HttpSettings
+from tests.postgres import Cluster
 from tests.unit.analytics.dataset import LINES, MSK, FakeClock, fill
+from tests.unit.builtin.conftest import BACKENDS
 from tests.unit.builtin.helpers import EMPLOYEES, give_logins
 
 
@@ -42,9 +45,11 @@ class Server:
 
 
 @asynccontextmanager
-async def analytics_server(tmp_path: Path, *, filled: bool = True) -> AsyncIterator[Server]:
+async def analytics_server(
+    tmp_path: Path, *, filled: bool = True, target: Target | None = None
+) -> AsyncIterator[Server]:
     """The daemon's app with the built-in CRM, the data set, and a clock fixed at 2026-11-20 12:00 MSK."""
-    store = await Store.open(tmp_path / "crm.db")
+    store = await Store.open(target or tmp_path / "crm.db")
     tokens = {}
     for name, ext, role, token in EMPLOYEES:
         await store.employees.create(name, ext, role, token)
@@ -68,15 +73,26 @@ async def analytics_server(tmp_path: Path, *, filled: bool = True) -> AsyncItera
         await store.close()
 
 
+@pytest.fixture(params=BACKENDS)
+def crm_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """Where a test's CRM lives: a new SQLite file, or a new PostgreSQL database (both run)."""
+    if request.param == "sqlite":
+        yield tmp_path / "crm.db"
+        return
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    with cluster.fresh_database() as url:
+        yield PostgresTarget(url)
+
+
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
+async def server(tmp_path: Path, crm_target: Target) -> AsyncIterator[Server]:
     """The app with the data set loaded."""
-    async with analytics_server(tmp_path) as running:
+    async with analytics_server(tmp_path, target=crm_target) as running:
         yield running
 
 
 @pytest.fixture
-async def empty(tmp_path: Path) -> AsyncIterator[Server]:
+async def empty(tmp_path: Path, crm_target: Target) -> AsyncIterator[Server]:
     """The app with employees and tracking numbers only."""
-    async with analytics_server(tmp_path, filled=False) as running:
+    async with analytics_server(tmp_path, filled=False, target=crm_target) as running:
         yield running

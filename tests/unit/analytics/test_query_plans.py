@@ -24,6 +24,9 @@ from adapters.builtin.store import Store
 from tests.unit.analytics.conftest import Server
 from tests.unit.analytics.dataset import MSK, NOW
 
+# SQLite's query plans (EXPLAIN QUERY PLAN): read on the SQLite back end only.
+SQLITE_PLAN = pytest.mark.parametrize("crm_target", ["sqlite"], indirect=True)
+
 YEAR = Period(NOW.date() - timedelta(days=364), NOW.date(), MSK)
 MONTH = Period(NOW.date().replace(day=1), NOW.date(), MSK)
 Report = Callable[[Database, Period], Awaitable[Any]]
@@ -62,6 +65,7 @@ async def _statements(
 
 @pytest.mark.parametrize("period", [MONTH, YEAR], ids=["month", "year"])
 @pytest.mark.parametrize("name", sorted(REPORTS))
+@SQLITE_PLAN
 async def test_reports_read_calls_only_through_covering_report_indexes(
     server: Server, monkeypatch: Any, name: str, period: Period
 ) -> None:
@@ -101,6 +105,7 @@ async def test_the_schema_replaces_the_first_report_indexes_in_an_existing_datab
 
 @pytest.mark.parametrize("period", [MONTH, YEAR], ids=["month", "year"])
 @pytest.mark.parametrize("name", sorted(ROLLUP_REPORTS))
+@SQLITE_PLAN
 async def test_reports_read_rollups_by_their_keys(
     server: Server, monkeypatch: Any, name: str, period: Period
 ) -> None:
