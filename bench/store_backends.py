@@ -6,7 +6,8 @@ commit cost). Both stores get the same `--calls` calls (200 distinct clients' nu
 - insert: `calls.save` of one finished call (its own transaction), per call;
 - list: the calls list's first page (50) and a page deep in it, with the total count;
 - search: the calls list filtered by a phone fragment, and the search box (names and phones);
-- card: a client's card by phone (the screen-pop lookup).
+- card: a client's card by phone (the screen-pop lookup);
+- migrate: the SQLite store copied into an empty PostgreSQL database and verified.
 p50 / p95 in milliseconds; figures only, nothing asserts on time.
 
     python -m bench.store_backends [--calls N] [--runs N]
@@ -27,6 +28,7 @@ from typing import Any
 from adapters.builtin import search
 from adapters.builtin.callstore import CallFilter
 from adapters.builtin.db import PostgresTarget, Target
+from adapters.builtin.migrate import migrate
 from adapters.builtin.store import Store
 from connector.calls.model import Call, Direction, Disposition, Leg
 
@@ -98,8 +100,17 @@ async def _run(calls: int, runs: int) -> None:
         with tempfile.TemporaryDirectory() as tmp, cluster.fresh_database() as url:
             sqlite = await _measure(Path(tmp) / "crm.db", calls, runs)
             pg = await _measure(PostgresTarget(url), calls, runs)
+            with cluster.fresh_database() as empty:
+                began = time.perf_counter()
+                report = await migrate(Path(tmp) / "crm.db", PostgresTarget(empty))
+                moved = time.perf_counter() - began
     finally:
         cluster.stop()
+    rows = sum(t.rows for t in report.tables)
+    print(
+        f"migrate: {rows} rows in {len(report.tables)} tables copied and verified in {moved:.2f} s"
+        f" ({rows / moved:.0f} rows/s, verified: {report.ok})"
+    )
     print(f"store on both back ends: {calls} calls, 200 clients, {runs} runs per read (ms)")
     print(f"{'operation':<20} {'SQLite p50':>11} {'p95':>8} {'PostgreSQL p50':>15} {'p95':>8}")
     for name, (p50, p95) in sqlite.items():
