@@ -10,9 +10,10 @@ one probe at a time rather than a failed attempt on every queued job.
 Throughput: workers never touch the database. Each hands its verdict to the ledger and takes the
 next job from the `ready` queue; the ledger writes every verdict given meanwhile and claims as
 many jobs as there are idle workers in ONE commit (`Outbox.settle`), so a busy adapter costs one
-transaction per batch, not two per job. At most `concurrency` jobs are in hand (running or ready),
-so a claimed job never waits for a worker and `job_timeout < lease_seconds` still means a job is
-never run twice by live workers.
+transaction per batch, not two per job. Besides the jobs running, up to `concurrency` more wait
+ready, so a worker never idles while the ledger commits. A ready job must start while its lease
+still covers a whole `job_timeout`, or it goes back unrun: `job_timeout < lease_seconds` still
+means a job is never run twice by live workers.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class AdapterPool:
         self.health = Health()
         self.wakeup = asyncio.Event()  # new jobs committed, a verdict given, or stop: the ledger looks
         self.stopping = asyncio.Event()
-        self.ready: asyncio.Queue[Job | None] = asyncio.Queue()  # None: a worker's signal to leave
+        # Claimed jobs with the monotonic time they must start by; None: a worker's signal to leave.
+        self.ready: asyncio.Queue[tuple[Job, float] | None] = asyncio.Queue()
         self.verdicts: list[Settlement] = []  # given, not yet written (bounded: one per job in hand)
         self.busy = 0  # jobs being performed
 
@@ -105,18 +107,20 @@ class AdapterPool:
 
     async def worker(self) -> None:
         """Perform the jobs the ledger hands out until asked to stop."""
-        while (job := await self.ready.get()) is not None:
+        while (item := await self.ready.get()) is not None:
             self.busy += 1
             try:
-                self._give(await self._perform_or_hand_back(job))
+                self._give(await self._perform_or_hand_back(*item))
             finally:
                 self.busy -= 1
                 self.wakeup.set()
 
-    async def _perform_or_hand_back(self, job: Job) -> Settlement:
-        pause = self.health.resume_at - time.monotonic()
-        if pause > 0 or self.stopping.is_set():
-            # Claimed just before the adapter paused (or the stop): back unrun, attempt refunded.
+    async def _perform_or_hand_back(self, job: Job, start_by: float) -> Settlement:
+        now = time.monotonic()
+        pause = self.health.resume_at - now
+        if pause > 0 or self.stopping.is_set() or now > start_by:
+            # Claimed before the adapter paused (or the stop), or waited too long for its lease:
+            # back unrun, attempt refunded.
             return Settlement(job, "released", max(0.0, pause))
         return await self.run(job)
 
@@ -128,9 +132,9 @@ class AdapterPool:
         """Stop claiming; idle workers leave at once, busy ones after their job, unrun jobs go back."""
         self.stopping.set()
         while not self.ready.empty():
-            job = self.ready.get_nowait()
-            if job is not None:
-                self._give(Settlement(job, "released"))
+            item = self.ready.get_nowait()
+            if item is not None:
+                self._give(Settlement(item[0], "released"))
         for _ in range(self.concurrency):
             self.ready.put_nowait(None)
         self.wakeup.set()
@@ -154,6 +158,7 @@ class AdapterPool:
     async def _round(self, room: int) -> bool:
         """One commit: the verdicts given so far, and `room` jobs claimed; whether anything moved."""
         given, self.verdicts = self.verdicts, []
+        start_by = time.monotonic() + self.settings.lease_seconds - self.settings.job_timeout
         try:
             kept, jobs = await self.outbox.settle(
                 self.owner, given, adapter=self.name, claim=room, lease_seconds=self.settings.lease_seconds
@@ -165,21 +170,21 @@ class AdapterPool:
             await asyncio.sleep(self.settings.poll_seconds)
             return False
         self._written(given, kept)
-        self._hand_out(jobs)
+        self._hand_out(jobs, start_by)
         return bool(given or jobs)
 
     def _room(self) -> int:
-        """How many more jobs to claim: one per idle worker, none while paused or stopping."""
+        """How many more jobs to claim: a job running and one ready per worker; none while paused."""
         if self.stopping.is_set() or self.health.resume_at > time.monotonic():
             return 0
-        return max(0, self.concurrency - self.busy - self.ready.qsize())
+        return max(0, 2 * self.concurrency - self.busy - self.ready.qsize())
 
-    def _hand_out(self, jobs: list[Job]) -> None:
+    def _hand_out(self, jobs: list[Job], start_by: float) -> None:
         for job in jobs:
             if self.stopping.is_set():
                 self.verdicts.append(Settlement(job, "released"))
             else:
-                self.ready.put_nowait(job)
+                self.ready.put_nowait((job, start_by))
 
     def _written(self, given: list[Settlement], kept: list[bool]) -> None:
         for settlement, held in zip(given, kept, strict=True):

@@ -87,3 +87,41 @@ async def test_quick_check_finds_a_sound_file_sound(tmp_path: Path) -> None:
     problems = await box.db.check()
     await box.close()
     assert problems == []
+
+
+def modes_at_commit(statements: list[str], mode: str) -> list[tuple[str, str]]:
+    """(PRAGMA synchronous in force, first statement) for each committed transaction."""
+    first, found = "", []
+    for sql in statements:
+        if sql.startswith("PRAGMA synchronous"):
+            mode = sql.rsplit(" ", 1)[-1]
+        elif sql == "BEGIN IMMEDIATE":
+            first = ""
+        elif sql == "COMMIT":
+            found.append((mode, first))
+        elif not first:
+            first = sql
+    return found
+
+
+async def test_enqueues_are_fsynced_and_delivery_bookkeeping_is_not(tmp_path: Path) -> None:
+    box = await Outbox.open(tmp_path / "o.db")  # synchronous=full, the default
+    [(level,)] = await box.db.fetch("PRAGMA synchronous")
+    statements: list[str] = []
+    await box.db.conn.set_trace_callback(statements.append)
+    crm = RecordingAdapter(context("crm"))
+    await box.record_call(make_call("1.1", recording=False), [crm])
+    [job] = await box.claim("crm", "w", 60)
+    await box.ack(job, "w")
+    await box.record_call(make_call("2.1", recording=False), [crm])
+    await box.state("crm").set("token", "t")
+    await box.close()
+    assert [
+        (mode, sql.split()[0:3]) for mode, sql in modes_at_commit(statements, {1: "NORMAL", 2: "FULL"}[level])
+    ] == [
+        ("FULL", ["INSERT", "INTO", "calls"]),
+        ("NORMAL", ["SELECT", "j.id,", "j.key,"]),  # the claim
+        ("NORMAL", ["UPDATE", "jobs", "SET"]),  # the ack
+        ("FULL", ["INSERT", "INTO", "calls"]),  # its sync also covers the ack before it
+        ("FULL", ["INSERT", "INTO", "adapter_state"]),
+    ]
