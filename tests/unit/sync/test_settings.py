@@ -59,6 +59,7 @@ def test_example_webhook_section_loads_when_uncommented() -> None:
         if line.startswith("  #   ") or line == "  # webhook:"
     ]
     settings = config.loads(
-        MINIMAL + "adapters:\n" + "\n".join(section) + "\n", environ={"WEBHOOK_SECRET": "x" * 20}
+        MINIMAL + "adapters:\n" + "\n".join(section) + "\n",
+        environ={"WEBHOOK_SECRET": "x" * 20, "CRM_INGEST_TOKEN": "t" * 20},
     )
     assert rate_limits(settings.adapters)["webhook"] == RateLimit(5.0, 10, 4)
