@@ -7,6 +7,7 @@ and feed every event to `CallTracker`. Prints events/s and peak RSS for both and
 cost relative to the parse. Figures only: nothing here asserts on time.
 
     python -m bench.tracker [--events N] [--keep FILE]
+    python -m bench tracker --source ari   (AMI vs ARI on the same scenarios: bench.ari)
 """
 
 from __future__ import annotations
@@ -107,7 +108,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000, help="minimum events (default 200000)")
     parser.add_argument("--stage", choices=("parse", "track"), help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--source", choices=("ami", "ari"), default="ami", help="ari: AMI vs ARI (bench.ari)")
     args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else [])
+    if args.source == "ari" or "--source=ari" in sys.argv or sys.argv[-2:] == ["--source", "ari"]:
+        from bench import ari
+
+        ari.throughput(200)
+        return
     if args.stage:
         print(json.dumps(run_stage(args.stage, args.path)))
         return

@@ -22,11 +22,13 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 from aiohttp import web
 
 from connector import logs
+from connector.ami.actions import ActionSender
 from connector.ami.agi import AgiServer
 from connector.ami.cdr import CdrRecovery
 from connector.ami.client import AmiClient, ChannelSnapshot
@@ -36,6 +38,7 @@ from connector.api import recordings
 from connector.api.app import HUB_KEY
 from connector.api.guard import ConnectionGuard, GuardedSite
 from connector.api.health import HealthSources, setup_health
+from connector.ari.client import AriClient
 from connector.calls.model import Call, LiveEvent
 from connector.calls.rules import rules_from_settings
 from connector.calls.tracker import CallTracker
@@ -48,6 +51,9 @@ from connector.sdnotify import Notifier
 from connector.sync import inflight, wiring
 from connector.sync.dispatcher import Dispatcher, rate_limits
 from connector.sync.outbox import Outbox
+
+if TYPE_CHECKING:
+    from connector.ami.protocol import Message
 
 log = logs.get_logger(__name__)
 
@@ -204,25 +210,62 @@ class Service:
         self, stack: contextlib.AsyncExitStack, feed: CallFeed, recovery: CdrRecovery | None
     ) -> None:
         self._stage("ami")
+        from_ami = self.settings.ari.events == "ami"  # else ARI feeds the tracker (`_ari`)
 
         async def on_session(snapshot: ChannelSnapshot) -> None:
-            await feed.on_session(snapshot)
+            if from_ami:
+                await feed.on_session(snapshot)
             if recovery is not None:
                 recovery.wakeup.set()  # look for calls made while AMI was away
 
-        client = AmiClient(self.settings.ami, feed.on_event, on_session=on_session)
+        client = AmiClient(self.settings.ami, feed.on_event if from_ami else _ignore, on_session=on_session)
         self.ami_slot.bind(client)
         client.start()
         stack.push_async_callback(client.stop)
         self.health.ami = client
+        sender: ActionSender = client
+        if self.settings.ari.used:
+            sender = self._ari(stack, feed, recovery)
         self.interceptor = await start_interception(
             stack,
             self.settings.interception,
             self.adapters,
-            client,
+            sender,
             # phones.normalize takes a region (numbering.region) or a country code for it
             country_code=self.settings.numbering.region or self.settings.numbering.country_code,
         )
+
+    def _ari(
+        self, stack: contextlib.AsyncExitStack, feed: CallFeed, recovery: CdrRecovery | None
+    ) -> ActionSender:
+        """Start ARI (`ari:`): as the tracker's event source, for call control, or both.
+
+        With `control: ari` call control, the expiry check and parallel interception act
+        through ARI's REST calls (the returned sender); AMI stays connected either way.
+        """
+        from connector.ari.actions import AriActions
+        from connector.ari.source import AriSource
+
+        ari = self.settings.ari
+
+        async def on_session(snapshot: ChannelSnapshot) -> None:
+            await feed.on_session(snapshot)
+            if recovery is not None:
+                recovery.wakeup.set()
+
+        if ari.events == "ari":
+            # the translator's repeated headers (lists) are read by the tracker as AMI's are
+            client = AriSource(ari, lambda event: feed.on_event(cast(Message, event)), on_session).client
+        else:  # control only: the socket just registers the application (for user events)
+            client = AriClient(ari, _ignore, everything=False)
+        client.start()
+        stack.push_async_callback(client.stop)
+        self.health.ari = client
+        if ari.control != "ari":
+            return self.ami_slot
+        actions = AriActions(client)
+        self.ami_slot.bind(actions)
+        return actions
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -323,6 +366,10 @@ async def _start_adapter(name: str, adapter: Adapter) -> None:
     except (ConnectorError, TimeoutError) as exc:
         # Its jobs wait in the outbox until the CRM is back.
         log.warning("adapter.start_failed", adapter=name, error=str(exc) or "timed out")
+
+
+def _ignore(event: object) -> None:
+    """Events nobody reads here (the tracker is fed by the other source)."""
 
 
 async def _save_inflight(feed: CallFeed, path: Path, tail: inflight.Tail) -> None:

@@ -74,6 +74,7 @@ class HealthSources:
     started: float = field(default_factory=time.time)
     stage: str = "starting"
     ami: AmiClient | None = None
+    ari: Any = None  # connector.ari.client.AriClient when `ari:` is used (its status is AMI-shaped)
     feed: CallFeed | None = None
     outbox: Outbox | None = None
     dispatcher: Dispatcher | None = None
@@ -100,13 +101,14 @@ class HealthSources:
         if damage:
             problems.append(damage)
         unhealthy = self.stage != "running" or self.ami is None or not self.ami.connected or stats is None
-        unhealthy = unhealthy or bool(damage)
+        unhealthy = unhealthy or bool(damage) or (self.ari is not None and not self.ari.connected)
         status = "unhealthy" if unhealthy else ("degraded" if problems else "ok")
         return {
             "status": status,
             "stage": self.stage,
             "problems": problems,
             "ami": self._ami(),
+            **({"ari": _client_status(self.ari)} if self.ari is not None else {}),
             "outbox": None if stats is None else {"depth": stats.depth, "dead": stats.dead},
             "adapters": adapters,
             "calls_in_progress": self.feed.tracker.in_progress if self.feed else 0,
@@ -116,16 +118,7 @@ class HealthSources:
     def _ami(self) -> dict[str, Any]:
         if self.ami is None:
             return {"connected": False}
-        s = self.ami.status
-        return {
-            "connected": s.connected,
-            "since": s.since,
-            "version": s.version,
-            "reconnects": s.reconnects,
-            "auth_failed": s.auth_failed,
-            "last_error": s.last_error,
-            "retry_in": s.retry_in,
-        }
+        return _client_status(self.ami)
 
     def _adapters(self) -> dict[str, Any]:
         if self.dispatcher is None:
@@ -142,6 +135,8 @@ class HealthSources:
         if self.ami is not None and not self.ami.connected:
             detail = self.ami.status.last_error or "not connected yet"
             problems.append(f"AMI is not connected: {detail}")
+        if self.ari is not None and not self.ari.connected:
+            problems.append(f"ARI is not connected: {self.ari.status.last_error or 'not connected yet'}")
         if self.outbox is not None and stats is None:
             problems.append("the outbox cannot be read")
         problems += [
@@ -174,21 +169,8 @@ class HealthSources:
         ]
 
     def _ami_metrics(self) -> list[Metric]:
-        if self.ami is None:
-            return []
-        s = self.ami.status
-        return [
-            Metric(
-                "ami_connected", "gauge", "1 when the AMI session is logged in", (({}, float(s.connected)),)
-            ),
-            Metric("ami_reconnects_total", "counter", "AMI sessions re-established", (({}, s.reconnects),)),
-            Metric(
-                "ami_events_total",
-                "counter",
-                "AMI events received, by event name",
-                tuple(({"event": k}, v) for k, v in sorted(s.event_counts.items())),
-            ),
-        ]
+        found = [] if self.ami is None else _client_metrics("ami", "AMI", self.ami.status)
+        return found + ([] if self.ari is None else _client_metrics("ari", "ARI", self.ari.status))
 
     def _feed_metrics(self) -> list[Metric]:
         if self.feed is None:
@@ -247,6 +229,38 @@ class HealthSources:
                 tuple(({"adapter": n}, float(h.state == "ok")) for n, h in sorted(health.items())),
             ),
         ]
+
+
+def _client_status(client: Any) -> dict[str, Any]:
+    """An AMI or ARI client's connection, for /healthz (both keep an `AmiStatus`)."""
+    s = client.status
+    return {
+        "connected": s.connected,
+        "since": s.since,
+        "version": s.version,
+        "reconnects": s.reconnects,
+        "auth_failed": s.auth_failed,
+        "last_error": s.last_error,
+        "retry_in": s.retry_in,
+    }
+
+
+def _client_metrics(prefix: str, name: str, s: Any) -> list[Metric]:
+    """`ami_*` or `ari_*`: connected, reconnects, events by name."""
+    return [
+        Metric(
+            f"{prefix}_connected", "gauge", f"1 when the {name} session is up", (({}, float(s.connected)),)
+        ),
+        Metric(
+            f"{prefix}_reconnects_total", "counter", f"{name} sessions re-established", (({}, s.reconnects),)
+        ),
+        Metric(
+            f"{prefix}_events_total",
+            "counter",
+            f"{name} events received, by event name",
+            tuple(({"event": k}, v) for k, v in sorted(s.event_counts.items())),
+        ),
+    ]
 
 
 def _outbox_metrics(stats: OutboxStats) -> list[Metric]:

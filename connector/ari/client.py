@@ -34,6 +34,7 @@ log = logs.get_logger(__name__)
 
 AUTH_GRACE = 3
 MAX_LIST = 100_000  # channels or bridges one list may hold before it is refused
+MAX_REQUESTS = 16  # REST requests in flight at once (more wait for a free connection)
 MAX_MESSAGE = 4 << 20  # bytes of one WebSocket message (a channel snapshot is ~1 kB)
 _connections = itertools.count(1)
 IDLE = 0.2  # seconds of silence after which held events are released (see `_watch`)
@@ -72,8 +73,11 @@ class AriClient:
         on_session: SessionHook | None = None,
         on_idle: Callable[[], None] | None = None,
         jitter: Callable[[], float] = random.random,
+        everything: bool = True,
     ) -> None:
         self.settings = settings
+        self.everything = everything  # subscribeAll: every channel's events, not just the app's
+        self.app = ""  # the application name the open socket registered ('' while closed)
         self._on_event = on_event
         self._on_session = on_session
         self._on_idle = on_idle
@@ -90,7 +94,10 @@ class AriClient:
     def start(self) -> None:
         """Start connecting in the background (returns at once)."""
         if self._http is None:
-            self._http = aiohttp.ClientSession(headers=self._auth)
+            # bounded pool: call control's requests cannot pile up sockets on Asterisk
+            # bounded pool: call control's requests cannot pile up sockets on Asterisk
+            connector = aiohttp.TCPConnector(limit=MAX_REQUESTS)
+            self._http = aiohttp.ClientSession(headers=self._auth, connector=connector)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="ari-client")
 
@@ -149,12 +156,12 @@ class AriClient:
         except TimeoutError:
             raise AriConnectionError(f"{method} {path}: no answer from ARI in time") from None
         except aiohttp.ClientError as exc:
-            raise AriConnectionError(f"{method} {path}: {exc}") from exc
+            raise AriConnectionError(f"{method} {path}: ARI is not reachable: {exc}") from exc
 
-    async def snapshot(self, first: bool) -> ChannelSnapshot:
+    async def snapshot(self, first: bool, *, within: float | None = None) -> ChannelSnapshot:
         """The channels alive now, as AMI CoreShowChannel items (Linkedid derived from bridges)."""
-        channels = await self.request("GET", "/channels")
-        bridges = await self.request("GET", "/bridges")
+        channels = await self.request("GET", "/channels", within=within)
+        bridges = await self.request("GET", "/bridges", within=within)
         if not isinstance(channels, list) or not isinstance(bridges, list):
             raise AriConnectionError("ARI's channel or bridge list is not a list")
         if len(channels) > MAX_LIST or len(bridges) > MAX_LIST:
@@ -200,9 +207,13 @@ class AriClient:
         try:
             async with asyncio.timeout(self.settings.connect_timeout):
                 suffix = f"{os.getpid()}-{next(_connections)}"
-                return await http.ws_connect(
-                    self.settings.events_url(suffix), autoping=False, max_msg_size=MAX_MESSAGE
+                socket = await http.ws_connect(
+                    self.settings.events_url(suffix, everything=self.everything),
+                    autoping=False,
+                    max_msg_size=MAX_MESSAGE,
                 )
+                self.app = self.settings.app_name(suffix)
+                return socket
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 401:
                 raise AriAuthError(
@@ -317,6 +328,7 @@ class AriClient:
 
     def _lost(self, reason: str) -> None:
         self._set_connected(False)
+        self.app = ""
         self.status.last_error = reason
         if self._lost_at is None:
             self._lost_at = time.monotonic()

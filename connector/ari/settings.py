@@ -15,7 +15,7 @@ MAX_PING_INTERVAL = 300.0
 class AriSettings:
     """ARI (MikoPBX: "Asterisk REST Interface" users in the admin pages, ari.conf).
 
-    `source` picks where call events come from, `control` what places and ends calls; both
+    `events` picks where call events come from, `control` what places and ends calls; both
     default to AMI, which stays connected either way (expiry checks and interception use it).
     """
 
@@ -23,7 +23,7 @@ class AriSettings:
     username: str = ""
     password: Secret = field(default_factory=lambda: Secret(""))
     app: str = "crm-connector"
-    source: Literal["ami", "ari"] = "ami"
+    events: Literal["ami", "ari"] = "ami"
     control: Literal["ami", "ari"] = "ami"
     connect_timeout: float = 5.0
     request_timeout: float = 5.0
@@ -49,15 +49,17 @@ class AriSettings:
                 f"need ping_interval <= {MAX_PING_INTERVAL:g} s and ping_timeout <= 10 x ping_interval"
             )
         if self.used and (not self.username or not self.password):
-            raise ValueError("username and password are required when source or control is ari")
+            raise ValueError("username and password are required when events or control is ari")
 
     @property
     def used(self) -> bool:
         """Whether the daemon connects to ARI at all."""
-        return "ari" in (self.source, self.control)
+        return "ari" in (self.events, self.control)
 
-    def events_url(self, suffix: str) -> str:
-        """The /events WebSocket address: every channel and bridge, not just the app's own.
+    def events_url(self, suffix: str, *, everything: bool = True) -> str:
+        """The /events WebSocket address: every channel and bridge (`everything`), or just
+        the application's own (call control without ARI events: it only needs the name
+        registered, for user events).
 
         Each connection registers its own application, `app-suffix`: Asterisk binds one socket
         per application name, and when an old socket of the same name is torn down (a
@@ -65,4 +67,9 @@ class AriSettings:
         the newer socket.
         """
         base = self.url.rstrip("/").replace("http", "ws", 1)
-        return f"{base}/events?app={self.app}-{suffix}&subscribeAll=true"
+        tail = "&subscribeAll=true" if everything else ""
+        return f"{base}/events?app={self.app_name(suffix)}{tail}"
+
+    def app_name(self, suffix: str) -> str:
+        """The application name one connection registers."""
+        return f"{self.app}-{suffix}"

@@ -90,6 +90,7 @@ class Translator:
         self._halves: dict[str, str] = {}  # uniqueid of a Local ;2 half → that of its ;1 half
         self._pending: set[str] = set()  # new channels whose linkedid may still come with a Dial
         self._held: list[Json] = []
+        self._dialled: set[str] = set()  # held channels seen in AppDial: only their Dial settles them
         self.untranslated = 0  # events of a type without an AMI counterpart
 
     def __call__(self, event: Json) -> list[AmiEvent]:
@@ -114,6 +115,7 @@ class Translator:
     def flush(self) -> list[AmiEvent]:
         """Translate every held event now (their new channels keep their own linkedids)."""
         self._pending.clear()
+        self._dialled.clear()
         held, self._held = self._held, []
         return [out for item in held for out in self._translate(item)]
 
@@ -128,9 +130,14 @@ class Translator:
                 if isinstance(caller, Mapping):
                     self._remember(peer_id, self.linkedid(str(caller.get("id", ""))))
             return
-        if kind in _SETUP or event.get("dialplan_app") in _DIALLED_APPS:
-            return  # caller id, state, variables and AppDial may all come before the Dial
         channel = event.get("channel")
+        if event.get("dialplan_app") in _DIALLED_APPS and isinstance(channel, Mapping):
+            # Dialled: its Dial will come, after any pre-dial handler (Dial's b() option, which
+            # MikoPBX uses) has run its own dialplan steps on it
+            self._dialled.add(str(channel.get("id", "")))
+            return
+        if kind in _SETUP:
+            return  # caller id, state and variables may all come before the Dial
         if kind == "ChannelEnteredBridge" and isinstance(channel, Mapping):
             # A transfer's Local channel enters a bridge alone; the transferer joining it
             # brings the linkedid Asterisk gave the Local channel at birth.
@@ -143,8 +150,8 @@ class Translator:
                     self._pending.discard(member)
                     self._remember(member, oldest)
             return
-        if isinstance(channel, Mapping):  # the channel acts on its own: nobody dialled it
-            self._pending.discard(str(channel.get("id", "")))
+        if isinstance(channel, Mapping) and str(channel.get("id", "")) not in self._dialled:
+            self._pending.discard(str(channel.get("id", "")))  # it acts on its own: nobody dialled it
 
     def _translate(self, event: Json) -> list[AmiEvent]:
         kind = event.get("type")

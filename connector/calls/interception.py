@@ -22,7 +22,7 @@ dial decides nothing, and it does not keep the call open after everyone else has
 
 from __future__ import annotations
 
-from connector.calls import dialplan
+from connector.calls import dialplan, transfers
 from connector.calls.core import AmiEvent, Tracking, val
 from connector.calls.state import Conversation
 
@@ -31,10 +31,14 @@ MAX_ATTEMPTS = 8  # attempt aliases one conversation accepts (a repeated marker 
 
 
 def on_user_event(t: Tracking, event: AmiEvent) -> None:
-    """UserEvent: a CrmInterception marker; any other user event only refreshes its channel."""
+    """UserEvent: a CrmInterception marker, MikoPBX's CdrConnector, or the blind transfer marker
+    of config/asterisk/crm-ari.conf; any other user event only refreshes its channel."""
     name = val(event, "UserEvent")
     if name == dialplan.CDR_CONNECTOR:
         dialplan.on_cdr_connector(t, event)
+        return
+    if name == transfers.BLIND_MARKER:
+        transfers.on_blind_transfer(t, event)
         return
     if name != MARKER:
         t.channel(event, create=False)

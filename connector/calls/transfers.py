@@ -8,9 +8,14 @@ from connector.calls.core import AmiEvent, Tracking, val
 from connector.calls.model import LiveKind, TransferKind
 from connector.calls.state import Channel, Conversation, Kind, TransferNote
 
+# A blind transfer done through ARI (config/asterisk/crm-ari.conf): the dialplan redirects the
+# client, for which Asterisk publishes no BlindTransfer, so it sends this user event first with
+# BlindTransfer's own headers (Result, Transferer*, Transferee*, Extension).
+BLIND_MARKER = "CrmBlindTransfer"
+
 
 def on_blind_transfer(t: Tracking, event: AmiEvent) -> None:
-    """BlindTransfer: the client was sent to another extension through the dialplan."""
+    """BlindTransfer (or its marker): the client was sent to another extension through the dialplan."""
     if val(event, "Result") != "Success":
         return
     transferer = t.channel(event, "Transferer")

@@ -370,8 +370,10 @@ class Harness:
 
     @property
     def ari_url(self) -> str:
-        """The PBX's ARI base URL (user AMI_USER, password `ari_secret`)."""
-        return f"http://127.0.0.1:{self.pbx_instance.values['HTTP_PORT']}/ari"
+        """The PBX's ARI base URL (user AMI_USER, password `ari_secret`); MikoPBX's http.conf
+        has `prefix=asterisk`."""
+        prefix = "/asterisk" if self.profile.name == "mikopbx" else ""
+        return f"http://127.0.0.1:{self.pbx_instance.values['HTTP_PORT']}{prefix}/ari"
 
     @property
     def ari_secret(self) -> str:

@@ -49,7 +49,7 @@ def settings(h: Harness, password: str | None = None, **changes: Any) -> AriSett
     """ARI settings for the harness's PBX."""
     secret = Secret(h.ari_secret if password is None else password)
     options: dict[str, Any] = {"ping_interval": 1.0, "ping_timeout": 1.0, "reconnect_min": 0.1, **changes}
-    return AriSettings(url=h.ari_url, username=AMI_USER, password=secret, source="ari", **options)
+    return AriSettings(url=h.ari_url, username=AMI_USER, password=secret, events="ari", **options)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -131,3 +131,27 @@ async def test_wrong_password_is_reported_and_retried_slowly(pbx_harness: Harnes
         await client.stop()
     assert (client.status.auth_failed, client.connected) == (True, False)
     assert "ari.password" in client.status.last_error
+
+
+async def test_mikopbx_profile_records_agree_through_its_prefixed_ari(mikopbx_harness: Harness) -> None:
+    """MikoPBX's http.conf (prefix=asterisk) and ari.conf ([pbxcore] beside the admin's users):
+    ARI answers at /asterisk/ari, and MikoPBX's dialplan with its Lua hooks gives the same
+    record through ARI as through AMI."""
+    h = mikopbx_harness
+    events: list[dict[str, Any]] = []
+    client = AriClient(settings(h), lambda e: events.append(dict(e)))
+    client.start()
+    try:
+        await client.wait_connected(10)
+        capture = await record(h, SCENARIOS["inbound_direct_answered"])
+        await asyncio.sleep(0.3)
+    finally:
+        await client.stop()
+    if os.environ.get("ARI_RECORD"):  # MikoPBX's pre-dial handlers: a replay case for the unit tests
+        both = {"scenario": "mikopbx_inbound_direct_answered", "numbering": capture["numbering"]}
+        both |= {"ami": capture["events"], "ari": events}
+        text = json.dumps(both, ensure_ascii=False) + "\n"
+        (FIXTURES / "mikopbx_inbound_direct_answered.json").write_text(text, encoding="utf-8")
+    from_ami = ami_calls(capture["events"], capture["numbering"])
+    assert "/asterisk/ari" in h.ari_url and from_ami, "the scenario made no call"
+    assert differences(from_ami, ari_calls(events, capture["numbering"])) == []

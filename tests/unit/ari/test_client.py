@@ -94,7 +94,7 @@ class FakeAri:
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[FakeAri, str]]:
     ari = FakeAri()
-    runner = web.AppRunner(ari.app())
+    runner = web.AppRunner(ari.app(), shutdown_timeout=1.0)  # a socket cut mid-close waits no longer
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -105,7 +105,7 @@ async def fake() -> AsyncIterator[tuple[FakeAri, str]]:
 
 def settings(url: str, password: str = PASSWORD, **changes: Any) -> AriSettings:
     fast = {"ping_interval": 0.3, "ping_timeout": 0.3, "reconnect_min": 0.05, "reconnect_max": 0.1}
-    return AriSettings(url=url, username=USER, password=Secret(password), source="ari", **{**fast, **changes})
+    return AriSettings(url=url, username=USER, password=Secret(password), events="ari", **{**fast, **changes})
 
 
 async def until(condition: Any, tries: int = 500) -> None:
@@ -172,6 +172,7 @@ async def test_rest_refusals_and_timeouts_are_errors(fake: tuple[FakeAri, str]) 
         with pytest.raises(AriRequestError, match="404 Channel not found") as refused:
             await client.request("DELETE", "/channels/nope")
         assert refused.value.status == 404
+        await client.wait_connected(5)  # the resync is done: only the request below is slow
         ari.slow = 1.0
         with pytest.raises(AriConnectionError, match="no answer from ARI in time"):
             await client.request("GET", "/channels")

@@ -13,11 +13,11 @@ MINIMAL = "ami:\n  username: crm\n  secret: s3cret\n"
 
 def test_absent_section_means_ami_for_events_and_control() -> None:
     ari = config.loads(MINIMAL).ari
-    assert (ari.source, ari.control, ari.used) == ("ami", "ami", False)
+    assert (ari.events, ari.control, ari.used) == ("ami", "ami", False)
 
 
 def test_password_from_the_environment_never_shows() -> None:
-    text = MINIMAL + "ari:\n  username: crm\n  password: ${ARI_PASSWORD}\n  source: ari\n"
+    text = MINIMAL + "ari:\n  username: crm\n  password: ${ARI_PASSWORD}\n  events: ari\n"
     settings = config.loads(text, environ={"ARI_PASSWORD": "pa55word"})
     assert settings.ari.password.get() == "pa55word" and "pa55word" not in repr(settings.ari)
     assert "pa55word" in settings.secrets()
@@ -30,9 +30,9 @@ def test_password_from_the_environment_never_shows() -> None:
 @pytest.mark.parametrize(
     ("section", "found"),
     [
-        ("  source: ari\n", "username and password are required"),
+        ("  events: ari\n", "username and password are required"),
         ("  control: ari\n  username: crm\n", "username and password are required"),
-        ("  source: both\n", "ari.source"),
+        ("  events: both\n", "ari.events"),
         ("  url: ftp://pbx/ari\n", "must be http(s)://host:port/ari"),
         ("  app: 'crm connector'\n", "app must be a name"),
         ("  ping_timeout: 0\n", "more than 0"),
