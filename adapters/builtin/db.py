@@ -14,6 +14,7 @@ a lock so two requests never interleave their statements in one SQLite transacti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping
@@ -306,7 +307,17 @@ class SqliteDatabase(Database):
         """Run several writes atomically: commit on success, roll back on any error."""
         async with self._lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            # aiosqlite runs BEGIN in its thread, where a cancelled wait does not stop it: a task
+            # cancelled while BEGIN waits for another writer must still undo it, or every later
+            # transaction fails with "cannot start a transaction within a transaction".
+            begin = asyncio.ensure_future(conn.execute("BEGIN IMMEDIATE"))
+            try:
+                await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await begin
+                    await conn.rollback()
+                raise
             try:
                 yield conn
             except BaseException:
