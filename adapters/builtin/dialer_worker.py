@@ -41,6 +41,7 @@ log = logs.get_logger(__name__)
 
 Now = Callable[[], datetime]
 POLL = 2.0  # seconds between looks at the call records while a number is being dialled
+OPENING_WAIT = 1.0  # seconds between looks while the CRM's database is not open yet
 IDLE = 30.0  # the longest sleep when nothing is due (a wake() cuts it short)
 PBX_RETRY = 30.0  # seconds before dialling again when the PBX did not take the originate
 SOURCE = "dialer"  # the rate-limit key of the dialer's originates (per extension)
@@ -92,7 +93,9 @@ class Dialer:
         """Work until cancelled; a failing round is logged and the next one tried."""
         while True:
             try:
-                until = await self.step()
+                # the daemon starts the web app (and so the dialer) before it opens the CRM's database
+                opening = not self.store.db.is_open
+                until = self.now() + timedelta(seconds=OPENING_WAIT) if opening else await self.step()
             except (StorageError, sqlite3.Error, ConflictError) as exc:  # a surprise must not end the task
                 log.warning("dialer.step_failed", error=str(exc))
                 until = None

@@ -46,6 +46,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 SEND_BATCH = 50  # messages per round before the status checks get their turn
 CHECK_BATCH = 20  # status questions per round
+OPENING_WAIT = 1.0  # seconds between looks while the CRM's database is not open yet
 UNSURE_WAIT = 20.0  # seconds before asking about a send whose answer was lost
 MAX_CHECK_GAP = 600.0  # the longest wait between two status questions for one message
 MAX_CHECKS = 40  # questions per message; after that it stays "sent"
@@ -99,6 +100,9 @@ class SmsSender:
         """Recover, then work until cancelled; sleeps `idle` seconds (or until woken) when idle."""
         recovered = False
         while True:
+            if not self.sms.db.is_open:  # the daemon starts the web app before it opens the database
+                await asyncio.sleep(OPENING_WAIT)
+                continue
             try:
                 if not recovered:
                     await self.recover()

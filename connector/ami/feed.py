@@ -7,7 +7,8 @@ order of a conversation's records is kept.
 
 After every AMI login `on_session` resynchronises the tracker with the channels Asterisk has:
 channels it did not know are adopted from their `CoreShowChannel` snapshot (calls that were in
-progress while the daemon restarted or AMI was down are picked up again), and calls whose
+progress while the daemon restarted or AMI was down are picked up again), channels it knew take
+the bridge the snapshot shows (a call answered while no daemon listened is answered), and calls whose
 channels are all gone are closed as interrupted. Each call is thus recorded once: either at its
 real end, or as interrupted when its end was missed.
 """
@@ -87,8 +88,11 @@ class CallFeed:
         """Resynchronise the tracker with the channels alive in Asterisk now."""
         at = datetime.fromtimestamp(snapshot.at, UTC)
         known = {channel.uniqueid for channel in self.tracker.alive_channels()}
-        adopted = [c for c in snapshot.channels if c.get("Uniqueid") and c["Uniqueid"] not in known]
-        for channel in adopted:
+        listed = [c for c in snapshot.channels if c.get("Uniqueid")]
+        adopted = [c for c in listed if c["Uniqueid"] not in known]
+        # Known channels too: what happened to them while the daemon was away (answered, bridged,
+        # moved to another bridge) is only in the snapshot now.
+        for channel in listed:
             self.seen.add(channel.get("Linkedid", ""))
             self._emit(self.tracker.feed(channel, at))
             self._keep(channel, snapshot.at)

@@ -94,7 +94,9 @@ class Tracking:
         kind, ext = classify(name, self.rules)
         if kind is Kind.OTHER:
             return None
-        fresh = val(event, "Event") == "Newchannel"
+        # The conversation is seen whole only from the birth of the channel that started it (its
+        # uniqueid is the linkedid); a Newchannel of a later leg means its start was missed.
+        whole = val(event, "Event") == "Newchannel" and uid == linkedid
         channel = Channel(
             uniqueid=uid,
             name=name,
@@ -111,8 +113,8 @@ class Tracking:
         self.channels[uid] = channel
         conv = self.by_linkedid.get(linkedid)
         if conv is None:
-            conv = Conversation({linkedid}, started=self.now, partial=not fresh)
-            conv.originated = fresh and kind is Kind.LOCAL and channel.down_at_start
+            conv = Conversation({linkedid}, started=self.now, partial=not whole)
+            conv.originated = whole and kind is Kind.LOCAL and channel.down_at_start
             self.by_linkedid[linkedid] = conv
             self.conversations.add(conv)
             if (

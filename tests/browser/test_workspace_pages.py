@@ -283,6 +283,8 @@ async def test_the_calls_list_fits_a_phone_and_quick_actions_use_dialogs(page: A
     await shot(page, "call-comment-dialog-phone")
     await dialog.get_by_test_id("dialog-submit").click()
     await expect(dialog).to_have_count(0, timeout=TIMEOUT)
+    # the dialog closes first, then the comment is posted: the toast says it is saved
+    await expect(page.get_by_test_id("toast").last).to_contain_text("Комментарий сохранён", timeout=TIMEOUT)
     assert await crm.store.db.scalar("SELECT text FROM comments") == "Перезвонить завтра"
 
 

@@ -295,7 +295,10 @@ async def test_the_daemons_own_sigterm_during_a_call(tmp_path: Path, pbx: Harnes
         uniqueid = await call_in_progress(pbx, port)
         assert await first.stop() == 0
     async with daemon(tmp_path, config, "second", secret_of(pbx)) as second:
-        await wait_report(port, "calls_in_progress", 1)  # picked up again from Asterisk's channels
+        await wait_report(port, "calls_in_progress", 1)  # resumed from the journal
+        # ... and resynchronised with Asterisk's channels before the client hangs up (a hangup
+        # during the login would be a call that ended while no daemon listened)
+        await wait_report(port, "connected", True, section="ami")
         await end_call(pbx, port, uniqueid)
         calls = await finish(second, port, tmp_path)
     assert [(c["client"], c["disposition"], c["interrupted"]) for c in calls] == [

@@ -82,6 +82,24 @@ async def test_a_call_alive_across_the_restart_ends_once_with_its_did(tmp_path: 
     assert recorder.live == [] or all(e.kind.value == "ended" for e in recorder.live)
 
 
+async def test_a_call_answered_while_the_daemon_was_stopped_is_answered(tmp_path: Path) -> None:
+    """The journal shows 201 ringing; the resync lists both channels up in one bridge: the answer
+    happened while no daemon ran, and the snapshot is the only place it is told."""
+    path = await stopped_during_a_call(tmp_path)
+    recorder = Recorder()
+    second = feed_for(recorder)
+    second.restore(inflight.load(path))
+    second.start()
+    talking = [{**item, "ChannelState": "6", "ChannelStateDesc": "Up", "BridgeId": "b-1"} for item in alive()]
+    await second.on_session(snapshot(talking))
+    for event in calls.hangups():
+        second.on_event(event)
+    await second.stop(grace=5)
+    assert [(c.disposition.value, c.answered_by, c.interrupted) for c in recorder.calls] == [
+        ("answered", "201", False)
+    ]
+
+
 async def test_a_call_whose_channels_ended_while_stopped_is_closed_once(tmp_path: Path) -> None:
     path = await stopped_during_a_call(tmp_path)
     recorder = Recorder()

@@ -65,5 +65,23 @@ def test_adopted_call_starts_when_its_oldest_channel_was_created() -> None:
     assert [(at - c.started_at).total_seconds() for c in calls] == [5.0]
 
 
+def test_a_call_first_seen_after_it_began_keeps_its_caller_as_the_client() -> None:
+    """The daemon attached while the call was ringing: the first event it saw is the Newchannel of
+    the dialled phone, a later leg. The channel whose uniqueid is the linkedid, named later,
+    started the call; the phone that happened to be seen first did not."""
+    capture = load(NAME)
+    later_leg = next(
+        i
+        for i, e in enumerate(capture.events)
+        if e["Event"] == "Newchannel" and e["Uniqueid"] != e["Linkedid"]
+    )
+    tracker = tracker_for(capture)
+    calls = [x for e in capture.events[later_leg:] for x in tracker.feed(e) if isinstance(x, Call)]
+    want = load(NAME).truth or []
+    assert [(c.direction.value, c.client, c.answered_by) for c in calls] == [
+        (t["direction"], t["client"], t["answered_by"]) for t in want
+    ]
+
+
 def test_durations_are_read_as_hours_minutes_seconds() -> None:
     assert (duration_seconds("25:01:02"), duration_seconds("bad")) == (90062, None)

@@ -5,6 +5,7 @@ workers racing for one number."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.builtin.dialer_store import DialerStore
 from adapters.builtin.dialer_worker import Dialer
@@ -30,9 +32,12 @@ class Ami:
 
     actions: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     channels: list[dict[str, str]] = field(default_factory=list)
+    dialled: asyncio.Event = field(default_factory=asyncio.Event)  # set at the first Originate
 
     async def send(self, action: str, headers: Any = None, **_: Any) -> Any:
         self.actions.append((action, dict(headers or {})))
+        if action == "Originate":
+            self.dialled.set()
         return SimpleNamespace(events=tuple(self.channels))
 
     def originated(self) -> list[tuple[str, str]]:
@@ -162,3 +167,24 @@ async def test_a_number_the_toll_fraud_guard_refuses_fails_without_a_call(world:
         [],
         [("failed", "номер не разрешён для звонков (защита от мошенничества)")],
     )
+
+
+async def test_a_dialer_started_before_the_database_opens_waits_for_it_quietly(world: World) -> None:
+    """The daemon starts the web app (and so the dialer) before it opens the CRM's database: the
+    dialer waits for it, with no warning, then dials."""
+    w = world
+    await w.store.db.close()
+    with capture_logs() as logs:
+        task = asyncio.create_task(w.dialer().run())
+        try:
+            await asyncio.sleep(0.2)
+            before = list(w.ami.originated())
+            await w.store.db.open()
+            async with asyncio.timeout(10):
+                await w.ami.dialled.wait()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert (before, [e for e, _ in w.ami.originated()]) == ([], [PHONES[0]])
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == []

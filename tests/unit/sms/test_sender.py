@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.builtin.sms_sender import SmsSender
 from adapters.builtin.sms_smsc import SmscProvider
@@ -141,3 +142,27 @@ async def test_statuses_are_asked_and_recorded_until_final(
         ("delivered", "доставлено", None),
         ("failed", "неверный номер", None),
     ]
+
+
+async def test_a_sender_started_before_the_database_opens_waits_for_it_quietly(
+    store: Store, smsc: FakeSmsc, session: aiohttp.ClientSession, clock: VirtualClock
+) -> None:
+    """The daemon starts the web app (and so the sender) before it opens the CRM's database."""
+    mailing_id = await mailing(store, PHONES[:1])
+    await store.db.close()
+    with capture_logs() as logs:
+        task = asyncio.create_task(sender_for(store, smsc, session, clock).run(idle=0.05))
+        try:
+            await asyncio.sleep(0.2)
+            before = len(smsc.sends)
+            await store.db.open()
+            async with asyncio.timeout(10):
+                # the store has no change event to await
+                while (await statuses(store, mailing_id))[PHONES[0]] != "sent":  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert (before, smsc.sent_to(PHONES[0])) == (0, 1)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == []

@@ -89,11 +89,11 @@ function clientCell(call) {
 }
 
 function actions(call, reload) {
-  const run = (fn, done) => async () => { try { await fn(); if (done) toast(done, { kind: "success", timeout: 2500 }); reload(); } catch (err) { toastError(err); } };
+  const run = (fn, done) => async () => { try { if ((await fn()) === false) return; if (done) toast(done, { kind: "success", timeout: 2500 }); reload(); } catch (err) { toastError(err); } };
   const post = (path, body) => api(`/calls/${encodeURIComponent(call.id)}/${path}`, { method: "POST", body });
   const items = [
-    ["Комментарий", run(async () => { const v = await formDialog("Комментарий к звонку", field("Текст", h("textarea", { name: "text", required: true, rows: 3 }))); if (v) await post("comment", { text: v.text }); }, null), "act-comment"],
-    ["Задача", run(async () => { const v = await taskDialog(); if (v) await post("task", v); }, null), "act-task"],
+    ["Комментарий", run(async () => { const v = await formDialog("Комментарий к звонку", field("Текст", h("textarea", { name: "text", required: true, rows: 3 }))); if (!v) return false; await post("comment", { text: v.text }); }, "Комментарий сохранён"), "act-comment"],
+    ["Задача", run(async () => { const v = await taskDialog(); if (!v) return false; await post("task", v); }, "Задача создана"), "act-task"],
     ["Сделка", run(() => post("deal", {}), "Сделка создана"), "act-deal"],
     call.client_kind !== "client" && call.direction !== "internal" ? ["Создать клиента", run(async () => {
       const v = await formDialog("Новый клиент", [field("Имя", h("input", { name: "name", required: true })), field("E-mail", h("input", { name: "email", type: "email" }))]);
