@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 
 from connector import logs
 from connector.calls import legs, records
@@ -69,6 +70,11 @@ class Tracking:
         self.out: list[Emitted] = []
         self._hung: set[str] = set()
         self._hung_order: deque[str] = deque()
+        # Ids of the calls recorded lately (as many as hangups are remembered): a conversation
+        # that forms again on a finished linkedid (a channel the tracker ignores dialled out under
+        # it, or damaged events) is recorded under a new id, never over the first record.
+        self._recorded: set[str] = set()
+        self._recorded_order: deque[str] = deque()
 
     # -- channels ------------------------------------------------------------------------
 
@@ -366,7 +372,22 @@ class Tracking:
         call = records.build_call(conv, self.rules, end)
         if call is not None:
             self.emit_live(conv, LiveKind.ENDED)
-            self.out.append(call)
+            self.out.append(self._first_use(call))
+
+    def _first_use(self, call: Call) -> Call:
+        """`call`, under an id no recent record has (`<id>-2`, `<id>-3`... when it is taken)."""
+        unique, n = call.id, 1
+        while unique in self._recorded:
+            n += 1
+            unique = f"{call.id}-{n}"
+        if unique != call.id:
+            log.warning("tracker.call_formed_again", call_id=call.id, recorded_as=unique)
+            call = replace(call, id=unique)
+        self._recorded.add(unique)
+        self._recorded_order.append(unique)
+        if len(self._recorded_order) > self.rules.remembered_hangups:
+            self._recorded.discard(self._recorded_order.popleft())
+        return call
 
 
 def _adopt_parties(older: Conversation, younger: Conversation) -> None:

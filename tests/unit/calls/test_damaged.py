@@ -15,6 +15,7 @@ from connector.calls.model import Call
 from connector.calls.truth import compare
 
 from .captures import CAPTURES, load, replay, tracker_for
+from .synthetic import Story, run
 
 pytestmark = pytest.mark.skipif(not CAPTURES, reason="no recorded captures in tests/fixtures/ami")
 
@@ -202,3 +203,39 @@ def test_memory_does_not_grow_with_calls_handled() -> None:
         len(tracker.by_linkedid),
         len(tracker.bridges),
     ) == (0, 0, 0, 0)
+
+
+def test_a_conversation_formed_again_on_a_finished_linkedid_is_a_second_record() -> None:
+    """The client's call ends; later a channel the tracker ignores (an announcer) dials 202 under
+    the same linkedid. Both are recorded, the second under its own id: a record never overwrites
+    the first one (the CRMs file calls by id)."""
+    story = Story()
+    client = story.chan("SIP/trunk-00000001", number="74957778899", exten="74951110001")
+    phone = story.chan("SIP/201-00000002", linkedid=client.uniqueid, number="201", context="internal")
+    story.new(client)
+    story.app(client, "Dial", "SIP/201")
+    story.new(phone)
+    story.dial(client, phone, "201")
+    story.state(phone, "6")
+    story.dial_end(client, phone, "ANSWER")
+    story.bridge("b-1", client, phone)
+    story.leave("b-1", client, phone)
+    story.hangup(client)
+    story.hangup(phone)
+    later = story.chan("SIP/202-00000003", linkedid=client.uniqueid, number="202", context="internal")
+    other = story.chan("SIP/203-00000004", linkedid=client.uniqueid, number="203", context="internal")
+    story.new(later)
+    story.state(later, "6")
+    story.new(other)
+    story.dial(later, other, "203")
+    story.state(other, "6")
+    story.dial_end(later, other, "ANSWER")
+    story.bridge("b-2", later, other)
+    story.leave("b-2", later, other)
+    story.hangup(later, wait=5)
+    story.hangup(other)
+    calls = run(story.events)
+    assert [(c.id, c.client, c.answered_by) for c in calls] == [
+        (client.uniqueid, "+74957778899", "201"),
+        (f"{client.uniqueid}-2", "202", "203"),
+    ]
