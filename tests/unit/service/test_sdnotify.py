@@ -49,3 +49,19 @@ def test_an_abstract_socket_name_is_used_as_such() -> None:
     notifier = Notifier({"NOTIFY_SOCKET": "@systemd/notify"})
     notifier.close()
     assert notifier.address == "\0systemd/notify"
+
+
+async def test_the_listener_reads_as_systemd_does_so_stopping_is_never_dropped(tmp_path: Path) -> None:
+    """Thirty status lines while no test waits, then STOPPING=1: the kernel keeps only ten
+    unread datagrams, so a listener that read only in `wait_for` never saw the last one."""
+    listener = NotifySocket(tmp_path / "notify")
+    notifier = Notifier({"NOTIFY_SOCKET": str(listener.path)})
+    for n in range(30):
+        notifier.status(f"calls in progress: {n}")
+        await asyncio.sleep(0.01)
+    notifier.stopping("stopping")
+    async with asyncio.timeout(10):
+        message = await listener.wait_for("STOPPING=1")
+    notifier.close()
+    listener.close()
+    assert (message, len(listener.messages)) == ("STOPPING=1\nSTATUS=stopping", 31)
