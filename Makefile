@@ -25,11 +25,14 @@ system-deps:
 pbx-root: system-deps
 	bash tests/pbx/build-root.sh
 
+# `make demo PORT=9000 HOST=0.0.0.0` for another port, or to open the pages from another machine.
+DEMO_ARGS = $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
+
 demo: venv
-	$(BIN)/crm-connector demo
+	$(BIN)/crm-connector demo $(DEMO_ARGS)
 
 demo-live: venv pbx-root
-	$(BIN)/crm-connector demo --live
+	$(BIN)/crm-connector demo --live $(DEMO_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -243,4 +243,13 @@ class CallFeed:
                 self.stats.blocked = ""
             if isinstance(item, Call):
                 self.events.release(item)
+                log.info(
+                    "call.recorded",
+                    call_id=item.id,
+                    direction=item.direction.value,
+                    client=item.client,
+                    disposition=item.disposition.value,
+                    answered_by=item.answered_by,
+                    talk_seconds=round(item.talk_seconds),
+                )
             return

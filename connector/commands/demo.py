@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import secrets
 import shutil
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `demo`."""
     parser.add_argument("--dir", default=".demo", help="state directory for the demo (default .demo)")
     parser.add_argument("--port", type=int, default=8088, help="HTTP port of the pages (default 8088)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the pages listen on (default 127.0.0.1; 0.0.0.0: every one)",
+    )
     parser.add_argument("--captures", default=str(ROOT / "tests/fixtures/ami"), help="folder of AMI captures")
     parser.add_argument("--pause", type=float, default=8.0, help="seconds between replayed calls (default 8)")
     parser.add_argument("--live", action="store_true", help="use the real Asterisk of tests/pbx")
@@ -40,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Prepare the state folder, start the replay (or the real PBX) and the daemon, say where to look."""
     state = Path(args.dir).resolve()
+    busy = port_in_use(args.host, args.port)
+    if busy:
+        print(f"demo: cannot listen on {args.host}:{args.port} ({busy}); choose another with --port"
+              " (make demo PORT=...)")  # fmt: skip
+        return 2
     if not _fresh_state(state):
         return 2
     if args.live:
@@ -53,6 +64,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"demo: no AMI captures found in {args.captures}")
         return 1
     return asyncio.run(_run(args, state, scenarios))
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why the pages could not listen on `host:port` (None: they can), asked before the banner."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def _fresh_state(state: Path) -> bool:
@@ -71,6 +93,7 @@ def demo_settings(
     ami_port: int,
     http_port: int,
     *,
+    http_host: str = "127.0.0.1",
     ami_user: str = "demo",
     ami_secret: str = "demo",
     recordings_dir: Path | None = None,
@@ -84,7 +107,7 @@ def demo_settings(
             "secret": ami_secret,
             "cdr_recovery": {"enabled": False},  # the demo has no MikoPBX cdr.db
         },
-        "http": {"host": "127.0.0.1", "port": http_port, "link_secret": secrets.token_hex(16)},
+        "http": {"host": http_host, "port": http_port, "link_secret": secrets.token_hex(16)},
         "storage": {"dir": str(state), "recordings_dir": str(recordings_dir or state / "monitor")},
         "numbering": {
             "lines": [
@@ -106,22 +129,27 @@ async def _run(args: argparse.Namespace, state: Path, scenarios: list[list[dict[
     replay = AmiReplayServer(scenarios, state / "monitor", pause=args.pause)
     ami_port = await replay.start()
     try:
-        settings = demo_settings(state, ami_port, args.port)
+        settings = demo_settings(state, ami_port, args.port, http_host=args.host)
         logs.configure("info", "console", settings.secrets())
         tokens = await seed(state / "builtin.db")
-        announce(settings, tokens, f"{len(scenarios)} recorded scenarios replayed with fresh ids", args.pause)
+        source = f"{len(scenarios)} recorded scenarios replayed with fresh ids"
+        announce(settings, tokens, "calls replayed from real Asterisk captures", source, args.pause)
         return await service.run(settings)
     finally:
         await replay.close()
 
 
-def announce(settings: Settings, people: dict[str, Credential], source: str, pause: float) -> None:
+def announce(
+    settings: Settings, people: dict[str, Credential], headline: str, source: str, pause: float
+) -> None:
     """Print where to look and how to sign in (the passwords are made up afresh on every start)."""
-    url = f"http://{settings.http.host}:{settings.http.port}/crm/"
+    host = settings.http.host
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{settings.http.port}/crm/"
     admin, manager, employee = people["201"], people["202"], people["203"]
     print(
         "\n"
-        "  crm-connector demo: the built-in CRM with calls replayed from real Asterisk captures\n"
+        f"  crm-connector demo: the built-in CRM with {headline}\n"
         f"  open      {url}\n"
         f"  sign in   login {admin.login:<8} password {admin.password}   (201, admin: every call, employees,"
         " audit log; calls ring 201, 202, 203, 205)\n"

@@ -44,13 +44,15 @@ async def run_live(args: argparse.Namespace, state: Path) -> int:
             state,
             pbx.ami_port,
             args.port,
+            http_host=args.host,
             ami_user=harness_module.AMI_USER,
             ami_secret=pbx.values["AMI_SECRET"],
             recordings_dir=harness.session_dir / "pbx" / "spool" / "monitor",
         )
         logs.configure("info", "console", settings.secrets())
         tokens = await seed(state / "builtin.db")
-        announce(settings, tokens, f"real calls on Asterisk {harness.asterisk_version}", args.pause)
+        source = f"real calls on Asterisk {harness.asterisk_version}"
+        announce(settings, tokens, "real calls through the test Asterisk (tests/pbx)", source, args.pause)
         driver = asyncio.create_task(_drive(harness, args.pause), name="demo-live-driver")
         try:
             return await service.run(settings)

@@ -201,3 +201,18 @@ def test_a_torn_tail_line_is_skipped(tmp_path: Path) -> None:
     path = inflight.path_in(tmp_path)
     inflight.tail_path(path).write_bytes(b'[1,null,{"Event":"Newchannel","Linkedid":"1.1"}]\n[2,null,{"Ev')
     assert inflight.load(path) == [(None, {"Event": "Newchannel", "Linkedid": "1.1"})]
+
+
+async def test_each_recorded_call_is_one_log_line(tmp_path: Path) -> None:
+    """The terminal (and journald) shows every call as it is recorded."""
+    from structlog.testing import capture_logs
+
+    recorder = Recorder()
+    feed = feed_for(recorder)
+    feed.start()
+    with capture_logs() as logs:
+        for event in [*ringing_to_did(), *calls.hangups()]:
+            feed.on_event(event)
+        await feed.stop(grace=5)
+    lines = [(e["call_id"], e["direction"], e["client"]) for e in logs if e["event"] == "call.recorded"]
+    assert lines == [(c.id, "inbound", c.client) for c in recorder.calls] and len(lines) == 1

@@ -92,3 +92,30 @@ def test_the_demo_folder_is_wiped_on_start(tmp_path: Path) -> None:
     (state / "old.db").write_text("x")
     assert _fresh_state(state)
     assert sorted(p.name for p in state.iterdir()) == sorted([MARKER, "monitor"])
+
+
+def test_a_busy_port_is_refused_before_the_banner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make demo` on a port another program holds: one clear line, no banner, no passwords."""
+    import argparse
+    import socket
+
+    from connector.commands import demo
+
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        args = parser.parse_args(
+            ["--dir", str(tmp_path / "demo"), "--port", str(port), "--host", "127.0.0.1"]
+        )
+        code = demo.main(args)
+    out = capsys.readouterr().out
+    assert (code, f"cannot listen on 127.0.0.1:{port}" in out, "password" in out) == (2, True, False)
+    assert demo.port_in_use("127.0.0.1", port) is None  # free again once its holder closed
+
+
+def test_the_demo_listens_where_it_is_told() -> None:
+    settings = demo_settings(Path("/tmp/x"), 5038, 9000, http_host="0.0.0.0")
+    assert (settings.http.host, settings.http.port) == ("0.0.0.0", 9000)
