@@ -491,11 +491,11 @@ def to_csv(rows: list[Row]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        writer.writerow([_safe_cell(row[k]) for k in EXPORT_COLUMNS])
+        writer.writerow([safe_cell(row[k]) for k in EXPORT_COLUMNS])
     return out.getvalue().encode("utf-8-sig")
 
 
-def _safe_cell(value: object) -> object:
+def safe_cell(value: object) -> object:
     """A cell a spreadsheet will not run as a formula (a quote before =, @, + or - text)."""
     if not isinstance(value, str):
         return "" if value is None else value

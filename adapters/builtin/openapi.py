@@ -176,6 +176,7 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("post", "/api/crm/companies", "Create a company", [], "Company"),
     ("get", "/api/crm/companies/{id}", "A company with its people", _ID, ""),
     ("get", "/api/crm/calls", "List calls (employees see only their own)", _CALL_FILTERS, ""),
+    ("get", "/api/crm/calls.csv", "The calls list as CSV (same filters, 100k rows)", _CALL_FILTERS, ""),
     ("get", "/api/crm/calls/{id}", "One call with legs, transfers and a signed recording link", _ID, ""),
     ("post", "/api/crm/calls/{id}/comment", "Comment on a call", _ID, "Comment"),
     ("post", "/api/crm/calls/{id}/client", "Create a client from the call's number", _ID, "CallClient"),

@@ -110,6 +110,7 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{_P}/companies"): ("companies", CHANGE),
     ("GET", f"{_P}/companies/{{id}}"): ("companies", READ),
     ("GET", f"{_P}/calls"): ("calls", READ),
+    ("GET", f"{_P}/calls.csv"): ("calls", READ),  # the same list, as a spreadsheet
     ("GET", f"{_P}/calls/{{id}}"): ("calls", READ),
     ("POST", f"{_P}/calls/{{id}}/comment"): ("calls", CHANGE),
     ("POST", f"{_P}/calls/{{id}}/client"): ("clients", CHANGE),

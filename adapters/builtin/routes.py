@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.builtin import (
+    calls_export,
     dialer_routes,
     openapi,
     pages,
@@ -94,6 +95,7 @@ def setup(
     for module in (
         routes_accounts,
         routes_people,
+        calls_export,
         routes_calls,
         routes_work,
         routes_workspace,

@@ -5,7 +5,9 @@ Every test saves a full-page screenshot of each state it reaches under tests/art
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,6 +288,32 @@ async def test_the_calls_list_fits_a_phone_and_quick_actions_use_dialogs(page: A
     # the dialog closes first, then the comment is posted: the toast says it is saved
     await expect(page.get_by_test_id("toast").last).to_contain_text("Комментарий сохранён", timeout=TIMEOUT)
     assert await crm.store.db.scalar("SELECT text FROM comments") == "Перезвонить завтра"
+
+
+async def test_the_calls_list_downloads_as_a_spreadsheet_with_the_filter_on_screen(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    for n in range(3):
+        await crm.adapter.log_call(
+            make_call(f"1700000600.{n}", f"+7916111003{n}", answered_by=None if n == 1 else "202")
+        )
+    await sign_in(page, crm)
+    await expect(page.locator("tr[data-call]")).to_have_count(3, timeout=TIMEOUT)
+    await page.get_by_test_id("filter-type").get_by_role("tab", name="Пропущенные").click()
+    await expect(page.locator("tr[data-call]")).to_have_count(1, timeout=TIMEOUT)
+    await shot(page, "calls-missed-with-export")
+    async with page.expect_download(timeout=TIMEOUT) as caught:
+        await page.get_by_test_id("calls-export").click()
+    download = await caught.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text, "utf-8-sig")
+    lines = text.splitlines()
+    assert (download.suggested_filename, len(lines), lines[1].split(";")[2]) == (
+        "calls.csv",
+        2,
+        "+79161110031",
+    )
 
 
 async def test_an_employee_sees_no_admin_sections_and_analytics_says_why(page: Any, crm: CrmServer) -> None:

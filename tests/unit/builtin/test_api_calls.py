@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from adapters.builtin.campaigns import ensure_schema
 from connector.calls.model import Direction
 from tests.unit.builtin.helpers import T0, CrmServer, crm_server, make_call
 
@@ -227,3 +228,34 @@ async def test_call_back_tells_call_control_who_asks(tmp_path: Path, http: aioht
         await server.adapter.log_call(make_call("43.1", "+79160004343"))
         status, _, _ = await _post(http, server, "/calls/43.1/callback", {})
     assert status == 202 and control.callers == ["Егор Сотрудник"]
+
+
+async def _csv(
+    http: aiohttp.ClientSession, server: CrmServer, query: str, ext: str
+) -> tuple[int, list[list[str]]]:
+    import csv
+    import io
+
+    async with http.get(f"{server.url}/api/crm/calls.csv?{query}", headers=server.headers(ext)) as r:
+        text = (await r.read()).decode("utf-8-sig")
+        return r.status, list(csv.reader(io.StringIO(text), delimiter=";"))
+
+
+async def test_the_calls_list_exports_as_a_spreadsheet_with_its_filters_and_scope(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    await _seed(server)
+    await ensure_schema(server.store.db, [("74951110001", "Сайт")])  # a line named in the settings
+    status, rows = await _csv(http, server, "spam=false", "201")
+    header, *calls = rows
+    assert (status, header[:3], [c[-1] for c in calls]) == (
+        200,
+        ["Дата и время", "Тип", "Номер"],
+        ["30.3", "30.2", "30.1"],
+    )
+    first = dict(zip(header, calls[-1], strict=True))
+    shown = [first[k] for k in ("Тип", "Номер", "Линия", "Сотрудник", "Итог", "Разговор, с")]
+    assert shown == ["входящий", "+79160000001", "Сайт", "Егор Сотрудник (202)", "отвечен", "60"]
+    _, missed = await _csv(http, server, "type=missed", "201")
+    _, own = await _csv(http, server, "", "203")  # an employee: only the calls that rang them
+    assert ([c[-1] for c in missed[1:]], [c[-1] for c in own[1:]]) == (["30.2"], ["30.2"])
