@@ -207,6 +207,7 @@ class Candidate:
     notes: str = ""
     company: str = ""
     responsible: str = ""
+    bad_phones: list[str] = field(default_factory=list)  # cells that hold no phone number, as typed
 
 
 def check_mapping(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
@@ -232,8 +233,11 @@ def candidates(table: Table, mapping: Mapping[str, str]) -> list[Candidate]:
             if header in mapping and cell.strip():
                 values.setdefault(mapping[header], []).append(cell.strip())
         joined = {k: " ".join(v) for k, v in values.items()}
-        phones = [normalise(p) for p in joined.pop("phone", "").replace(";", ",").split(",") if p.strip()]
-        out.append(Candidate(number, phones=phones, **{k: joined.get(k, "") for k in _TEXT_FIELDS}))
+        typed = [p.strip() for p in joined.pop("phone", "").replace(";", ",").split(",") if p.strip()]
+        phones = [normalise(p) for p in typed]
+        bad = [t for t, p in zip(typed, phones, strict=True) if not _is_phone(p)]
+        fields = {k: joined.get(k, "") for k in _TEXT_FIELDS}
+        out.append(Candidate(number, phones=[p for p in phones if _is_phone(p)], bad_phones=bad, **fields))
     return out
 
 
@@ -277,20 +281,25 @@ async def row_errors(db: Database, rows: list[Candidate]) -> dict[int, str]:
     return errors
 
 
+def _is_phone(phone: str) -> bool:
+    return 2 <= len(phone.lstrip("+")) <= 15 and phone.lstrip("+").isdigit()
+
+
 def _row_problem(c: Candidate, taken: dict[str, int], extensions: set[str], seen: dict[str, int]) -> str:
+    """Why the row cannot be imported, in the words the import report shows ('' = it can)."""
     if not c.name:
-        return "no name"
+        return "нет имени"
+    if c.bad_phones:
+        return f"«{c.bad_phones[0]}» — не номер телефона"
     for phone in c.phones:
-        if not 2 <= len(phone.lstrip("+")) <= 15 or not phone.lstrip("+").isdigit():
-            return f"{phone!r} is not a phone number"
         if phone in taken:
-            return f"{phone} already belongs to client {taken[phone]}"
+            return f"номер {phone} уже есть у клиента №{taken[phone]}"
         if phone in seen:
-            return f"{phone} is also in row {seen[phone]}"
+            return f"номер {phone} уже есть в строке {seen[phone]}"
     if c.email and "@" not in c.email:
-        return f"{c.email!r} is not an e-mail address"
+        return f"«{c.email}» — не адрес e-mail"
     if c.responsible and c.responsible not in extensions:
-        return f"no employee at extension {c.responsible}"
+        return f"нет сотрудника с внутренним номером {c.responsible}"
     return ""
 
 

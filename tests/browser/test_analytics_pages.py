@@ -144,7 +144,7 @@ async def test_an_import_is_checked_run_and_undone_on_the_import_page(
     await mapping.locator('select[data-column="Фамилия"]').select_option("name")
     await mapping.locator('select[data-column="Телефон"]').select_option("phone")
     await page.get_by_test_id("import-dry").click()
-    await expect(page.get_by_test_id("import-report")).to_contain_text("Строка 3: no name", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("import-report")).to_contain_text("Строка 3: нет имени", timeout=TIMEOUT)
     await page.get_by_test_id("import-run").click()
     imports = page.get_by_test_id("imports-table")
     await expect(imports.locator("tbody tr")).to_have_count(1, timeout=TIMEOUT)

@@ -179,3 +179,18 @@ async def test_a_damaged_xlsx_file_is_refused(empty: Server) -> None:
         empty, form(b"PK\x03\x04 not really a zip", "clients.xlsx"), "/api/crm/imports/preview"
     )
     assert status == 422 and "XLSX" in body["errors"][0]["message"]
+
+
+async def test_each_rejected_row_says_why_in_russian_quoting_the_cell_as_typed(empty: Server) -> None:
+    text = CSV + "Ира;;не телефон;;;\n"
+    status, body = await post(empty, form(text.encode(), dry_run="1"))
+    assert (status, [(e["row"], e["message"]) for e in body["errors"]]) == (
+        200,
+        [
+            (4, "нет имени"),
+            (5, "номер +79160000011 уже есть в строке 2"),
+            (6, "«pyotr-at-example» — не адрес e-mail"),
+            (7, "нет сотрудника с внутренним номером 999"),
+            (8, "«не телефон» — не номер телефона"),
+        ],
+    )
