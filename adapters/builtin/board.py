@@ -49,7 +49,8 @@ async def board(db: Database, deals: Deals, pipeline_id: int, responsible_id: in
 
 
 async def deal_card(db: Database, deals: Deals, deal_id: int) -> Row:
-    """A deal with its history (who moved it when), its tasks and its client's calls since it opened."""
+    """A deal with its history (who moved it when), its tasks, its client's numbers and the client's
+    calls since it opened."""
     deal = await deals.get(deal_id)
     deal["history"] = [
         {"at": deal["created_at"], "who": "", "text": f"Сделка создана: {journal.describe(deal['value'])}"},
@@ -58,9 +59,15 @@ async def deal_card(db: Database, deals: Deals, deal_id: int) -> Row:
     deal["tasks"] = await db.fetch_all(
         "SELECT * FROM tasks WHERE deal_id = ? ORDER BY done, deadline IS NULL, deadline", (deal_id,)
     )
+    deal["client_phones"] = [
+        r["phone"]
+        for r in await db.fetch_all(
+            "SELECT phone FROM phones WHERE client_id = ? ORDER BY phone", (deal["client_id"],)
+        )
+    ]
     deal["calls"] = (
         await db.fetch_all(
-            "SELECT id, direction, disposition, started_at, talk_seconds, employee FROM calls"
+            "SELECT id, direction, disposition, started_at, talk_seconds, employee, phone FROM calls"
             " WHERE client_id = ? AND started_at >= ? AND (? IS NULL OR started_at <= ?)"
             " ORDER BY started_at DESC LIMIT 50",
             (deal["client_id"], deal["created_at"], deal["closed_at"], deal["closed_at"]),

@@ -7,6 +7,7 @@ import { DEAL_BADGE, DEAL_STATUS, localInputToIso, money, phone as fmtPhone, whe
 import { employeeName, session } from "../shell.js";
 import { badge, button, empty, failure, field, formDialog, inplace, loading, select, tabs, toast, toastError } from "../ui.js";
 import { icon } from "../icons.js";
+import { callButton } from "../dial.js";
 import { newTask, taskRow } from "./tasks.js";
 import { openDeal } from "./deals.js";
 import { letterForm, mailFeedItem } from "./mail.js";
@@ -85,11 +86,9 @@ function infoPanel(client, reload) {
 }
 
 function listEditor(values, kind, client, reload) {
-  const ext = session.me.extension;
   const rows = values.map((value) => h("div", { class: "item", "data-testid": `${kind}-item` },
     kind === "phone" ? h("span", { class: "phone-link grow" }, h("span", { class: "nowrap", text: fmtPhone(value) }),
-      ext ? button(icon("phone"), () => api("/api/calls/originate", { method: "POST", body: { extension: ext, number: value } }).then(() => toast("Звоним: сначала зазвонит ваш телефон")).catch(toastError),
-        { size: "sm", kind: "ghost", title: `Позвонить ${fmtPhone(value)}`, testid: "call-phone" }) : null)
+      callButton(value))
       : h("a", { class: "grow", href: `mailto:${value}`, text: value }),
     button("✕", async () => {
       try {
@@ -231,6 +230,7 @@ function feedItem(item) {
     const [direction, disposition, number] = String(item.text).split(" ");
     text = `${CALL_WORDS[direction] || direction}, ${CALL_WORDS[disposition] || disposition} · ${fmtPhone(number)}`;
     if (item.who) meta.push(h("span", { text: employeeName(item.who) }));
+    meta.push(callButton(number, { testid: "feed-call-back", label: "Перезвонить" }));
   } else if (item.who) meta.push(h("span", { text: item.kind === "deal" ? DEAL_STATUS[item.who] || item.who : item.who }));
   if (item.kind === "task" && item.extra) {
     const [deadline, done] = item.extra.split(" ");

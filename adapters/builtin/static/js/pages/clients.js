@@ -2,6 +2,7 @@
 import { api } from "../api.js";
 import { h, debounce, fill } from "../dom.js";
 import { phone as fmtPhone, when } from "../format.js";
+import { callButton } from "../dial.js";
 import { session } from "../shell.js";
 import { button, empty, failure, field, formDialog, loading, pager, table, tabs } from "../ui.js";
 
@@ -27,7 +28,7 @@ async function load(list) {
   const columns = [
     { label: "Имя", cell: (c) => h("a", { href: `#/client/${c.id}`, class: "cell-main" }, c.name || "Новый номер") },
     { label: "Компания", cell: (c) => (c.company_id ? h("a", { href: `#/company/${c.company_id}` }, c.company_name) : "") },
-    { label: "Телефоны", cell: (c) => c.phones.map(fmtPhone).join(", ") },
+    { label: "Телефоны", cell: (c) => h("span", { class: "phone-list" }, c.phones.map((p) => h("span", { class: "phone-link nowrap" }, fmtPhone(p), callButton(p)))) },
     { label: "E-mail", cell: (c) => (c.emails || [c.email]).filter(Boolean).join(", ") },
     { label: "Ответственный", cell: (c) => c.responsible_name || "—" },
     { label: "Изменён", cell: (c) => h("span", { class: "nowrap muted", text: when(c.updated_at) }) },

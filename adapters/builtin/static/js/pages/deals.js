@@ -3,7 +3,8 @@
 // filters mine / everyone's and pipeline, totals per stage. Keyboard: a card opens with Enter.
 import { api } from "../api.js";
 import { h, fill } from "../dom.js";
-import { DEAL_BADGE, DEAL_STATUS, age, money, num, when, plural } from "../format.js";
+import { DEAL_BADGE, DEAL_STATUS, age, money, num, phone as fmtPhone, when, plural } from "../format.js";
+import { callButton } from "../dial.js";
 import { session } from "../shell.js";
 import { badge, button, empty, failure, field, formDialog, inplace, loading, select, tabs, toast, toastError } from "../ui.js";
 import { newDeal } from "./card.js";
@@ -124,7 +125,8 @@ export async function openDeal(id, reload) {
       h("dl", { class: "kv" },
         h("dt", { text: "Название" }), h("dd", {}, inplace(deal.title, (v) => patch({ title: v }))),
         h("dt", { text: "Сумма" }), h("dd", {}, inplace(String(deal.value), (v) => patch({ value: Number(v.replace(",", ".").replace(/\s/g, "")) }), { type: "number", testid: "deal-value-edit", display: (v) => money(Number(v), deal.currency) })),
-        h("dt", { text: "Клиент" }), h("dd", {}, deal.client_id ? h("a", { href: `#/client/${deal.client_id}`, onclick: closeDialog }, deal.client_name || "Карточка") : "—"),
+        h("dt", { text: "Клиент" }), h("dd", {}, deal.client_id ? h("a", { href: `#/client/${deal.client_id}`, onclick: closeDialog }, deal.client_name || "Карточка") : "—",
+          ...(deal.client_phones || []).map((p) => h("span", { class: "phone-link nowrap", style: "margin-left:10px" }, fmtPhone(p), callButton(p, { testid: "deal-call" })))),
         h("dt", { text: "Ответственный" }), h("dd", {}, select("responsible_id", session.employees.map((e) => [e.id, e.name]), deal.responsible_id || "",
           { "aria-label": "Ответственный", onchange: (e) => patch({ responsible_id: Number(e.target.value) }).catch(toastError) })),
         h("dt", { text: "Создана" }), h("dd", { text: when(deal.created_at) }),
@@ -134,7 +136,7 @@ export async function openDeal(id, reload) {
         h("span", { class: "muted small nowrap", text: [e.who, when(e.at)].filter(Boolean).join(" · ") })))),
       deal.tasks && deal.tasks.length ? [h("h3", { style: "margin-top:16px", text: "Задачи" }), h("ul", { class: "mini-list" }, deal.tasks.map((t) => h("li", {}, t.title, h("span", { class: "muted small", text: t.deadline ? when(t.deadline) : "" }))))] : null,
       deal.calls && deal.calls.length ? [h("h3", { style: "margin-top:16px", text: "Звонки клиента" }), h("ul", { class: "mini-list" }, deal.calls.map((c) => h("li", {}, when(c.started_at),
-        h("span", { class: "muted small", text: c.disposition === "answered" ? "принят" : "пропущен" }))))] : null));
+        h("span", { class: "muted small", text: c.disposition === "answered" ? "принят" : "пропущен" }), callButton(c.phone, { testid: "deal-call-back", label: "Перезвонить" }))))] : null));
   dialog.addEventListener("cancel", (e) => { e.preventDefault(); closeDialog(); });
   document.body.append(dialog);
   dialog.showModal();
