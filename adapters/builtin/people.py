@@ -239,7 +239,7 @@ class Clients:
             await journal.write(conn, "change", text, client_id=client_id, employee_id=by)
         return await self.get(client_id)
 
-    async def add_phone(self, client_id: int, phone: str) -> Row:
+    async def add_phone(self, client_id: int, phone: str, by: int | None = None) -> Row:
         """Give `phone` to a client; a contact card holding it is merged in (calls, notes, tasks)."""
         await self.get(client_id)
         async with self.db.transaction() as conn:
@@ -255,6 +255,10 @@ class Clients:
             if owner is None:
                 await conn.execute("INSERT INTO phones (phone, client_id) VALUES (?, ?)", (phone, client_id))
             await conn.execute("UPDATE calls SET client_id = ? WHERE phone = ?", (client_id, phone))
+            if owner is None or owner[0] != client_id:
+                await journal.write(
+                    conn, "change", f"Телефон добавлен: {phone}", client_id=client_id, employee_id=by
+                )
         return await self.get(client_id)
 
     async def _with_phones(self, row: Row) -> Row:

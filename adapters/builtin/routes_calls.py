@@ -112,7 +112,7 @@ async def attach(request: web.Request) -> web.Response:
     call = await _visible_call(request, principal)
     clients = store_of(request).clients
     check_owner(principal, "clients", CHANGE, await clients.get(body["client_id"]))
-    return ok(await clients.add_phone(body["client_id"], call["phone"]))
+    return ok(await clients.add_phone(body["client_id"], call["phone"], principal.employee_id))
 
 
 TASK_FIELDS = (Field("title", required=True), Field("assignee_id", "id"), Field("deadline", "time"))

@@ -110,7 +110,7 @@ async def add_phone(request: web.Request) -> web.Response:
     body = parse(await read_json(request), (Field("phone", "phone", True),))
     clients = store_of(request).clients
     check_owner(principal, "clients", CHANGE, await clients.get(path_id(request)))
-    return ok(await clients.add_phone(path_id(request), body["phone"]))
+    return ok(await clients.add_phone(path_id(request), body["phone"], principal.employee_id))
 
 
 async def lookup(request: web.Request) -> web.Response:

@@ -126,7 +126,9 @@ async def create_task(request: web.Request) -> web.Response:
     if body.get("client_id"):
         await store.clients.get(body["client_id"])
     if body.get("deal_id"):
-        await store.deals.get(body["deal_id"])
+        deal = await store.deals.get(body["deal_id"])
+        # a deal's task is also the client's: on their card and in their feed
+        body["client_id"] = body.get("client_id") or deal["client_id"]
     body["assignee_id"] = body.get("assignee_id") or principal.employee_id
     if body["assignee_id"] is not None:
         await store.employees.get(body["assignee_id"])

@@ -255,6 +255,16 @@ async def test_an_overdue_task_stands_out_and_a_new_task_is_made_on_the_tasks_pa
     await expect(overdue).to_contain_text("Выставить счёт", timeout=TIMEOUT)
     await expect(overdue).to_contain_text("Вера")
     await expect(overdue.locator(".overdue")).to_have_count(1)
+    await expect(overdue.get_by_test_id("task-author")).to_have_count(0)  # set by the assignee
+    boss = await crm.store.employees.by_extension("201")
+    assert boss
+    await crm.store.notes.add_task(
+        {"title": "Подготовить договор", "assignee_id": me["id"], "deadline": late}, boss["id"]
+    )
+    await page.reload()
+    await expect(overdue.get_by_test_id("task-author")).to_have_text(
+        " · поставил(а) Марк Менеджер", timeout=TIMEOUT
+    )
     await page.get_by_test_id("new-task").click()
     await page.get_by_test_id("task-title").fill("Отправить КП")
     await page.get_by_test_id("dialog-submit").click()

@@ -49,7 +49,7 @@ async def test_adding_a_number_merges_its_contact_card_into_the_client(store: St
     merged = await store.clients.add_phone(client_id, "+79161111111")
     assert merged["phones"] == ["+79161111111", "+79162222222"]
     rows, _ = await feed(store.db, client_id, limit=10, offset=0)
-    assert {r["kind"] for r in rows} == {"call", "comment"}
+    assert {r["kind"] for r in rows} == {"call", "comment", "change"}  # the change: the number added
     assert await store.db.scalar("SELECT COUNT(*) FROM clients WHERE id = ?", (card["id"],)) == 0
 
 

@@ -327,3 +327,37 @@ async def test_the_companies_list_finds_a_name_in_any_case(
     ):
         _, data = await _call(http, server, "GET", f"/companies?q={typed}")
         assert [c["name"] for c in data["items"]] == [name], typed
+
+
+async def test_a_task_set_on_a_deal_shows_on_its_clients_card_with_its_author(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    me = await server.store.employees.by_extension("202")
+    assert me is not None
+    client = await server.store.clients.create("Анна", ["+79160000011"], responsible_id=me["id"])
+    pipeline = (await server.store.deals.pipelines())[0]
+    deal = await server.store.deals.create(
+        {"title": "Лето", "pipeline_id": pipeline["id"], "client_id": client, "responsible_id": me["id"]}
+    )
+    status, task = await _call(
+        http, server, "POST", "/tasks", {"title": "Отправить КП", "deal_id": deal["id"]}
+    )
+    _, card = await _call(http, server, "GET", f"/clients/{client}")
+    _, feed = await _call(http, server, "GET", f"/clients/{client}/feed?kind=task")
+    assert (status, task["client_id"], task["deal_id"]) == (201, client, deal["id"])
+    assert [t["title"] for t in card["tasks"]] == ["Отправить КП"]
+    assert [i["text"] for i in feed["items"]] == ["Отправить КП"]
+
+
+async def test_a_number_added_to_a_card_is_in_its_feed_with_who_added_it(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    me = await server.store.employees.by_extension("202")
+    assert me is not None
+    client = await server.store.clients.create("Анна", ["+79160000011"], responsible_id=me["id"])
+    status, _ = await _call(http, server, "POST", f"/clients/{client}/phones", {"phone": "8 916 000-00-44"})
+    _, feed = await _call(http, server, "GET", f"/clients/{client}/feed?kind=change")
+    assert (status, [(i["text"], i["who"]) for i in feed["items"]]) == (
+        200,
+        [("Телефон добавлен: +79160000044", "Егор Сотрудник")],
+    )

@@ -46,7 +46,9 @@ export function taskRow(t, overdue, reload, { inCard = false } = {}) {
         t.deadline ? h("span", { class: overdue ? "overdue" : "" }, `до ${when(t.deadline)}`) : "без срока",
         assignee && state.who !== "mine" ? ` · ${assignee.name}` : "",
         t.client_id && !inCard ? [" · ", h("a", { href: `#/client/${t.client_id}` }, t.client_name || "карточка клиента")] : "",
-        t.deal_title ? [" · сделка ", h("a", { href: `#/deals?deal=${t.deal_id}` }, t.deal_title)] : "")),
+        t.deal_title ? [" · сделка ", h("a", { href: `#/deals?deal=${t.deal_id}` }, t.deal_title)] : "",
+        // who set it, when it is not the assignee's own
+        t.author_name && t.author_id !== t.assignee_id ? h("span", { "data-testid": "task-author" }, ` · поставил(а) ${t.author_name}`) : "")),
     overdue ? badge("просрочена", "danger") : null);
 }
 
