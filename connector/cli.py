@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "connector.commands.demo",
     "replay": "connector.commands.replay",
     "outbox": "connector.commands.outbox",
+    "backup": "connector.commands.backup",
     "users": "adapters.builtin.users_command",  # the built-in CRM's accounts
     "migrate": "adapters.builtin.migrate_command",  # the built-in CRM from SQLite into PostgreSQL
 }
