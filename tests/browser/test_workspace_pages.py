@@ -238,6 +238,31 @@ async def test_a_due_reminder_alerts_with_a_toast_a_notification_and_a_badge(
     await expect(page.get_by_test_id("bell-count")).to_be_hidden(timeout=TIMEOUT)
 
 
+async def test_a_call_ringing_while_the_tab_is_hidden_shows_a_desktop_notification(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    await crm.store.clients.create("Вера Павлова", ["+79165550045"])
+    await page.context.grant_permissions(["notifications"], origin=crm.url)
+    await page.add_init_script(
+        "window.__shown = []; window.__hidden = false;"
+        " Object.defineProperty(document, 'hidden', { get: () => window.__hidden });"
+        " window.Notification = class { static permission = 'granted';"
+        " static requestPermission() { return Promise.resolve('granted'); }"
+        " constructor(title, opts) { window.__shown.push([title, opts.body, opts.tag]); } close() {} };"
+    )
+    await sign_in(page, crm)
+    crm.hub.publish(live(LiveKind.RINGING, "+79165550045", call_id="1700000900.1"))  # the tab in front
+    await expect(page.get_by_test_id("callpanel")).to_be_visible(timeout=TIMEOUT)
+    await page.evaluate("window.__hidden = true")  # the employee switched to another tab
+    crm.hub.publish(live(LiveKind.RINGING, "+79165550045", call_id="1700000900.2"))
+    await page.wait_for_function("window.__shown.length >= 1", timeout=TIMEOUT)
+    assert await page.evaluate("window.__shown") == [
+        ["Входящий звонок", "Вера Павлова\n+7 916 555-00-45", "call:1700000900.2"]
+    ]
+
+
 async def test_an_overdue_task_stands_out_and_a_new_task_is_made_on_the_tasks_page(
     page: Any, crm: CrmServer
 ) -> None:

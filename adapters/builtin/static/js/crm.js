@@ -1,6 +1,7 @@
 // The CRM's single page: sign-in, then the pages by the address after "#/".
 import { api } from "./api.js";
 import { h, $, fill } from "./dom.js";
+import { phone as fmtPhone } from "./format.js";
 import { startAlerts, stopAlerts } from "./alerts.js";
 import { hideCallPanel } from "./callpanel.js";
 import { closeLive, onLiveEvent, openLive } from "./live.js";
@@ -87,9 +88,24 @@ async function route() {
 onLiveEvent((message) => {
   const event = message.event;
   if (event.client_name && !message.client) cardHints.name[message.phone] = event.client_name;
+  if (event.kind === "ringing") notifyInBackground(message);
   // A finished call reaches the store through the outbox a moment after "ended".
   if (event.kind === "ended" && app.refresh) for (const delay of [500, 2000, 5000]) setTimeout(() => app.refresh && app.refresh(), delay);
 });
+
+// A call ringing while the CRM's tab is in the background: a desktop notification (the permission
+// is asked once, with the reminders'); a click brings the tab forward on the caller's card.
+function notifyInBackground(message) {
+  if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+  const event = message.event;
+  const who = message.client?.name || event.client_name || "";
+  const number = fmtPhone(message.phone || event.client);
+  try {
+    const n = new Notification(event.direction === "outbound" ? "Исходящий звонок" : "Входящий звонок",
+      { body: who ? `${who}\n${number}` : number, tag: `call:${event.call_id}` });
+    n.onclick = () => { window.focus(); location.hash = message.client ? `#/client/${message.client.id}` : `#/new/${encodeURIComponent(message.phone || event.client)}`; n.close(); };
+  } catch (err) { /* some browsers allow notifications only from a service worker */ }
+}
 
 async function boot() {
   app.view = $("#view");
