@@ -74,15 +74,18 @@ def backup(settings: Settings, folder: Path) -> tuple[list[Copied], list[str]]:
     copied.append(_sqlite_copy(outbox, folder / "outbox.db"))
     if marker_path(outbox).exists():
         copied.append(_plain_copy(marker_path(outbox), folder / marker_path(outbox).name))
-    crm = settings.adapters.get("builtin")
-    if crm is not None:
-        from adapters.builtin import with_storage
-
-        target = with_storage(crm, settings.storage.dir).target(settings.storage.dir)
-        if isinstance(target, Path):
-            copied.append(_sqlite_copy(target, folder / "builtin.db"))
+    # An adapter that keeps a database says where (`target(storage_dir)`: the built-in CRM does).
+    for name, adapter in sorted(settings.adapters.items()):
+        target = getattr(adapter, "target", None)
+        if not callable(target):
+            continue
+        where = target(settings.storage.dir)
+        if isinstance(where, Path):
+            copied.append(_sqlite_copy(where, folder / where.name))
         else:
-            notes.append("the built-in CRM is on PostgreSQL: back it up with pg_dump (docs/scaling.md)")
+            notes.append(
+                f"adapters.{name} keeps its data in PostgreSQL: back it up with pg_dump (docs/scaling.md)"
+            )
     journal = inflight.path_in(settings.storage.dir)
     for path in (journal, journal.with_suffix(".tail")):
         if path.exists():
