@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.pbx.harness import AMI_USER, Harness, HarnessError
+from tests.pbx.harness import AMI_USER, Harness, HarnessError, calls_since
 from tests.unit.service.daemon import (
     Daemon,
     daemon,
@@ -351,3 +351,67 @@ async def test_click_to_call_through_the_daemons_api_is_recorded_once(tmp_path: 
         (c["id"], c["direction"], c["client"], c["answered_by"], c["originated"], c["disposition"])
         for c in calls
     ] == [(body["conversation"], "outbound", "+79161234500", "201", True, "answered")]
+
+
+def ari_config(harness: Harness) -> str:
+    """`ari:` taking the call events and the call control through ARI (AMI stays connected)."""
+    return f"""ari:
+  url: {harness.ari_url}
+  username: {AMI_USER}
+  password: {harness.ari_secret}
+  reconnect_min: 0.1
+  events: ari
+  control: ari
+"""
+
+
+async def test_the_whole_daemon_on_ari_events_files_an_answered_call_as_on_ami(
+    tmp_path: Path, pbx: Harness
+) -> None:
+    port = free_port()
+    config = config_for(tmp_path, pbx, port, extra=ari_config(pbx))
+    async with daemon(tmp_path, config, "d", secret_of(pbx)) as d:
+        report = await wait_report(port, "connected", True, section="ari")
+        mark = pbx.pbx_mark
+        uniqueid = await call_in_progress(pbx, port)  # followed from ARI's events alone
+        await asyncio.sleep(1)  # a second of talk, as a person would; nothing is timed
+        await end_call(pbx, port, uniqueid)
+        from_ami = await calls_since(pbx, mark)  # the same PBX events through AMI, for comparison
+        calls = await finish(d, port, tmp_path)
+    assert report["ari"]["connected"] is True and report["ami"]["connected"] is True
+    fields = ("direction", "client", "did", "answered_by", "disposition")
+    assert [tuple(c[k] for k in fields) for c in calls] == [
+        ("inbound", f"+{CLIENT}", LINE, "201", "answered")
+    ]
+    assert [[leg["extension"] for leg in c["legs"]] for c in calls] == [
+        [leg.extension for leg in call.legs] for call in from_ami
+    ]
+
+
+async def test_click_to_call_through_ari_control_and_ari_events_is_recorded_once(
+    tmp_path: Path, pbx: Harness
+) -> None:
+    port = free_port()
+    config = config_for(
+        tmp_path,
+        pbx,
+        port,
+        http_extra=C2C_HTTP,
+        extra="call_control:\n  transfer_context: internal\n" + ari_config(pbx),
+    )
+    await pbx.client("89161234501", "answer:1:2")
+    async with daemon(tmp_path, config, "d", secret_of(pbx)) as d:
+        await wait_report(port, "connected", True, section="ari")
+        mark = pbx.pbx_mark
+        status, body = await post_api(
+            port, "/api/calls/originate", {"extension": "201", "number": "89161234501"}
+        )
+        await pbx.wait_pbx(Event="Newchannel", since=mark)
+        await pbx.wait_idle()
+        await wait_report(port, "calls_in_progress", 0)
+        calls = await finish(d, port, tmp_path)
+    assert status == 202
+    assert [
+        (c["id"], c["direction"], c["client"], c["answered_by"], c["originated"], c["disposition"])
+        for c in calls
+    ] == [(body["conversation"], "outbound", "+79161234501", "201", True, "answered")]

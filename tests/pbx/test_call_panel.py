@@ -8,6 +8,7 @@ call-control API. Each test checks the call record the tracker makes of the PBX'
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from tests.browser.conftest import ARGS, ARTIFACTS, CHROMIUM
 from tests.unit.service.daemon import free_port
 
 from .harness import AMI_USER, DIDS, Harness, calls_since
-from .scenarios import answered
+from .scenarios import answered, world_leg_hangup
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -161,3 +162,33 @@ async def test_call_back_from_the_panel_rings_the_employee_then_the_client(crm: 
     assert [(c.direction.value, c.client, c.answered_by, c.originated) for c in calls] == [
         ("outbound", "+79161110302", "201", True)
     ]
+
+
+async def test_the_panel_transfers_the_real_call_attended_after_a_consultation(crm: Crm) -> None:
+    from playwright.async_api import expect
+
+    page = crm.page
+    h = crm.h
+    await h.phone("203", "answer:1:0")
+    mark = await _answered_by_201(crm, "+79161110303")
+    await page.get_by_test_id("cp-transfer").click()
+    dialog = page.get_by_test_id("transfer-dialog")
+    await dialog.get_by_test_id("cp-target").select_option("203")
+    await dialog.get_by_test_id("cp-kind").select_option("attended")
+    await dialog.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("toast").last).to_contain_text("консультации", timeout=TIMEOUT)
+    await answered(h, "203")  # the consultation: 203 talks to 201 while the client waits
+    await asyncio.sleep(1)  # pacing of the phones, as a person would; nothing is timed
+    await world_leg_hangup(h, "201")  # 201 hangs up: the client goes to 203
+    _, done = await h.wait_pbx(Event="AttendedTransfer")
+    await asyncio.sleep(1)
+    await world_leg_hangup(h, "203")
+    calls = await calls_since(h, mark)
+    assert done.get("Result") == "Success"
+    assert [
+        (tuple(g.extension for g in c.legs), [(t.kind.value, t.from_ext, t.to_ext) for t in c.transfers])
+        for c in calls
+    ] == [(("201", "203"), [("attended", "201", "203")])]
+    # the end names no phone; 201's page was told of the call, so it hears the end too
+    await expect(page.get_by_test_id("callpanel")).to_have_attribute("data-kind", "ended", timeout=TIMEOUT)
+    await page.screenshot(path=str(ARTIFACTS / "pbx-call-panel-attended.png"), full_page=True)
