@@ -98,7 +98,10 @@ async def test_kill_9_mid_delivery_then_restart_loses_nothing_and_applies_nothin
     assert code == 0, err
     assert len(receiver.effects) == JOBS  # zero lost
     assert receiver.conflicts == []  # a repeat always carried the same key and body
-    assert repeats <= 2 * CONCURRENCY  # only what was in flight at each kill went twice, idempotently
+    # Only what was in flight at each of the two kills went twice, idempotently: per kill, the jobs
+    # running (≤ concurrency) and those delivered whose verdicts waited for the ledger's next commit
+    # (≤ concurrency: connector/sync/pool.py settles in batches).
+    assert repeats <= 2 * (2 * CONCURRENCY)
     for n in range(CALLS):
         log_call, recording = f"webhook:{n}.1:log_call", f"webhook:{n}.1:attach_recording"
         assert receiver.order.index(log_call) < receiver.order.index(recording)
