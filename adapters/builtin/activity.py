@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.builtin import journal
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
+from adapters.builtin.deal_people import DealPeople, visible_to
 
 DEAL_STATUSES = ("open", "won", "lost", "archive")
 FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change", "sms", "mail")
@@ -121,6 +123,7 @@ class Deals:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.people = DealPeople(db)
 
     async def ensure_pipelines(self, pipelines: Mapping[str, Sequence[str]]) -> None:
         """Create the configured pipelines that do not exist yet (existing ones are kept as edited)."""
@@ -162,8 +165,10 @@ class Deals:
         return await self.get(new_id)
 
     async def get(self, deal_id: int) -> Row:
-        """One deal with its client's and responsible's names (NotFoundError if absent)."""
-        return await _one(self.db, _DEAL_SELECT + " WHERE d.id = ?", deal_id, "deal")
+        """One deal with its client's and responsible's names and its people (NotFoundError if absent)."""
+        deal = await _one(self.db, _DEAL_SELECT + " WHERE d.id = ?", deal_id, "deal")
+        deal["people"] = await self.people.of(deal_id, deal["responsible_id"])
+        return deal
 
     async def update(self, deal_id: int, changes: dict[str, Any], by: int | None = None) -> Row:
         """Move a deal to a stage, close it (won/lost/archive, with a reason), or edit it.
@@ -171,12 +176,32 @@ class Deals:
         Each move and close is journalled with who and when (the client's feed and the deal's history).
         """
         before = await self.get(deal_id)
-        allowed = ("stage", "status", "value", "currency", "title", "notes", "responsible_id", "reason")
+        allowed = (
+            "pipeline_id",
+            "stage",
+            "status",
+            "value",
+            "currency",
+            "title",
+            "notes",
+            "responsible_id",
+            "reason",
+        )
         fields = {k: v for k, v in changes.items() if k in allowed}
+        if fields.get("pipeline_id", before["pipeline_id"]) != before["pipeline_id"]:  # another pipeline
+            moved_to = await self.pipeline(fields["pipeline_id"])
+            fields.setdefault("stage", moved_to["stages"][0])
+            before = {
+                **before,
+                "old_pipeline": (await self.pipeline(before["pipeline_id"]))["name"],
+                "new_pipeline": moved_to["name"],
+            }
+        else:
+            fields.pop("pipeline_id", None)
         if "status" in fields:
             fields["closed_at"] = None if fields["status"] == "open" else now_iso()
             fields.setdefault("reason", "")
-        if "stage" in fields and fields["stage"] != before["stage"]:
+        if "pipeline_id" in fields or ("stage" in fields and fields["stage"] != before["stage"]):
             fields["stage_since"] = now_iso()
         if not fields:
             return before
@@ -199,9 +224,10 @@ class Deals:
         """A page of deals, newest first, and the total (`owner`: only that employee's)."""
         conds: list[str] = ["1 = 1"]
         params: list[Any] = []
-        if owner is not None:
-            conds.append("responsible_id = ?")
-            params.append(owner)
+        if owner is not None:  # the deals an employee is responsible for or takes part in
+            sql, values = visible_to(owner)
+            conds.append(sql)
+            params += values
         if client_id is not None:
             conds.append("client_id = ?")
             params.append(client_id)
@@ -209,7 +235,7 @@ class Deals:
             conds.append("status = ?")
             params.append(status)
         where = " AND ".join(conds)
-        total = await self.db.scalar(f"SELECT COUNT(*) FROM deals WHERE {where}", params)
+        total = await self.db.scalar(f"SELECT COUNT(*) FROM deals d WHERE {_qualified(where)}", params)
         rows = await self.db.fetch_all(
             f"{_DEAL_SELECT} WHERE {_qualified(where)}"
             " ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?",
@@ -219,10 +245,8 @@ class Deals:
 
 
 def _qualified(where: str) -> str:
-    """The deals conditions with the table alias the joined select needs."""
-    for column in ("client_id", "status", "responsible_id"):
-        where = where.replace(column, f"d.{column}")
-    return where
+    """The deals conditions with the table alias the joined select needs (qualified names kept)."""
+    return re.sub(r"(?<![.\w])(client_id|status|responsible_id)\b", r"d.\1", where)
 
 
 _DEAL_SELECT = (
@@ -235,7 +259,10 @@ def _deal_changes(before: Row, fields: dict[str, Any]) -> list[str]:
     """What a change to a deal reads like in its history."""
     title = before["title"]
     texts = []
-    if "stage" in fields and fields["stage"] != before["stage"]:
+    if "pipeline_id" in fields:
+        moved = f"{before['old_pipeline']} → {before['new_pipeline']}"
+        texts.append(f"Сделка «{title}» перенесена: {moved}, этап {fields['stage']}")
+    elif "stage" in fields and fields["stage"] != before["stage"]:
         texts.append(f"Сделка «{title}»: {before['stage']} → {fields['stage']}")
     if "status" in fields and fields["status"] != before["status"]:
         reason = f". Причина: {fields['reason']}" if fields.get("reason") else ""

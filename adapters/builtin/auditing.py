@@ -34,6 +34,7 @@ async def audit_changes(request: web.Request, handler: Handler) -> web.StreamRes
         return response
     if request.path.startswith(_OWN_RECORDS) or not 200 <= response.status < 300:
         return response
+    store_of(request).changes.poke()  # the live feed pushes what this change wrote
     principal = cached_principal(request)
     if principal is None:
         return response

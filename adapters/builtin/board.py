@@ -7,6 +7,7 @@ so a board of 100k deals renders as fast as a board of 100.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,17 +15,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from adapters.builtin import journal
 from adapters.builtin.activity import Deals
 from adapters.builtin.db import Database, Row, iso, now_iso
+from adapters.builtin.deal_people import visible_to
 
 CARDS_PER_STAGE = 50
 ALERT_AHEAD = timedelta(hours=12)  # upcoming alerts the browser schedules itself
 ACTIVITY_KINDS = ("call", "deal", "task", "comment", "change")
 SETTINGS_DEFAULTS: dict[str, Any] = {"timezone": "", "missed_call_task": True}
+# The clients list's columns (seed 003: at most six): the card's own and custom fields (`f<id>`).
+CLIENT_COLUMNS = ("phones", "company", "responsible", "email", "updated_at", "created_at")
+DEFAULT_CLIENT_COLUMNS = ["phones", "company", "responsible", "updated_at"]
+MAX_CLIENT_COLUMNS = 6
 
 
 async def board(db: Database, deals: Deals, pipeline_id: int, responsible_id: int | None) -> Row:
     """Stages of a pipeline with their open deals' count, sum and newest cards."""
     pipeline = await deals.pipeline(pipeline_id)
-    mine, params = ("AND d.responsible_id = ?", [responsible_id]) if responsible_id is not None else ("", [])
+    mine, params = "", list[int]()
+    if responsible_id is not None:  # an employee's deals: responsible for or taking part in
+        sql, params = visible_to(responsible_id)
+        mine = f"AND {sql}"
     totals = {
         r["stage"]: r
         for r in await db.fetch_all(
@@ -97,18 +106,20 @@ async def alerts(db: Database, employee_id: int, now: datetime | None = None) ->
     return {"due": due, "upcoming": [r for r in rows if r["at"] > stamp], "count": len(due), "now": stamp}
 
 
-_ACTIVITY = {
+# The live feed's rows of each source, all with the same columns; `ref` names the row (the page drops
+# a pushed item it already shows).
+ACTIVITY_SQL = {
     "call": "SELECT 'call' AS kind, k.started_at AS at, k.direction || ' ' || k.disposition AS text,"
-    " k.employee AS who, k.client_id, c.name AS client_name, k.phone FROM calls k"
+    " k.employee AS who, k.client_id, c.name AS client_name, k.phone, 'call:' || k.id AS ref FROM calls k"
     " LEFT JOIN clients c ON c.id = k.client_id WHERE k.direction <> 'internal' {scope}",
     "comment": "SELECT 'comment' AS kind, m.created_at AS at, m.text, e.name AS who, m.client_id,"
-    " c.name AS client_name, NULL AS phone FROM comments m LEFT JOIN employees e ON e.id = m.author_id"
-    " LEFT JOIN clients c ON c.id = m.client_id WHERE 1 = 1",
+    " c.name AS client_name, NULL AS phone, 'comment:' || m.id AS ref FROM comments m"
+    " LEFT JOIN employees e ON e.id = m.author_id LEFT JOIN clients c ON c.id = m.client_id WHERE 1 = 1",
     "journal": "SELECT j.kind AS kind, j.at, j.text, e.name AS who, j.client_id, c.name AS client_name,"
-    " NULL AS phone FROM journal j LEFT JOIN employees e ON e.id = j.employee_id"
+    " NULL AS phone, 'journal:' || j.id AS ref FROM journal j LEFT JOIN employees e ON e.id = j.employee_id"
     " LEFT JOIN clients c ON c.id = j.client_id WHERE j.kind IN ({kinds})",
     "new_deal": "SELECT 'deal' AS kind, d.created_at AS at, 'Новая сделка «' || d.title || '»' AS text,"
-    " e.name AS who, d.client_id, c.name AS client_name, NULL AS phone FROM deals d"
+    " e.name AS who, d.client_id, c.name AS client_name, NULL AS phone, 'deal:' || d.id AS ref FROM deals d"
     " LEFT JOIN employees e ON e.id = d.responsible_id LEFT JOIN clients c ON c.id = d.client_id WHERE 1 = 1",
 }
 
@@ -128,15 +139,15 @@ async def activity(
                 "AND EXISTS (SELECT 1 FROM call_extensions x WHERE x.call_id = k.id"
                 f" AND x.extension IN ({', '.join(names) or 'NULL'}))"
             )
-        parts.append(_ACTIVITY["call"].format(scope=scope) + " AND k.started_at >= :since")
+        parts.append(ACTIVITY_SQL["call"].format(scope=scope) + " AND k.started_at >= :since")
     if "comment" in kinds:
-        parts.append(_ACTIVITY["comment"] + " AND m.created_at >= :since")
+        parts.append(ACTIVITY_SQL["comment"] + " AND m.created_at >= :since")
     logged = [k for k in ("deal", "change", "task") if k in kinds]
     if logged:
         quoted = ", ".join(f"'{k}'" for k in logged)
-        parts.append(_ACTIVITY["journal"].format(kinds=quoted) + " AND j.at >= :since")
+        parts.append(ACTIVITY_SQL["journal"].format(kinds=quoted) + " AND j.at >= :since")
     if "deal" in kinds:
-        parts.append(_ACTIVITY["new_deal"] + " AND d.created_at >= :since")
+        parts.append(ACTIVITY_SQL["new_deal"] + " AND d.created_at >= :since")
     if not parts:
         return []
     union = " UNION ALL ".join(parts)
@@ -147,10 +158,23 @@ async def get_settings(db: Database) -> dict[str, Any]:
     """The company's settings, defaults filled in."""
     rows = await db.fetch_all("SELECT key, value FROM settings")
     stored = {r["key"]: r["value"] for r in rows}
+    columns = json.loads(stored["client_columns"]) if "client_columns" in stored else DEFAULT_CLIENT_COLUMNS
     return {
         "timezone": stored.get("timezone", SETTINGS_DEFAULTS["timezone"]),
         "missed_call_task": stored.get("missed_call_task", "1") == "1",
+        "client_columns": columns,
     }
+
+
+def check_columns(keys: list[str]) -> list[str]:
+    """The clients list's columns if they are known ones, at most six (ValueError otherwise)."""
+    keys = list(dict.fromkeys(keys))
+    if len(keys) > MAX_CLIENT_COLUMNS:
+        raise ValueError(f"at most {MAX_CLIENT_COLUMNS} columns")
+    wrong = [k for k in keys if k not in CLIENT_COLUMNS and not (k[:1] == "f" and k[1:].isdigit())]
+    if wrong:
+        raise ValueError(f"unknown column {wrong[0]}")
+    return keys
 
 
 def check_timezone(name: str) -> str:
@@ -171,6 +195,8 @@ async def set_settings(db: Database, changes: dict[str, Any]) -> dict[str, Any]:
         values.append(("timezone", check_timezone(str(changes["timezone"]))))
     if "missed_call_task" in changes:
         values.append(("missed_call_task", "1" if changes["missed_call_task"] else "0"))
+    if "client_columns" in changes:
+        values.append(("client_columns", json.dumps(check_columns(changes["client_columns"]))))
     async with db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO settings (key, value) VALUES (?, ?)"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.builtin import rollup_callers, rollups
+from adapters.builtin.changes import Changes
 from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 from adapters.builtin.people import Clients
@@ -160,9 +161,10 @@ def involved(call: Call) -> list[str]:
 class Calls:
     """The call log of the built-in CRM."""
 
-    def __init__(self, db: Database, clients: Clients) -> None:
+    def __init__(self, db: Database, clients: Clients, changes: Changes | None = None) -> None:
         self.db = db
         self.clients = clients
+        self.changes = changes or Changes()
 
     async def save(self, call: Call, pbx: str | None = None) -> Row:
         """File `call` (idempotent by conversation id: a redelivery updates the same row).
@@ -184,6 +186,8 @@ class Calls:
             call.reason.value if call.reason is not None else None,
         )  # fmt: skip
         async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM calls WHERE id = ?", (call.id,)) as cur:
+                first = await cur.fetchone() is None  # a redelivery updates the row it filed before
             zone = await rollups.built_zone(conn)  # None: never built, the first report builds them
             before = await rollups.call_facts(conn, call.id) if zone else None
             # Unique callers: the days of the caller(s) this call touches, before and after it is filed.
@@ -219,6 +223,8 @@ class Calls:
             if days is not None:
                 after = await rollup_callers.days_of(conn, callers, days)
                 await rollup_callers.apply_change(conn, callers_before, after)
+        if first:
+            self.changes.call_filed(call.id)
         return await self.get(call.id)
 
     async def set_recording(self, call_id: str, path: str) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.builtin.custom_fields import FieldError, clean_value
 from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
 
@@ -208,14 +209,22 @@ class Candidate:
     company: str = ""
     responsible: str = ""
     bad_phones: list[str] = field(default_factory=list)  # cells that hold no phone number, as typed
+    custom: dict[int, str] = field(default_factory=dict)  # custom field id → the cell as typed
 
 
-def check_mapping(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+def fields_with(custom: Sequence[Row]) -> dict[str, str]:
+    """What a column can be mapped to: the card's own fields and the clients' custom ones (`f<id>`)."""
+    return {**FIELDS, **{f"f{f['id']}": f["label"] for f in custom}}
+
+
+def check_mapping(
+    headers: Sequence[str], mapping: Mapping[str, str], known: Mapping[str, str] = FIELDS
+) -> dict[str, str]:
     """The mapping limited to known columns and fields (ValueError naming what is wrong)."""
     unknown = [c for c in mapping if c not in headers]
     if unknown:
         raise ValueError(f"no such column: {', '.join(unknown)}")
-    bad = sorted({f for f in mapping.values() if f and f not in FIELDS})
+    bad = sorted({f for f in mapping.values() if f and f not in known})
     if bad:
         raise ValueError(f"no such field: {', '.join(bad)}")
     clean = {c: f for c, f in mapping.items() if f}
@@ -237,7 +246,9 @@ def candidates(table: Table, mapping: Mapping[str, str]) -> list[Candidate]:
         phones = [normalise(p) for p in typed]
         bad = [t for t, p in zip(typed, phones, strict=True) if not _is_phone(p)]
         fields = {k: joined.get(k, "") for k in _TEXT_FIELDS}
-        out.append(Candidate(number, phones=[p for p in phones if _is_phone(p)], bad_phones=bad, **fields))
+        custom = {int(k[1:]): v for k, v in joined.items() if k[:1] == "f" and k[1:].isdigit()}
+        good = [p for p in phones if _is_phone(p)]
+        out.append(Candidate(number, phones=good, bad_phones=bad, custom=custom, **fields))
     return out
 
 
@@ -266,14 +277,17 @@ class Report:
         }
 
 
-async def row_errors(db: Database, rows: list[Candidate]) -> dict[int, str]:
-    """File row → why it cannot be imported: no name, a bad number, a number taken, no such employee."""
+async def row_errors(
+    db: Database, rows: list[Candidate], custom: Mapping[int, Row] | None = None
+) -> dict[int, str]:
+    """File row → why it cannot be imported: no name, a bad number, a number taken, no such employee,
+    a value its custom field does not take."""
     taken = await _owned_numbers(db, [p for c in rows for p in c.phones])
     extensions = {r["extension"] for r in await db.fetch_all("SELECT extension FROM employees")}
     seen: dict[str, int] = {}
     errors: dict[int, str] = {}
     for c in rows:
-        problem = _row_problem(c, taken, extensions, seen)
+        problem = _row_problem(c, taken, extensions, seen) or _custom_problem(c, custom or {})
         if problem:
             errors[c.row] = problem
         for phone in c.phones:
@@ -300,6 +314,25 @@ def _row_problem(c: Candidate, taken: dict[str, int], extensions: set[str], seen
         return f"«{c.email}» — не адрес e-mail"
     if c.responsible and c.responsible not in extensions:
         return f"нет сотрудника с внутренним номером {c.responsible}"
+    return ""
+
+
+_CUSTOM_WORDS = {
+    "number": "не число",
+    "date": "не дата (ГГГГ-ММ-ДД)",
+    "list": "нет такого варианта",
+    "phone": "не номер телефона",
+    "email": "не адрес e-mail",
+}
+
+
+def _custom_problem(c: Candidate, custom: Mapping[int, Row]) -> str:
+    for field_id, cell in c.custom.items():
+        try:
+            clean_value(custom[field_id], cell)
+        except FieldError:
+            words = _CUSTOM_WORDS.get(custom[field_id]["kind"], "не подходит")
+            return f"{custom[field_id]['label']}: «{cell}» — {words}"
     return ""
 
 
@@ -332,9 +365,14 @@ class Importer:
         author_id: int | None,
         dry_run: bool,
         now: datetime,
+        custom: Mapping[int, Row] | None = None,
     ) -> Report:
-        """Import the rows that pass the checks; a dry run only reports what would happen."""
-        errors = await row_errors(self.db, rows)
+        """Import the rows that pass the checks; a dry run only reports what would happen.
+
+        `custom`: the clients' custom fields by id (the rows' `custom` values are for them).
+        """
+        custom = custom or {}
+        errors = await row_errors(self.db, rows, custom)
         report = Report(len(rows), errors=[{"row": r, "message": m} for r, m in sorted(errors.items())])
         good = [c for c in rows if c.row not in errors]
         report.dry_run = dry_run
@@ -350,7 +388,7 @@ class Importer:
             )
             report.import_id = int(cursor.lastrowid or 0)
             for c in good:
-                await _create(conn, c, report.import_id, list_id)
+                await _create(conn, c, report.import_id, list_id, custom)
         report.created = len(good)
         return report
 
@@ -402,7 +440,9 @@ async def _company_id(conn: Any, name: str) -> int | None:
     return int(cursor.lastrowid or 0)
 
 
-async def _create(conn: Any, c: Candidate, import_id: int, list_id: int | None) -> None:
+async def _create(
+    conn: Any, c: Candidate, import_id: int, list_id: int | None, custom: Mapping[int, Row]
+) -> None:
     stamp = now_iso()
     responsible = None
     if c.responsible:
@@ -424,6 +464,13 @@ async def _create(conn: Any, c: Candidate, import_id: int, list_id: int | None) 
             "INSERT INTO client_list_members (list_id, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (list_id, client_id),
         )
+    for field_id, cell in c.custom.items():
+        value = clean_value(custom[field_id], cell)  # checked by row_errors already
+        if value is not None:
+            await conn.execute(
+                "INSERT INTO custom_values (field_id, record_id, value, num) VALUES (?, ?, ?, ?)",
+                (field_id, client_id, value[0], value[1]),
+            )
 
 
 async def _take_number(conn: Any, phone: str, client_id: int) -> None:
@@ -494,13 +541,32 @@ async def export_rows(
     return await db.fetch_all(sql, params)
 
 
-def to_csv(rows: list[Row]) -> bytes:
-    """Rows as CSV with a header, UTF-8 with a BOM so spreadsheet programs read Cyrillic right."""
+async def with_custom(db: Database, rows: list[Row], custom: Sequence[Row]) -> list[tuple[str, str]]:
+    """Add the clients' custom values to export rows (key `f<id>`); the extra columns (key, label)."""
+    if not custom or not rows:
+        return [(f"f{f['id']}", f["label"]) for f in custom]
+    ids = [int(f["id"]) for f in custom]
+    marks = ", ".join("?" * len(ids))
+    values: dict[int, dict[str, str]] = {}
+    for v in await db.fetch_all(
+        f"SELECT field_id, record_id, value FROM custom_values WHERE field_id IN ({marks})", ids
+    ):
+        values.setdefault(int(v["record_id"]), {})[f"f{v['field_id']}"] = v["value"]
+    for row in rows:
+        row.update({f"f{i}": values.get(row["id"], {}).get(f"f{i}", "") for i in ids})
+    return [(f"f{f['id']}", f["label"]) for f in custom]
+
+
+def to_csv(rows: list[Row], extra: Sequence[tuple[str, str]] = ()) -> bytes:
+    """Rows as CSV with a header, UTF-8 with a BOM so spreadsheet programs read Cyrillic right.
+
+    `extra`: more columns (key in the rows, header label): the custom fields.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow([*EXPORT_COLUMNS, *(label for _, label in extra)])
     for row in rows:
-        writer.writerow([safe_cell(row[k]) for k in EXPORT_COLUMNS])
+        writer.writerow([safe_cell(row[k]) for k in (*EXPORT_COLUMNS, *(key for key, _ in extra))])
     return out.getvalue().encode("utf-8-sig")
 
 

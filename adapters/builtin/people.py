@@ -158,11 +158,24 @@ class Clients:
         return client_id
 
     async def list(
-        self, q: str = "", kind: str | None = None, company_id: int | None = None, *, limit: int, offset: int
+        self,
+        q: str = "",
+        kind: str | None = None,
+        company_id: int | None = None,
+        *,
+        limit: int,
+        offset: int,
+        where_also: tuple[str, list[Any]] | None = None,
     ) -> tuple[list[Row], int]:
-        """A page of clients matching a search (name, e-mail, phone digits) and the total count."""
+        """A page of clients matching a search (name, e-mail, phone digits) and the total count.
+
+        `where_also`: one more condition on clients `c` with its parameters (the super-filter's).
+        """
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if where_also is not None:
+            where.append(f"({where_also[0]})")
+            params += where_also[1]
         if kind:
             where.append("c.kind = ?")
             params.append(kind)

@@ -49,6 +49,8 @@ MATRIX: Mapping[str, Mapping[str, Scope]] = {
         "employee": (ALL, NONE),
         "service": (ALL, NONE),
     },
+    # editing pipelines and stages (manual: «Настройки воронки»); everyone reads them
+    "pipelines": {**_STAFF, "employee": (ALL, NONE), "service": (ALL, NONE)},
     "analytics": {**_STAFF, "employee": (NONE, NONE), "service": (NONE, NONE)},  # reports and campaigns
     "imports": {**_STAFF, "employee": (NONE, NONE), "service": (NONE, NONE)},
     "export": {
@@ -81,7 +83,8 @@ MATRIX: Mapping[str, Mapping[str, Scope]] = {
 # Who owns a record of each resource with `own` scopes (any of them may act on it).
 OWNERS: Mapping[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
     "clients": lambda row: (row.get("responsible_id"),),
-    "deals": lambda row: (row.get("responsible_id"),),
+    # the responsible and the participants (a loaded deal lists them as its people)
+    "deals": lambda row: (row.get("responsible_id"), *(p["employee_id"] for p in row.get("people", ()))),
     "tasks": lambda row: (row.get("assignee_id"), row.get("author_id")),
 }
 
@@ -120,9 +123,28 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{_P}/calls/{{id}}/spam"): ("calls", CHANGE),
     ("POST", f"{_P}/calls/{{id}}/callback"): ("calls", CHANGE),
     ("GET", f"{_P}/pipelines"): ("settings", READ),
+    ("GET", f"{_P}/fields"): ("settings", READ),  # custom fields: everyone sees them, admins define them
+    ("POST", f"{_P}/fields"): ("settings", CHANGE),
+    ("PATCH", f"{_P}/fields/{{id}}"): ("settings", CHANGE),
+    ("DELETE", f"{_P}/fields/{{id}}"): ("settings", CHANGE),
+    ("GET", f"{_P}/clients/{{id}}/fields"): ("clients", READ),
+    ("PUT", f"{_P}/clients/{{id}}/fields"): ("clients", CHANGE),
+    ("GET", f"{_P}/companies/{{id}}/fields"): ("companies", READ),
+    ("PUT", f"{_P}/companies/{{id}}/fields"): ("companies", CHANGE),
+    ("GET", f"{_P}/deals/{{id}}/fields"): ("deals", READ),
+    ("PUT", f"{_P}/deals/{{id}}/fields"): ("deals", CHANGE),
+    ("POST", f"{_P}/pipelines"): ("pipelines", CHANGE),
+    ("PATCH", f"{_P}/pipelines/{{id}}"): ("pipelines", CHANGE),
+    ("DELETE", f"{_P}/pipelines/{{id}}"): ("pipelines", CHANGE),
+    ("POST", f"{_P}/pipelines/{{id}}/stages"): ("pipelines", CHANGE),
+    ("PATCH", f"{_P}/pipelines/{{id}}/stages"): ("pipelines", CHANGE),
+    ("DELETE", f"{_P}/pipelines/{{id}}/stages/{{name}}"): ("pipelines", CHANGE),
     ("GET", f"{_P}/deals"): ("deals", READ),
     ("POST", f"{_P}/deals"): ("deals", CHANGE),
     ("PATCH", f"{_P}/deals/{{id}}"): ("deals", CHANGE),
+    ("POST", f"{_P}/deals/{{id}}/participants"): ("deals", CHANGE),
+    ("DELETE", f"{_P}/deals/{{id}}/participants/{{employee_id}}"): ("deals", CHANGE),
+    ("PATCH", f"{_P}/deals/{{id}}/notifications"): ("deals", READ),
     ("GET", f"{_P}/tasks"): ("tasks", READ),
     ("POST", f"{_P}/tasks"): ("tasks", CHANGE),
     ("PATCH", f"{_P}/tasks/{{id}}"): ("tasks", CHANGE),

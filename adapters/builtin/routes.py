@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.builtin import (
+    activity_watch,
     calls_export,
     dialer_routes,
     openapi,
@@ -19,10 +20,13 @@ from adapters.builtin import (
     routes_accounts,
     routes_analytics,
     routes_calls,
+    routes_deal_people,
+    routes_fields,
     routes_mail,
     routes_mailboxes,
     routes_offices,
     routes_people,
+    routes_pipelines,
     routes_sms,
     routes_work,
     routes_workspace,
@@ -98,6 +102,9 @@ def setup(
         calls_export,
         routes_calls,
         routes_work,
+        routes_deal_people,
+        routes_fields,
+        routes_pipelines,
         routes_workspace,
         openapi,
         pages,
@@ -111,6 +118,7 @@ def setup(
         module.add_routes(app.router)
     dialer_routes.configure(app, store.db, call_control)  # auto-dial lists, when calls can be placed
     app.cleanup_ctx.append(routes_mail.worker_context)  # fetching and sending mail, owned by the app
+    app.cleanup_ctx.append(activity_watch.context(store.db, store.changes))  # the live feed, pushed
 
 
 def people_resolver(store: Store) -> PeopleResolver:

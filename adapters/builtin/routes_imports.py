@@ -94,12 +94,13 @@ async def preview(request: web.Request) -> web.Response:
     """POST /api/crm/imports/preview (multipart file): headers, five sample rows, fields to map to."""
     await _importer(request)
     table = await _table(await read_upload(request))
+    custom = await store_of(request).custom.definitions("client")
     return ok(
         {
             "headers": list(table.headers),
             "rows": len(table.rows),
             "sample": [list(r) for r in table.rows[:5]],
-            "fields": importer.FIELDS,
+            "fields": importer.fields_with(custom),
         }
     )
 
@@ -109,11 +110,14 @@ async def run_import(request: web.Request) -> web.Response:
     principal = await _importer(request)
     upload = await read_upload(request)
     table = await _table(upload)
+    custom = await store_of(request).custom.definitions("client")
     try:
         mapping = json.loads(upload.mapping)
         if not isinstance(mapping, dict):
             raise ValueError("must be a JSON object of column → field")
-        clean = importer.check_mapping(table.headers, {str(k): str(v or "") for k, v in mapping.items()})
+        clean = importer.check_mapping(
+            table.headers, {str(k): str(v or "") for k, v in mapping.items()}, importer.fields_with(custom)
+        )
     except ValueError as exc:  # json.JSONDecodeError is a ValueError too
         raise invalid("mapping", str(exc)) from exc
     report = await importer.Importer(store_of(request).db).run(
@@ -123,6 +127,7 @@ async def run_import(request: web.Request) -> web.Response:
         author_id=principal.employee_id,
         dry_run=upload.dry_run,
         now=config_of(request).clock(),
+        custom={f["id"]: f for f in custom},
     )
     return ok(report.as_dict(), 200 if upload.dry_run else 201)
 
@@ -153,7 +158,10 @@ async def export(request: web.Request) -> web.StreamResponse:
     rows = await importer.export_rows(
         store_of(request).db, start=start, count=count, list_name=request.query.get("list") or None
     )
-    body = await asyncio.to_thread(importer.to_csv, rows)
+    extra = await importer.with_custom(
+        store_of(request).db, rows, await store_of(request).custom.definitions("client")
+    )
+    body = await asyncio.to_thread(importer.to_csv, rows, extra)
     return web.Response(
         body=body,
         content_type="text/csv",

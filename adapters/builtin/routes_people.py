@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
 from adapters.builtin.activity import FEED_KINDS, feed
+from adapters.builtin.client_filter import FilterError, condition
 from adapters.builtin.handlers import caller, config_of, ok, store_of
 from adapters.builtin.numbers import normalise
 from adapters.builtin.permissions import CHANGE, check_owner, own_filter
 from adapters.builtin.routes_workspace import check_inn
-from adapters.builtin.validate import Field, page_of, parse, path_id, query_choice, query_id
+from adapters.builtin.validate import Field, invalid, page_of, parse, path_id, query_choice, query_id
 from connector.api.app import Problem, read_json
 
 CLIENT_FIELDS = (
@@ -25,18 +29,45 @@ CLIENT_PATCH = (*CLIENT_FIELDS[:1], *CLIENT_FIELDS[2:])
 
 
 async def list_clients(request: web.Request) -> web.Response:
-    """GET /api/crm/clients?q=&kind=&company_id=&page=&per_page=."""
+    """GET /api/crm/clients?q=&kind=&company_id=&filter=&fields=&page=&per_page=.
+
+    `filter`: the super-filter's conditions as JSON (client_filter); `fields`: custom columns to
+    show (`f12,f13`, at most six), given in each item's `custom`.
+    """
     await caller(request)
+    store = store_of(request)
     page = page_of(request, config_of(request).page_size)
     kind = query_choice(request, "kind", ("client", "contact"))
-    rows, total = await store_of(request).clients.list(
+    defined = {f["id"]: f for f in await store.custom.definitions("client")}
+    rows, total = await store.clients.list(
         request.query.get("q", "").strip(),
         kind,
         query_id(request, "company_id"),
         limit=page.per_page,
         offset=page.offset,
+        where_also=_super_filter(request.query.get("filter", ""), defined),
     )
+    keys = [k for k in request.query.get("fields", "").split(",") if k]
+    columns = [int(k[1:]) for k in keys if k[:1] == "f" and k[1:].isdigit() and int(k[1:]) in defined][:6]
+    values = await store.custom.values_of(columns, [r["id"] for r in rows])
+    for row in rows:
+        row["custom"] = {f"f{c}": values.get(row["id"], {}).get(c, "") for c in columns}
     return ok(page.body(rows, total))
+
+
+def _super_filter(raw: str, defined: dict[int, Any]) -> tuple[str, list[Any]] | None:
+    """The super-filter's SQL, or None without one (422 naming the bad condition)."""
+    if not raw:
+        return None
+    try:
+        conditions = json.loads(raw)
+        if not isinstance(conditions, list) or not all(isinstance(c, dict) for c in conditions):
+            raise FilterError(0, "must be a list of conditions")
+        return condition(conditions, defined)
+    except json.JSONDecodeError as exc:
+        raise invalid("filter", "must be JSON") from exc
+    except FilterError as exc:
+        raise invalid("filter", str(exc)) from exc
 
 
 async def create_client(request: web.Request) -> web.Response:

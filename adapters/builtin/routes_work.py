@@ -22,6 +22,7 @@ DEAL_FIELDS = (
 )
 DEAL_PATCH = (
     Field("title"),
+    Field("pipeline_id", "id"),  # another pipeline: its first stage unless `stage` names one of it
     Field("stage"),
     Field("status", "choice", choices=DEAL_STATUSES),
     Field("value", "float"),
@@ -91,7 +92,7 @@ async def update_deal(request: web.Request) -> web.Response:
     store = store_of(request)
     current = await store.deals.get(deal_id)
     check_owner(principal, "deals", CHANGE, current)
-    await _check_stage(request, current["pipeline_id"], body.get("stage"))
+    await _check_stage(request, body.get("pipeline_id") or current["pipeline_id"], body.get("stage"))
     if body.get("status") == "lost" and not body.get("reason"):
         raise Problem(
             422, "Unprocessable Content", "", errors=[{"field": "reason", "message": "is required"}]

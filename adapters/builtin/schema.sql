@@ -162,3 +162,14 @@ CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks(assignee_id, done, deadline);
 CREATE INDEX IF NOT EXISTS reminders_employee ON reminders(employee_id, done, remind_at);
 
 PRAGMA user_version = 1;
+
+-- Employees taking part in a deal besides its responsible (the leader «с короной»); `muted`: no
+-- notifications about it (a responsible who mutes a deal has a row too).
+CREATE TABLE IF NOT EXISTS deal_participants (
+    deal_id     INTEGER NOT NULL REFERENCES deals(id) ON DELETE CASCADE,
+    employee_id INTEGER NOT NULL REFERENCES employees(id) ON DELETE CASCADE,
+    muted       INTEGER NOT NULL DEFAULT 0,
+    added_at    TEXT NOT NULL,
+    PRIMARY KEY (deal_id, employee_id)
+);
+CREATE INDEX IF NOT EXISTS deal_participants_employee ON deal_participants(employee_id);

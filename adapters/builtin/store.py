@@ -9,11 +9,15 @@ from adapters.builtin import offices, rollups
 from adapters.builtin.accounts import Accounts, AuditLog, ensure_schema
 from adapters.builtin.activity import Deals, Notes
 from adapters.builtin.callstore import Calls
+from adapters.builtin.changes import Changes
+from adapters.builtin.custom_fields import CustomFields
+from adapters.builtin.custom_fields import ensure_schema as ensure_custom_schema
 from adapters.builtin.db import Target, open_database
 from adapters.builtin.dialer_store import ensure_schema as ensure_dialer_schema
 from adapters.builtin.mail_store import Mail
 from adapters.builtin.mail_store import ensure_schema as ensure_mail_schema
 from adapters.builtin.people import Clients, Companies, Employees
+from adapters.builtin.pipelines import Pipelines
 from adapters.builtin.sms_store import SmsStore
 from adapters.builtin.sms_store import ensure_schema as ensure_sms_schema
 
@@ -27,17 +31,20 @@ class Store:
 
     def __init__(self, target: Target, pipelines: Mapping[str, Sequence[str]] | None = None) -> None:
         self.db = open_database(target)
+        self.changes = Changes()  # "this was written", for the pages kept live
         self.pipelines = pipelines or DEFAULT_PIPELINES
         self.employees = Employees(self.db)
         self.clients = Clients(self.db)
         self.companies = Companies(self.db)
-        self.calls = Calls(self.db, self.clients)
+        self.calls = Calls(self.db, self.clients, self.changes)
         self.notes = Notes(self.db)
         self.deals = Deals(self.db)
+        self.pipeline_settings = Pipelines(self.db, self.deals)  # editing pipelines and their stages
         self.accounts = Accounts(self.db)
         self.audit = AuditLog(self.db)
         self.sms = SmsStore(self.db)
         self.mail = Mail(self.db)
+        self.custom = CustomFields(self.db)  # fields admins add to the client, company and deal cards
 
     @classmethod
     async def open(cls, target: Target, pipelines: Mapping[str, Sequence[str]] | None = None) -> Store:
@@ -57,6 +64,7 @@ class Store:
         await ensure_mail_schema(self.db)
         await offices.ensure_schema(self.db)
         await ensure_dialer_schema(self.db)
+        await ensure_custom_schema(self.db)
         await self.deals.ensure_pipelines(self.pipelines)
 
     async def close(self) -> None:

@@ -133,6 +133,12 @@ def _phones(f: Field, value: Any) -> list[str]:
     return [_phone(f, item) for item in value]
 
 
+def _names(f: Field, value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > 20 or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of up to 20 names")
+    return [_text(Field(f.name), v) for v in value]
+
+
 def _emails(f: Field, value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > 20:
         raise ValueError("must be a list of up to 20 e-mail addresses")
@@ -162,6 +168,7 @@ _CONVERTERS = {
     "phone": _phone,
     "phones": _phones,
     "emails": _emails,
+    "names": _names,
     "choice": _choice,
 }
 

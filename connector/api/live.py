@@ -3,7 +3,8 @@
 The service publishes each `LiveEvent` from the tracker with `hub.publish(event)`, which never
 blocks the AMI reader: every subscriber has a bounded queue and a slow browser loses its oldest
 events rather than growing memory. `/api/live` streams the events for the caller's extension
-as JSON, optionally enriched (the built-in CRM adds the caller's client card).
+as JSON, optionally enriched (the built-in CRM adds the caller's client card), and the
+`Broadcast`s meant for every signed-in person (the CRM's company feed) on the same socket.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from connector import logs
 from connector.api.auth import Principal, require, same_origin
-from connector.calls.model import LiveEvent
+from connector.calls.model import LiveEvent, LiveKind
 
 log = logs.get_logger(__name__)
 
@@ -28,14 +31,40 @@ SEND_TIMEOUT = 10.0  # a browser that cannot take one message in this long is di
 SESSION_RECHECK = 60.0  # seconds: a stream of a signed-out or expired session ends within this
 
 
+@dataclass(frozen=True)
+class Broadcast:
+    """News for every signed-in person, not about one phone (the CRM's live feed, say).
+
+    Sent as `{topic: payload}`; `extensions`, when given, limits it to people who may see those
+    extensions' calls (an employee hears only their own calls); `people` to those employees.
+    """
+
+    topic: str
+    payload: dict[str, Any]
+    extensions: tuple[str, ...] | None = None
+    people: tuple[int, ...] | None = None  # only these employees (by id): a notification
+
+    def visible_to(self, principal: Principal) -> bool:
+        """Whether this person should hear it (service tokens never do: they follow phones)."""
+        if not principal.is_person:
+            return False
+        if self.people is not None:
+            return principal.employee_id in self.people
+        scope = principal.scope
+        return scope is None or self.extensions is None or any(x in scope for x in self.extensions)
+
+
+Message = LiveEvent | Broadcast
+
+
 class Subscription:
     """One listener's bounded queue of events; the oldest are dropped when it falls behind."""
 
     def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[Message | None] = asyncio.Queue(maxsize)
         self.dropped = 0
 
-    def offer(self, event: LiveEvent | None) -> None:
+    def offer(self, event: Message | None) -> None:
         """Queue `event` without waiting, dropping the oldest one when full."""
         if self.queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
@@ -43,7 +72,7 @@ class Subscription:
                 self.dropped += 1
         self.queue.put_nowait(event)
 
-    async def get(self) -> LiveEvent | None:
+    async def get(self) -> Message | None:
         """The next event; None once the hub has closed."""
         return await self.queue.get()
 
@@ -74,7 +103,7 @@ class LiveHub:
             else:
                 del self._streams[key]
 
-    def publish(self, event: LiveEvent) -> None:
+    def publish(self, event: Message) -> None:
         """Hand `event` to every subscriber; never blocks."""
         for sub in self._subscribers:
             sub.offer(event)
@@ -126,6 +155,29 @@ def concerns(event: LiveEvent, principal: Principal, exten: str | None) -> bool:
     if exten is not None:
         return event.exten == exten
     return principal.may_act_for(event.exten)
+
+
+class _Told:
+    """The calls a stream was told of (the newest `KEEP`): it hears their end, which names no phone."""
+
+    KEEP = 64
+
+    def __init__(self) -> None:
+        self._calls: OrderedDict[str, None] = OrderedDict()
+
+    def follows(self, event: LiveEvent, concerned: bool) -> bool:
+        """Whether to send `event`: it concerns this stream, or ends a call the stream was told of."""
+        if event.kind is LiveKind.ENDED and event.exten is None:
+            if event.call_id not in self._calls:
+                return False
+            del self._calls[event.call_id]
+            return True
+        if concerned:
+            self._calls[event.call_id] = None
+            self._calls.move_to_end(event.call_id)
+            while len(self._calls) > self.KEEP:
+                self._calls.popitem(last=False)
+        return concerned
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -196,15 +248,21 @@ async def _send_loop(
     exten: str | None,
     enrich: Enricher | None,
 ) -> None:
+    told = _Told()
     while True:
         event = await sub.get()
         if event is None:
             await ws.close()
             return
-        if not concerns(event, principal, exten):
+        if isinstance(event, Broadcast):
+            if not event.visible_to(principal):
+                continue
+            message: dict[str, Any] = {event.topic: event.payload}
+        elif not told.follows(event, concerns(event, principal, exten)):
             continue
-        message: dict[str, Any] = {"event": event.to_dict()}
-        if enrich is not None:
+        else:
+            message = {"event": event.to_dict()}
+        if enrich is not None and isinstance(event, LiveEvent):
             try:
                 message.update(await enrich(event, principal))
             except Exception:  # isolation: a failed lookup must not stop the stream

@@ -33,7 +33,7 @@ async def sign_in(page: Any, crm: CrmServer, ext: str = "202") -> None:
     await crm.hub.wait_for_subscribers(1)
 
 
-def live(kind: LiveKind, client: str, exten: str = "202", call_id: str = "1700000100.1") -> LiveEvent:
+def live(kind: LiveKind, client: str, exten: str | None = "202", call_id: str = "1700000100.1") -> LiveEvent:
     return LiveEvent(
         kind, call_id, datetime.now(UTC), Direction.INBOUND, client, exten=exten, did="74951110001"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from typing import Any
@@ -194,3 +195,32 @@ async def test_each_rejected_row_says_why_in_russian_quoting_the_cell_as_typed(e
             (8, "«не телефон» — не номер телефона"),
         ],
     )
+
+
+async def test_custom_fields_are_imported_checked_and_exported(empty: Server) -> None:
+    budget = await empty.store.custom.define("client", "Бюджет", "number")
+    source = await empty.store.custom.define("client", "Источник", "list", ["Сайт", "Звонок"])
+    data = (
+        "Имя;Телефон;Бюджет;Откуда\n"
+        "Иван;+79160000021;1 500 000;Сайт\n"
+        "Анна;+79160000022;много;Сайт\n"
+        "Олег;+79160000023;;Реклама\n"
+        "Вера;+79160000024;;\n"
+    ).encode()
+    status, preview = await post(empty, form(data), "/api/crm/imports/preview")
+    assert status == 200 and preview["fields"][f"f{budget['id']}"] == "Бюджет"
+    mapping = {"Имя": "name", "Телефон": "phone", "Бюджет": f"f{budget['id']}", "Откуда": f"f{source['id']}"}
+    status, report = await post(empty, form(data, mapping=mapping))
+    assert (status, report["created"]) == (201, 2)
+    assert report["errors"] == [
+        {"row": 3, "message": "Бюджет: «много» — не число"},
+        {"row": 4, "message": "Источник: «Реклама» — нет такого варианта"},
+    ]
+    async with empty.http.get(empty.url + "/api/crm/export", headers=empty.auth("200")) as r:
+        assert r.status == 200
+        text = (await r.read()).decode("utf-8-sig")
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(text))}
+    assert (rows["Иван"]["Бюджет"], rows["Иван"]["Источник"]) == ("1500000", "Сайт")
+    assert (rows["Вера"]["Бюджет"], rows["Вера"]["Источник"]) == ("", "")
+    status, problem = await post(empty, form(data, mapping={"Имя": "name", "Бюджет": "f999"}))
+    assert status == 422 and problem["errors"][0]["field"] == "mapping"

@@ -23,7 +23,7 @@ from tests.unit.api.conftest import ServeApp
 AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
-def event(call_id: str, exten: str = "202", kind: LiveKind = LiveKind.RINGING) -> LiveEvent:
+def event(call_id: str, exten: str | None = "202", kind: LiveKind = LiveKind.RINGING) -> LiveEvent:
     return LiveEvent(kind, call_id, AT, Direction.INBOUND, "+79161234567", exten=exten, did="74951110001")
 
 
@@ -85,6 +85,29 @@ async def test_the_socket_streams_events_of_the_callers_extension(
     message = json.loads((await ws.receive()).data)
     await ws.close()
     assert message["event"]["call_id"] == "mine" and message["seen_by"] == "phone-202"
+
+
+async def test_a_stream_hears_the_end_of_the_calls_it_was_told_of_only(
+    serve: ServeApp, http: aiohttp.ClientSession
+) -> None:
+    app = _app()
+    url = await serve(app)
+    ws = await _connect(http, url, "tok-202-abcd-0123456789")
+    await _subscribed(app, 1)
+    hub = app[HUB_KEY]
+    hub.publish(event("mine", exten="202"))
+    hub.publish(event("other", exten="203"))
+    hub.publish(event("other", exten=None, kind=LiveKind.ENDED))  # the end names no phone
+    hub.publish(event("mine", exten=None, kind=LiveKind.ENDED))
+    hub.publish(event("mine", exten=None, kind=LiveKind.ENDED))  # told once
+    hub.publish(event("last", exten="202"))
+    heard = [json.loads((await ws.receive()).data)["event"] for _ in range(3)]
+    await ws.close()
+    assert [(e["call_id"], e["kind"]) for e in heard] == [
+        ("mine", "ringing"),
+        ("mine", "ended"),
+        ("last", "ringing"),
+    ]
 
 
 async def test_following_another_extension_is_forbidden(serve: ServeApp, http: aiohttp.ClientSession) -> None:

@@ -290,7 +290,11 @@ async def test_only_admins_set_a_known_time_zone(server: CrmServer, http: aiohtt
     )
     assert status == 200 and saved["timezone"] == "Asia/Yekaterinburg"
     _, read = await _call(http, server, "GET", "/settings")
-    assert read == {"timezone": "Asia/Yekaterinburg", "missed_call_task": True}
+    assert read == {
+        "timezone": "Asia/Yekaterinburg",
+        "missed_call_task": True,
+        "client_columns": board.DEFAULT_CLIENT_COLUMNS,
+    }
 
 
 async def test_the_live_feed_shows_moves_comments_and_calls_employees_only_their_own(

@@ -6,6 +6,7 @@ const FIELD_NAMES = {
   from: "Начало периода", to: "Конец периода", extension: "Внутренний номер", target: "Кому", reason: "Причина",
   company_id: "Компания", responsible_id: "Ответственный", assignee_id: "Исполнитель", pipeline_id: "Воронка",
   timezone: "Часовой пояс", budget: "Бюджет", starts_on: "Начало", ends_on: "Окончание", file: "Файл",
+  stages: "Этапы", order: "Порядок этапов",
   login: "Логин", password: "Пароль", new_password: "Новый пароль", current_password: "Текущий пароль", role: "Роль",
 };
 // A message the server already wrote in Russian (permissions, passwords) is shown as it is.
@@ -28,6 +29,12 @@ const MESSAGES = [
   [/^must be one of/, "недопустимое значение"],
   [/^unknown time zone/, "неизвестный часовой пояс"],
   [/^name or INN/, "укажите название или ИНН"],
+  [/^a pipeline has 1 to (\d+) stages$/, "в воронке от 1 до $1 этапов"],
+  [/^stage names repeat$/, "названия этапов повторяются"],
+  [/^a pipeline named «(.+)» exists$/, "воронка «$1» уже есть"],
+  [/^at most (\d+) characters$/, "не длиннее $1 символов"],
+  [/^must list the pipeline's stages, each once$/, "перечислите все этапы по одному разу"],
+  [/^no stage «(.+)» in (.+)$/, "нет этапа «$1» в воронке «$2»"],
 ];
 
 const STATUS_TEXT = {
@@ -43,6 +50,9 @@ const DETAILS = [
   [/the number already belongs/, "Номер уже принадлежит клиенту"],
   [/no (active )?call/i, "Нет активного звонка на вашем номере"],
   [/rate/i, "Слишком много вызовов подряд, подождите"],
+  [/(\d+) deal\(s\) are on «(.+)»/, "На этапе «$2» есть сделки ($1): сначала перенесите их на другой этап"],
+  [/the pipeline holds (\d+) deal/, "В воронке есть сделки ($1), включая архив: сначала перенесите их в другую воронку"],
+  [/the only pipeline/, "Единственную воронку удалить нельзя"],
 ];
 
 export class ApiError extends Error {

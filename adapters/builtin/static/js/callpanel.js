@@ -8,7 +8,7 @@ import { button, field, formDialog, select, toast, toastError } from "./ui.js";
 
 const STATE = { ringing: "Входящий звонок", answered: "Разговор", transferred: "Звонок переведён вам", ended: "Звонок завершён" };
 const panel = { callId: null, message: null, watch: null };
-const WATCH_MS = 2000;
+const WATCH_MS = 10000;
 
 export function showCallPanel(message) {
   const event = message.event;
@@ -33,8 +33,8 @@ export function showCallPanel(message) {
   watchEnd(message, ended);
 }
 
-// The tracker's "ended" event names no extension, so it reaches no employee's screen; the call
-// is known to be over once it is filed in the CRM (the outbox files it a moment after it ends).
+// The end comes as an "ended" event (a stream hears the end of every call it was told of). Should
+// that be lost with a dropped socket, the call is known to be over once it is filed in the CRM.
 function watchEnd(message, ended) {
   clearInterval(panel.watch);
   if (ended) return;

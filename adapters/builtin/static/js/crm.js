@@ -4,9 +4,9 @@ import { h, $, fill } from "./dom.js";
 import { phone as fmtPhone } from "./format.js";
 import { startAlerts, stopAlerts } from "./alerts.js";
 import { hideCallPanel } from "./callpanel.js";
-import { closeLive, onLiveEvent, openLive } from "./live.js";
+import { closeLive, onActivity, onLiveEvent, onNotice, openLive } from "./live.js";
 import { loadSession, mayUse, onUnauthorized, renderHeader, session } from "./shell.js";
-import { button, empty, failure, field } from "./ui.js";
+import { button, empty, failure, field, toast } from "./ui.js";
 import { showCalls } from "./pages/calls.js";
 import { cardHints, showClient, showNewCard } from "./pages/card.js";
 import { showClients } from "./pages/clients.js";
@@ -78,7 +78,9 @@ async function route() {
     const refresh = await show(app.view, arg ? arg.split("?")[0] : params, params);
     if (typeof refresh === "function") {
       app.refresh = refresh;
-      if (page === "calls" || page === "feed" || page === "sms") app.timer = setInterval(() => { if (!document.hidden) refresh(); }, 15000);
+      // the feed and filed calls are pushed (onActivity); SMS statuses are not, and a safety net for calls
+      const every = { sms: 15000, calls: 60000 }[page];
+      if (every) app.timer = setInterval(() => { if (!document.hidden) refresh(); }, every);
     }
   } catch (err) {
     if (err.status !== 401) fill(app.view, failure(err, route));
@@ -89,8 +91,29 @@ onLiveEvent((message) => {
   const event = message.event;
   if (event.client_name && !message.client) cardHints.name[message.phone] = event.client_name;
   if (event.kind === "ringing") notifyInBackground(message);
-  // A finished call reaches the store through the outbox a moment after "ended".
-  if (event.kind === "ended" && app.refresh) for (const delay of [500, 2000, 5000]) setTimeout(() => app.refresh && app.refresh(), delay);
+});
+
+// A call filed (pushed by the server once the outbox delivered it) or the socket back after a drop:
+// the page on screen (calls list, a card) shows it; the feed page adds items itself.
+onActivity((item) => {
+  if (item && item.kind !== "call") return;
+  if (!app.refresh || location.hash.startsWith("#/feed")) return;
+  clearTimeout(app.soon);
+  app.soon = setTimeout(() => app.refresh && app.refresh(), 300);  // a burst of calls: one refresh
+});
+
+// A deal I work on changed (someone else moved, closed or edited it): a toast that opens it, and a
+// desktop notification while the tab is in the background (muted deals are not sent at all).
+onNotice((notice) => {
+  const open = () => { location.hash = `#/deals?deal=${notice.deal_id}`; };
+  const prefix = `Сделка «${notice.title}»: `;
+  const text = notice.text.startsWith(prefix) ? notice.text.slice(prefix.length) : notice.text;
+  toast(notice.who ? `${text} — ${notice.who}` : text, { title: `Сделка «${notice.title}»`, actions: [["Открыть", open]], testid: "notice" });
+  if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+  try {
+    const n = new Notification(`Сделка «${notice.title}»`, { body: notice.who ? `${notice.text}\n${notice.who}` : notice.text, tag: `deal:${notice.deal_id}` });
+    n.onclick = () => { window.focus(); open(); n.close(); };
+  } catch (err) { /* some browsers allow notifications only from a service worker */ }
 });
 
 // A call ringing while the CRM's tab is in the background: a desktop notification (the permission

@@ -22,6 +22,8 @@ function setAttrs(el, attrs) {
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "text") el.textContent = value;
     else if (key === "value" && "value" in el) el.value = value;
+    // through the CSSOM: the pages' CSP (style-src 'self') refuses a style attribute, not this
+    else if (key === "style") el.style.cssText = value;
     else el.setAttribute(key, value === true ? "" : value);
   }
 }

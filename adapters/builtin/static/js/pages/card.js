@@ -12,6 +12,7 @@ import { newTask, taskRow } from "./tasks.js";
 import { openDeal } from "./deals.js";
 import { letterForm, mailFeedItem } from "./mail.js";
 import { SMS_FINAL, smsBadge, smsComposer, smsInfo } from "./sms.js";
+import { fieldsBlock } from "../fields.js";
 
 const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"], ["sms", "СМС"], ["mail", "Письма"]];
 const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit", sms: "comment", mail: "mail" };
@@ -47,7 +48,7 @@ export async function showClient(view, id) {
     } catch (err) { fill(feedBox, failure(err, loadFeed)); }
   };
   fill(view, h("div", { class: "card-layout", "data-testid": "client-card", "data-client": client.id },
-    h("div", {}, infoPanel(client, reload), dealsPanel(client, reload), tasksPanel(client, reload)),
+    h("div", {}, infoPanel(client, reload), client.kind === "contact" ? null : fieldsBlock("client", client.id, { onSaved: loadFeed }), dealsPanel(client, reload), tasksPanel(client, reload)),
     h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), composer(client, loadFeed, reload, sms),
       tabs(FEED_KINDS, state.kind, (k) => { state.kind = k; loadFeed(); }, { testid: "feed-tabs" }),
       h("div", { class: "toolbar" }, h("input", { type: "search", class: "grow", placeholder: "Поиск по ленте", "data-testid": "feed-search", "aria-label": "Поиск по ленте",

@@ -6,6 +6,7 @@ import { DEAL_BADGE, DEAL_STATUS, duration, money, phone as fmtPhone, when } fro
 import { employeeName } from "../shell.js";
 import { badge, button, empty, failure, field, formDialog, inplace, loading, pager, table, toast, toastError } from "../ui.js";
 import { callKind } from "./calls.js";
+import { fieldsBlock } from "../fields.js";
 
 const state = { q: "", page: 1 };
 
@@ -51,6 +52,7 @@ export async function showCompany(view, id) {
         h("dl", { class: "kv" },
           h("dt", { text: "Название" }), h("dd", {}, inplace(c.name, async (v) => { await save({ name: v }); title.textContent = v; })),
           h("dt", { text: "ИНН" }), h("dd", {}, inplace(c.inn, (v) => save({ inn: v }), { testid: "company-inn-edit" })))),
+      fieldsBlock("company", c.id),
       h("section", { class: "panel" }, h("div", { class: "panel-title" }, h("h2", { text: `Контакты (${c.people.length})` })),
         c.people.length ? h("ul", { class: "mini-list", "data-testid": "company-people" }, c.people.map((p) => h("li", {},
           h("a", { href: `#/client/${p.id}` }, p.name || "Новый номер"), h("span", { class: "muted small", text: (p.phones || []).map(fmtPhone).join(", ") }))))

@@ -5,14 +5,23 @@ import { api } from "../api.js";
 import { h, fill } from "../dom.js";
 import { DEAL_BADGE, DEAL_STATUS, age, money, num, phone as fmtPhone, when, plural } from "../format.js";
 import { callButton } from "../dial.js";
-import { session } from "../shell.js";
+import { mayUse, session } from "../shell.js";
 import { badge, button, empty, failure, field, formDialog, inplace, loading, select, tabs, toast, toastError } from "../ui.js";
 import { newDeal } from "./card.js";
+import { MAX_STAGES, addStage, pipelineSettings, renameStage } from "./pipelines.js";
+import { fieldsBlock } from "../fields.js";
 
-const state = { pipeline: null, who: "all", pipelines: [] };
+const state = { pipeline: null, who: "all", pipelines: [], view: null };
 const STAGE_COLOURS = ["#60a5fa", "#818cf8", "#a78bfa", "#f472b6", "#fb923c", "#facc15", "#4ade80", "#2dd4bf"];
 
+// After pipelines were edited: the page again, on `id` (null: the first pipeline).
+async function pipelinesChanged(id) {
+  if (id) state.pipeline = id;
+  if (state.view?.isConnected) await showDeals(state.view);
+}
+
 export async function showDeals(view, params) {
+  state.view = view;
   state.pipelines = (await api("/pipelines")).items;
   if (!state.pipeline || !state.pipelines.some((p) => p.id === state.pipeline)) state.pipeline = state.pipelines[0].id;
   const board = h("div", { "data-testid": "board-wrap" }, loading());
@@ -23,13 +32,16 @@ export async function showDeals(view, params) {
     h("div", { class: "toolbar" },
       select("pipeline", state.pipelines.map((p) => [p.id, p.name]), state.pipeline, { "aria-label": "Воронка", "data-testid": "board-pipeline",
         onchange: (e) => { state.pipeline = Number(e.target.value); reload(); } }),
-      tabs([["all", "Все сделки"], ["mine", "Мои"]], state.who, (k) => { state.who = k; reload(); }, { testid: "board-who" })),
+      tabs([["all", "Все сделки"], ["mine", "Мои"]], state.who, (k) => { state.who = k; reload(); }, { testid: "board-who" }),
+      mayUse("sees_all") ? button("Настройки воронки", () => pipelineSettings(current(), pipelinesChanged), { size: "sm", testid: "pipeline-settings-open" }) : null),
     board);
   await loadBoard(board);
   const deal = new URLSearchParams(params || "").get("deal");
   if (deal) openDeal(Number(deal), reload);
   return reload;
 }
+
+const current = () => state.pipelines.find((p) => p.id === state.pipeline);
 
 async function loadBoard(box) {
   let data;
@@ -41,6 +53,11 @@ async function loadBoard(box) {
   const sub = document.getElementById("board-sub");
   if (sub) sub.textContent = `${num(total)} ${plural(total, "сделка", "сделки", "сделок")} в работе на ${money(sum)}`;
   const columns = data.stages.map((stage, i) => column(stage, i, reload));
+  if (mayUse("sees_all") && data.stages.length < MAX_STAGES) {  // the manual's «Добавить этап», right of the last column
+    columns.push(h("section", { class: "column column-add" }, button("+ Добавить этап", async () => {
+      if (await addStage(data.pipeline)) await pipelinesChanged(data.pipeline.id);
+    }, { kind: "ghost", testid: "board-add-stage" })));
+  }
   fill(box, 
     total ? null : empty("В этой воронке нет открытых сделок", "Создайте сделку кнопкой «Новая сделка» или из звонка."),
     h("div", { class: "board", "data-testid": "board" }, columns),
@@ -54,6 +71,11 @@ function column(stage, index, reload) {
     h("header", { class: "column-head" }, h("b", { text: stage.name }),
       h("span", { class: "sum", "data-testid": "stage-total" }, `${num(stage.count)} · ${money(stage.value)}`)), body);
   droppable(col, (id) => move(id, { stage: stage.name }, reload));
+  if (mayUse("sees_all")) {
+    col.querySelector(".column-head").append(button("✎", async () => {
+      if (await renameStage(current(), stage.name)) await pipelinesChanged(state.pipeline);
+    }, { kind: "ghost", size: "sm", title: `Переименовать этап «${stage.name}»`, testid: "stage-rename-open" }));
+  }
   return col;
 }
 
@@ -110,8 +132,14 @@ export async function openDeal(id, reload) {
   const dialog = h("dialog", { class: "modal", "data-testid": "deal-card-dialog", style: "width:min(720px, calc(100vw - 24px))" });
   const closeDialog = () => { dialog.close(); dialog.remove(); };
   const again = () => { closeDialog(); openDeal(id, reload); };
-  const stageSelect = select("stage", pipeline.stages.map((s) => [s, s]), deal.stage, { "aria-label": "Этап", "data-testid": "deal-stage",
-    disabled: deal.status !== "open", onchange: (e) => patch({ stage: e.target.value }).then(again).catch(toastError) });
+  // «Этап»: a stage of this pipeline or of another one (the deal moves there: manual «переместить сделку»)
+  const stageSelect = h("select", { name: "stage", "aria-label": "Воронка и этап", "data-testid": "deal-stage", disabled: deal.status !== "open",
+    onchange: (e) => {
+      const [pid, stage] = JSON.parse(e.target.value);
+      patch(pid === deal.pipeline_id ? { stage } : { pipeline_id: pid, stage }).then(again).catch(toastError);
+    } },
+  (state.pipelines.length ? state.pipelines : [pipeline]).map((p) => h("optgroup", { label: p.name }, p.stages.map((s) =>
+    h("option", { value: JSON.stringify([p.id, s]), selected: p.id === deal.pipeline_id && s === deal.stage }, state.pipelines.length > 1 ? `${p.name}: ${s}` : s)))));
   const actions = deal.status === "open"
     ? [button("Успешно", () => { closeDialog(); close(id, "won", reload); }, { kind: "success", size: "sm", testid: "deal-won" }),
       button("Отказ", () => { closeDialog(); close(id, "lost", reload); }, { kind: "danger", size: "sm", testid: "deal-lost" }),
@@ -129,8 +157,10 @@ export async function openDeal(id, reload) {
           ...(deal.client_phones || []).map((p) => h("span", { class: "phone-link nowrap", style: "margin-left:10px" }, fmtPhone(p), callButton(p, { testid: "deal-call" })))),
         h("dt", { text: "Ответственный" }), h("dd", {}, select("responsible_id", session.employees.map((e) => [e.id, e.name]), deal.responsible_id || "",
           { "aria-label": "Ответственный", onchange: (e) => patch({ responsible_id: Number(e.target.value) }).catch(toastError) })),
+        h("dt", { text: "Участники" }), h("dd", {}, people(deal, again, () => { closeDialog(); if (reload) reload(); })),
         h("dt", { text: "Создана" }), h("dd", { text: when(deal.created_at) }),
         h("dt", { text: "Заметка" }), h("dd", {}, inplace(deal.notes, (v) => patch({ notes: v }), { multiline: true, placeholder: "Добавить заметку" }))),
+      fieldsBlock("deal", deal.id, { editable: deal.status === "open" }),
       h("h3", { style: "margin-top:16px", text: "История" }),
       h("ul", { class: "mini-list", "data-testid": "deal-history" }, (deal.history || []).map((e) => h("li", {}, h("span", { text: e.text }),
         h("span", { class: "muted small nowrap", text: [e.who, when(e.at)].filter(Boolean).join(" · ") })))),
@@ -140,4 +170,28 @@ export async function openDeal(id, reload) {
   dialog.addEventListener("cancel", (e) => { e.preventDefault(); closeDialog(); });
   document.body.append(dialog);
   dialog.showModal();
+}
+
+// The deal's people: the responsible leads («с короной»), participants can be added and taken off
+// (by whoever may change the deal), anyone leaves by themselves, and each mutes their notifications.
+function people(deal, again, gone) {
+  const me = session.me;
+  const list = deal.people || [];
+  const mine = list.find((p) => p.employee_id === me.id);
+  const manages = mayUse("sees_all") || deal.responsible_id === me.id;
+  const call = (path, method, body) => api(`/deals/${deal.id}${path}`, { method, body }).then(again).catch(toastError);
+  const others = session.employees.filter((e) => e.active !== false && !list.some((p) => p.employee_id === e.id));
+  return h("div", { class: "deal-people", "data-testid": "deal-people" },
+    h("ul", { class: "chips" }, list.map((p) => h("li", { class: `chip${p.leader ? " leader" : ""}`, "data-employee": p.employee_id },
+      p.leader ? h("span", { class: "crown", title: "Ответственный", "aria-label": "Ответственный", text: "♛ " }) : null, p.name,
+      !p.leader && manages && p.employee_id !== me.id
+        ? button("✕", () => call(`/participants/${p.employee_id}`, "DELETE"), { kind: "ghost", size: "sm", title: `Убрать из сделки: ${p.name}`, testid: "participant-remove" }) : null))),
+    h("div", { class: "btn-row" },
+      manages && others.length && deal.status === "open"
+        ? select("participant", [["", "+ Добавить участника"], ...others.map((e) => [e.id, e.name])], "", { "aria-label": "Добавить участника", "data-testid": "participant-add",
+          onchange: (e) => e.target.value && call("/participants", "POST", { employee_id: Number(e.target.value) }) }) : null,
+      mine && !mine.leader ? button("Покинуть сделку", () => api(`/deals/${deal.id}/participants/${me.id}`, { method: "DELETE" })
+        .then(() => { toast(`Вы больше не участвуете в сделке «${deal.title}»`, { testid: "deal-left" }); gone(); }).catch(toastError), { size: "sm", testid: "deal-leave" }) : null,
+      mine ? h("label", { class: "check" }, h("input", { type: "checkbox", checked: !mine.muted, "data-testid": "deal-notify",
+        onchange: (e) => call("/notifications", "PATCH", { muted: !e.target.checked }) }), " Уведомлять меня") : null));
 }
