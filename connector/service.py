@@ -46,6 +46,7 @@ from connector.config import Settings, pbx_id
 from connector.control import AmiSlot, CallControl
 from connector.crm import Adapter
 from connector.errors import AmiActionError, AmiConnectionError, ConnectorError, StorageError
+from connector.offices import Offices
 from connector.routing import ParallelInterceptor, start_interception
 from connector.sdnotify import Notifier
 from connector.sync import inflight, wiring
@@ -79,7 +80,10 @@ class Service:
         self.links = recordings.links_from_settings(settings.http, settings.storage.recordings_dir)
         # Adapters and the HTTP app need call control before AMI is up: its sender is bound later.
         self.ami_slot = AmiSlot()
-        self.control = CallControl(self.ami_slot, settings.call_control, rules_from_settings(settings))
+        self.offices = Offices(settings.offices)  # call control for other offices' extensions
+        self.control = CallControl(
+            self.ami_slot, settings.call_control, rules_from_settings(settings), offices=self.offices
+        )
         self.health.control = self.control
         self.interceptor: AgiServer | ParallelInterceptor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -102,6 +106,7 @@ class Service:
         self._stage("storage")
         outbox = await wiring.open_outbox(self.settings)
         stack.push_async_callback(outbox.close)
+        stack.push_async_callback(self.offices.close)
         self.health.outbox = outbox
         return outbox
 
@@ -255,7 +260,7 @@ class Service:
 
         if ari.events == "ari":
             # the translator's repeated headers (lists) are read by the tracker as AMI's are
-            client = AriSource(ari, lambda event: feed.on_event(cast(Message, event)), on_session).client
+            client = AriSource(ari, lambda event: feed.on_event(cast("Message", event)), on_session).client
         else:  # control only: the socket just registers the application (for user events)
             client = AriClient(ari, _ignore, everything=False)
         client.start()

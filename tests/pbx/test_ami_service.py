@@ -381,7 +381,7 @@ async def test_the_whole_daemon_on_ari_events_files_an_answered_call_as_on_ami(
     assert report["ari"]["connected"] is True and report["ami"]["connected"] is True
     fields = ("direction", "client", "did", "answered_by", "disposition")
     assert [tuple(c[k] for k in fields) for c in calls] == [
-        ("inbound", f"+{CLIENT}", LINE, "201", "answered")
+        ("inbound", f"+{CLIENT}", f"+{LINE}", "201", "answered")
     ]
     assert [[leg["extension"] for leg in c["legs"]] for c in calls] == [
         [leg.extension for leg in call.legs] for call in from_ami

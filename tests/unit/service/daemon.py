@@ -80,14 +80,22 @@ def healthz(port: int) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
+REPORT_WAIT = 120.0  # seconds: a daemon that never gets there fails the test, never hangs the run
+
+
 async def wait_report(port: int, key: str, value: object, section: str | None = None) -> dict[str, Any]:
     """Poll /healthz (another process: no event to await) until `report[key] == value`."""
-    while True:
-        _, report = await asyncio.to_thread(healthz, port)
-        part = report[section] if section else report
-        if part[key] == value:
-            return report
-        await asyncio.sleep(0.05)
+    report: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(REPORT_WAIT):
+            while True:
+                _, report = await asyncio.to_thread(healthz, port)
+                part = report[section] if section else report
+                if part[key] == value:
+                    return report
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"healthz never reported {section or ''}.{key} == {value!r}: {report}") from None
 
 
 async def wait_status(port: int, status: str) -> dict[str, Any]:
