@@ -29,6 +29,7 @@ from connector.api.settings import (
 from connector.ari.settings import AriSettings
 from connector.control import CallControlSettings
 from connector.errors import ConfigError
+from connector.offices import OfficeSettings, check_offices
 from connector.routing import InterceptionSettings
 from connector.settings_schema import Located, Secret, build
 
@@ -287,8 +288,13 @@ class Settings:
     call_control: CallControlSettings = field(default_factory=CallControlSettings)
     ari: AriSettings = field(default_factory=AriSettings)
     pbx: PbxSettings = field(default_factory=PbxSettings)
+    offices: tuple[OfficeSettings, ...] = ()
     adapters: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.offices:
+            check_offices(self.offices, pbx_id(self))
 
     def secrets(self) -> list[str]:
         """Every secret value, so log output can be scrubbed of them."""

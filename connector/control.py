@@ -32,8 +32,11 @@ from connector.errors import (
     CallControlError,
     CallNotFoundError,
     NotPermittedError,
+    PbxUnavailableError,
+    TooManyCallsError,
     UnsafeValueError,
 )
+from connector.offices import Offices
 
 if TYPE_CHECKING:
     from connector.ami.actions import ActionSender
@@ -107,18 +110,6 @@ class Caller(Protocol):
     def may_act_for(self, extension: str) -> bool:
         """Whether it may place or control calls for `extension`."""
         ...
-
-
-class TooManyCallsError(NotPermittedError):
-    """The caller's click-to-call rate limit is used up; `retry_after` seconds until a slot frees."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PbxUnavailableError(CallControlError):
-    """AMI is not connected or Asterisk did not answer in time: nothing was done."""
 
 
 class RateLimiter:
@@ -262,9 +253,12 @@ class CallControl:
         settings: CallControlSettings,
         rules: TrackerRules | None = None,
         clock: Callable[[], float] = time.monotonic,
+        offices: Offices | None = None,
     ) -> None:
         self.ami = ami
         self.settings = settings
+        # Extensions of other offices go to their own connectors (many PBXs, one CRM).
+        self.offices = offices or Offices()
         self.rules = rules or TrackerRules()
         self.limits = FloodGuard(settings, clock)
         self._patterns = tuple(re.compile(p) for p in settings.number_patterns)
@@ -291,8 +285,18 @@ class CallControl:
         self._check_extension(extension, by)
         if conversation is not None and not re.fullmatch(r"crm-[A-Za-z0-9.\-]{1,60}", conversation):
             raise UnsafeValueError(f"conversation id {conversation!r} must look like crm-<letters, digits>")
+        explicit = conversation is not None
         conversation = conversation or f"crm-{int(time.time())}.{next(_ids)}"
         # Encoded before any limit is counted: a refused value costs the caller nothing.
+        remote = await self.offices.remote_for(extension)
+        if remote is not None:
+            if explicit:
+                raise CallControlError(
+                    f"extension {extension} belongs to office {remote.settings.pbx}:"
+                    " auto-dial lists ring this PBX's extensions only"
+                )
+            self.limits.take(_rate_keys(extension, by, source))
+            return await remote.originate(extension, dialled, crm_call_id=crm_call_id)
         headers = values.action(self._originate_headers(extension, dialled, conversation, crm_call_id))
         self.limits.take(_rate_keys(extension, by, source))
         await self._send("Originate", headers)
@@ -347,6 +351,10 @@ class CallControl:
     async def hangup(self, extension: str, *, by: Caller | None = None) -> None:
         """Hang up the employee's channel; on an outgoing call the client's channel too."""
         self._check_extension(extension, by)
+        remote = await self.offices.remote_for(extension)
+        if remote is not None:
+            await remote.hangup(extension)
+            return
         channels = await self.channels()
         mine = self._of_extension(channels, extension)
         if not mine:
@@ -371,6 +379,10 @@ class CallControl:
         self._check_extension(extension, by)
         if not self.rules.is_extension(target):
             raise NotPermittedError(f"transfers go to extensions only, not {target!r}")
+        remote = await self.offices.remote_for(extension)
+        if remote is not None:
+            await remote.transfer(extension, target, kind)
+            return
         channels = await self.channels()
         talking = [c for c in self._of_extension(channels, extension) if c.state == "Up" and c.bridge]
         if not talking:

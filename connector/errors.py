@@ -15,8 +15,10 @@
     │   └── PermanentError ..... the CRM refused this job for good: dead-letter it with the message
     └── CallControlError ....... click-to-call / hang-up / transfer refused
         ├── NotPermittedError .. the token may not use that extension or number (toll fraud guard)
-        │   └── UnsafeValueError  a value would break or extend an AMI action (CR/LF, ',' in Variable)
-        └── CallNotFoundError .. no such call in progress
+        │   ├── UnsafeValueError  a value would break or extend an AMI action (CR/LF, ',' in Variable)
+        │   └── TooManyCallsError  the caller's click-to-call rate limit is used up: retry_after
+        ├── CallNotFoundError .. no such call in progress
+        └── PbxUnavailableError  AMI/ARI (or another office's connector) not reachable: nothing was done
 
 Adapters must `raise ... from` the vendor exception so the original stays in the traceback.
 """
@@ -109,3 +111,16 @@ class UnsafeValueError(NotPermittedError, ValueError):
 
 class CallNotFoundError(CallControlError):
     """No call in progress matches the request."""
+
+
+class TooManyCallsError(NotPermittedError):
+    """The caller's click-to-call rate limit is used up; `retry_after` seconds until a slot frees."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PbxUnavailableError(CallControlError):
+    """The PBX (AMI, ARI, or another office's connector) is not reachable or did not answer in
+    time: nothing was done."""

@@ -32,8 +32,13 @@ from adapters.amocrm.users import UserMap
 from adapters.amocrm.widget_live import LiveSocket, WidgetFeed
 from connector import logs
 from connector.calls.model import TransferKind
-from connector.control import PbxUnavailableError, TooManyCallsError
-from connector.errors import CallControlError, CallNotFoundError, NotPermittedError
+from connector.errors import (
+    CallControlError,
+    CallNotFoundError,
+    NotPermittedError,
+    PbxUnavailableError,
+    TooManyCallsError,
+)
 
 log = logs.get_logger(__name__)
 EXTENSION = re.compile(r"^[0-9]{2,6}$")

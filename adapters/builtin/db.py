@@ -345,6 +345,7 @@ ADDED_COLUMNS = (
     ("calls", "reason", "TEXT"),  # why an unanswered call ended so (the tracker's Call.reason)
     ("calls", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office (connector's pbx_id) that filed it
     ("client_emails", "position", "INTEGER NOT NULL DEFAULT 0"),  # the order they were given in
+    ("employees", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office whose PBX has the phone ('' = ours)
 )
 # How a SQLite database made before a column fills it (its rowid was the insertion order).
 FILL_ADDED = {("client_emails", "position"): "UPDATE client_emails SET position = rowid"}

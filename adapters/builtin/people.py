@@ -23,7 +23,7 @@ def token_hash(token: str) -> str:
 class Employees:
     """The people who use the CRM: extension, role, API token, screen-pop preference."""
 
-    _COLUMNS = "id, name, extension, role, screen_pop, login, active, created_at"
+    _COLUMNS = "id, name, extension, role, screen_pop, login, active, pbx, created_at"
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -53,9 +53,9 @@ class Employees:
         )
 
     async def update(self, employee_id: int, changes: dict[str, Any]) -> Row:
-        """Change name, extension or role (ConflictError when the extension is taken)."""
+        """Change name, extension, role or office (ConflictError when the extension is taken)."""
         await self.get(employee_id)
-        fields = {k: v for k, v in changes.items() if k in ("name", "extension", "role")}
+        fields = {k: v for k, v in changes.items() if k in ("name", "extension", "role", "pbx")}
         if "extension" in fields:
             other = await self.by_extension(fields["extension"])
             if other is not None and other["id"] != employee_id:
@@ -83,6 +83,11 @@ class Employees:
         return await self.db.fetch_one(
             f"SELECT {self._COLUMNS} FROM employees WHERE extension = ?", (extension,)
         )
+
+    async def office_of(self, extension: str) -> str | None:
+        """The office whose PBX has `extension` ('' or None: this CRM's own), for call control."""
+        row = await self.db.fetch_one("SELECT pbx FROM employees WHERE extension = ?", (extension,))
+        return str(row["pbx"]) if row else None
 
     async def list(self) -> list[Row]:
         """Every employee, by extension."""

@@ -117,6 +117,9 @@ def setup(
     ):
         module.add_routes(app.router)
     dialer_routes.configure(app, store.db, call_control)  # auto-dial lists, when calls can be placed
+    offices = getattr(call_control, "offices", None)
+    if offices is not None:  # an employee's office says which PBX rings their phone (connector.offices)
+        offices.owner = store.employees.office_of
     app.cleanup_ctx.append(routes_mail.worker_context)  # fetching and sending mail, owned by the app
     app.cleanup_ctx.append(activity_watch.context(store.db, store.changes))  # the live feed, pushed
 

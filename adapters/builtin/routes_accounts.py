@@ -31,7 +31,7 @@ from connector.api.app import SETTINGS_KEY, Problem, read_json
 from connector.api.auth import COOKIE, Principal, csrf_token
 from connector.api.settings import SessionSettings
 from connector.api.throttle import SignInThrottle, client_address
-from connector.config import HttpSettings
+from connector.config import PBX_ID, HttpSettings
 
 log = logs.get_logger(__name__)
 
@@ -249,6 +249,7 @@ EMPLOYEE_FIELDS = (
     Field("role", "choice", True, ROLES),
     Field("login", max_len=64),
     Field("password", "text"),
+    Field("pbx", max_len=32),
 )
 EMPLOYEE_PATCH = (
     Field("name"),
@@ -256,6 +257,7 @@ EMPLOYEE_PATCH = (
     Field("role", "choice", choices=ROLES),
     Field("login", max_len=64),
     Field("active", "bool"),
+    Field("pbx", max_len=32),
 )
 
 
@@ -264,6 +266,8 @@ def _check_fields(body: dict[str, Any]) -> None:
         raise invalid("extension", "digits")
     if body.get("login") is not None and not _LOGIN.match(body["login"]):
         raise invalid("login", "letters, digits and . _ - @ + only, up to 64")
+    if body.get("pbx") and not PBX_ID.fullmatch(body["pbx"]):
+        raise invalid("pbx", "an office id: 1-32 letters, digits, '.', '_' or '-' (empty: this PBX)")
 
 
 async def create_employee(request: web.Request) -> web.Response:
@@ -275,6 +279,8 @@ async def create_employee(request: web.Request) -> web.Response:
     if body.get("login") and await store.accounts.by_login(body["login"]):
         raise Problem(409, "Conflict", f"login {body['login']} is taken")
     row, token = await store.employees.create(body["name"], body["extension"], body["role"])
+    if body.get("pbx"):
+        row = await store.employees.update(row["id"], {"pbx": body["pbx"]})
     shown: dict[str, Any] = {"token": token}
     if body.get("login"):
         await store.accounts.set_login(row["id"], body["login"])

@@ -21,8 +21,14 @@ from aiohttp import web
 from connector.api.app import Problem, read_json
 from connector.api.auth import Principal, require
 from connector.calls.model import TransferKind
-from connector.control import CallControl, PbxUnavailableError, TooManyCallsError
-from connector.errors import CallControlError, CallNotFoundError, NotPermittedError
+from connector.control import CallControl
+from connector.errors import (
+    CallControlError,
+    CallNotFoundError,
+    NotPermittedError,
+    PbxUnavailableError,
+    TooManyCallsError,
+)
 
 CONTROL_KEY: web.AppKey[CallControl] = web.AppKey("call_control", CallControl)
 

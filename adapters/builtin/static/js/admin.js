@@ -35,11 +35,11 @@ function roleSelect(e) {
 }
 
 // A field changed in place; a refusal (a taken extension or login) shows and nothing changes.
-function edit(e, name) {
+function edit(e, name, placeholder = "Не указано") {
   return inplace(e[name] || "", async (value) => {
     await api(`/employees/${e.id}`, { method: "PATCH", body: { [name]: value } });
     await reload();
-  }, { testid: `edit-${name}` });
+  }, { testid: `edit-${name}`, placeholder });
 }
 
 async function loadEmployees() {
@@ -48,6 +48,8 @@ async function loadEmployees() {
     { label: "Имя", cell: (e) => edit(e, "name") },
     { label: "Внутр.", cell: (e) => edit(e, "extension") },
     { label: "Логин", cell: (e) => edit(e, "login") },
+    // Many offices, one CRM: the office whose PBX rings this phone (empty: this CRM's own PBX).
+    { label: "Офис (АТС)", cell: (e) => edit(e, "pbx", "эта АТС") },
     { label: "Роль", cell: roleSelect },
     { label: "Доступ", cell: (e) => (e.active ? "есть" : "отключён") },
     { label: "", cell: (e) => [
