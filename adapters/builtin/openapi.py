@@ -266,6 +266,11 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
         "post", "/api/crm/ingest", "A call, live event or recording from another office's connector"
         " (its `webhook` adapter, `Authorization: Bearer <token issued here>`)", [], "Delivery",
     ),
+    (
+        "get", "/api/crm/ingest/contact", "Whose client a caller is, for another office's interception"
+        " (its token; the manager's extension only when their phone is on that office's PBX)",
+        [_q("phone", _S)], "",
+    ),
     ("get", "/api/crm/ingest/tokens", "Offices that may deliver calls here (admins)", [], ""),
     ("post", "/api/crm/ingest/tokens", "Issue an office's token, shown once (admins)", [], "IngestToken"),
     ("delete", "/api/crm/ingest/tokens/{id}", "Revoke an office's token (admins)", _ID, ""),

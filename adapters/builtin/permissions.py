@@ -221,6 +221,7 @@ PUBLIC = frozenset(
         ("DELETE", f"{_P}/session"),
         ("GET", f"{_P}/openapi.json"),
         ("POST", f"{_P}/ingest"),  # other offices' connectors, by their own token (offices.py)
+        ("GET", f"{_P}/ingest/contact"),  # the same tokens: whose client a caller is
     }
 )
 

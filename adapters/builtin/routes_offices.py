@@ -1,4 +1,5 @@
-"""Routes for other offices' connectors: POST /api/crm/ingest and the admins' token list (offices.py)."""
+"""Routes for other offices' connectors: POST /api/crm/ingest, GET /api/crm/ingest/contact (their
+interception) and the admins' token list (offices.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from adapters.builtin import board
 from adapters.builtin.db import now_iso
 from adapters.builtin.handlers import ok, store_of
+from adapters.builtin.numbers import normalise
 from adapters.builtin.offices import IngestTokens
 from adapters.builtin.validate import Field, invalid, parse, path_id
 from connector.api.app import HUB_KEY, Problem, read_json
@@ -58,6 +60,25 @@ async def ingest(request: web.Request) -> web.Response:
     return ok(answer)
 
 
+async def contact(request: web.Request) -> web.Response:
+    """GET /api/crm/ingest/contact?phone=: whose client this caller is, for another office's
+    interception. The responsible's extension is given only when their phone is on that office's
+    PBX (Сотрудники → Офис): ringing it there would ring someone else's phone, or nobody's."""
+    office = await _office(request)
+    phone = normalise(request.query.get("phone", ""))
+    if not phone:
+        raise invalid("phone", "a phone number")
+    store = store_of(request)
+    row = await store.clients.by_phone(phone)
+    if row is None:
+        return ok({"contact": None})
+    extension = row["responsible_extension"]
+    if extension and await store.employees.office_of(extension) != office:
+        extension = None
+    found = {"id": str(row["id"]), "name": row["name"], "kind": row["kind"]}
+    return ok({"contact": {**found, "responsible_extension": extension}})
+
+
 def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
     value = body.get(name)
     if not isinstance(value, dict):
@@ -85,6 +106,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 def add_routes(router: web.UrlDispatcher) -> None:
     """Mount the ingest and token routes."""
     router.add_post("/api/crm/ingest", ingest)
+    router.add_get("/api/crm/ingest/contact", contact)
     router.add_get("/api/crm/ingest/tokens", list_tokens)
     router.add_post("/api/crm/ingest/tokens", issue_token)
     router.add_delete("/api/crm/ingest/tokens/{id}", revoke_token)

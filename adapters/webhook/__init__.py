@@ -29,12 +29,18 @@ class Settings:
     # A bearer token sent as `Authorization: Bearer ...`: the built-in CRM of another office
     # takes this connector's calls at /api/crm/ingest with the token it issued for it.
     token: Secret = field(default_factory=lambda: Secret(""))
+    # Whose client is this caller (interception): GET <lookup_url>?phone=<E.164> with the token,
+    # answered {"contact": null | {id, name, responsible_extension, ...}}. The built-in CRM of
+    # another office answers at /api/crm/ingest/contact. Empty: no lookups.
+    lookup_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
         if len(self.secret.get()) < 16:
             raise ValueError("secret must be at least 16 characters (it signs every request)")
+        if self.lookup_url and not self.lookup_url.startswith(("http://", "https://")):
+            raise ValueError("lookup_url must start with http:// or https://")
         if self.timeout <= 0:
             raise ValueError("timeout must be more than 0 seconds")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.webhook.client import WebhookClient
 from connector.calls.model import Call, Direction, LiveEvent
-from connector.crm import Adapter, AdapterContext, Capability, JobKind
+from connector.crm import Adapter, AdapterContext, Capability, Contact, JobKind
 from connector.errors import PermanentError
 
 if TYPE_CHECKING:
@@ -36,11 +36,32 @@ class WebhookAdapter(Adapter):
             token=settings.token.get(),
         )
         capabilities = {Capability.LOG_CALL}
+        if settings.lookup_url:
+            capabilities.add(Capability.LOOKUP)
         if settings.recordings:
             capabilities.add(Capability.RECORDING)
         if settings.live_events:
             capabilities.add(Capability.LIVE)
         self.capabilities = frozenset(capabilities)
+
+    async def lookup(self, phone: str) -> Contact | None:
+        """The receiver's contact for `phone` (with `lookup_url`), or None."""
+        if not self.settings.lookup_url:
+            return None
+        answer = await self.client.get_json(self.settings.lookup_url, {"phone": phone})
+        found = answer.get("contact") if isinstance(answer, dict) else None
+        if not isinstance(found, dict) or not found.get("id"):
+            return None
+        extension = found.get("responsible_extension")
+        user = found.get("responsible_user_id")
+        return Contact(
+            id=str(found["id"]),
+            name=str(found.get("name") or ""),
+            kind=str(found.get("kind") or "contact"),
+            responsible_user_id=None if user is None else str(user),
+            responsible_extension=None if extension in (None, "") else str(extension),
+            url=found.get("url") if isinstance(found.get("url"), str) else None,
+        )
 
     def wants_call(self, call: Call) -> bool:
         """Every external call; internal ones only when asked for."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ SIGNATURE_HEADER = "X-Connector-Signature"
 EVENT_HEADER = "X-Connector-Event"
 KEY_HEADER = "Idempotency-Key"
 _TEXT_LIMIT = 500  # characters of the receiver's answer kept in a dead letter
+_ANSWER_LIMIT = 64 * 1024  # bytes of a lookup answer read (one contact)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -84,6 +86,23 @@ class WebhookClient:
             reason = str(exc) or type(exc).__name__
             raise TransientError(f"{self.where}: {reason}", adapter=self.name) from exc
         self.check(status, text, answer_headers)
+
+    async def get_json(self, url: str, params: Mapping[str, str]) -> object:
+        """GET `url` with the bearer token; the JSON answer, or the error kind of a refusal."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            async with self.session.get(
+                url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
+            ) as response:
+                text = (await response.content.read(_ANSWER_LIMIT)).decode("utf-8", "replace")
+                status, answer_headers = response.status, response.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"{url}: {str(exc) or type(exc).__name__}", adapter=self.name) from exc
+        self.check(status, text, answer_headers)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise PermanentError(f"{url} answered with text that is not JSON", adapter=self.name) from exc
 
     def check(self, status: int, text: str, headers: Mapping[str, str]) -> None:
         """Raise for an answer that is not a success."""

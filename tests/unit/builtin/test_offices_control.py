@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from adapters.builtin.db import Target
 from adapters.builtin.store import Store
+from adapters.webhook import Settings as WebhookSettings
+from adapters.webhook import create as create_webhook
 from connector.api import control as control_api
 from connector.api.app import create_app
 from connector.config import ApiToken, HttpSettings
 from connector.control import CallControl, CallControlSettings
+from connector.crm import AdapterContext, Capability, MemoryState
+from connector.errors import AuthError
 from connector.offices import Offices, OfficeSettings
 from connector.settings_schema import Secret
 from tests.unit.builtin.helpers import CrmServer, crm_server, make_call
@@ -107,3 +112,50 @@ async def test_an_office_id_that_is_not_one_is_refused(
     )
     assert status == 422 and "pbx" in str(problem)
     assert (await server.store.employees.get(egor["id"]))["pbx"] == ""
+
+
+async def test_another_office_learns_whose_client_a_caller_is_for_its_own_phones_only(
+    msk: tuple[CrmServer, RecordingPbx], http: aiohttp.ClientSession
+) -> None:
+    """Petersburg's connector (webhook adapter with `lookup_url`) asks the CRM before intercepting:
+    a client of Petersburg's manager gives that manager's extension; a client of a Moscow
+    manager gives none (Petersburg's PBX would ring someone else's phone)."""
+    server, _ = msk
+    store = server.store
+    status, issued = await _call(http, server, "POST", "/api/crm/ingest/tokens", "200", body={"pbx": "spb"})
+    assert status == 201, issued
+    egor = await store.employees.by_extension("202")
+    mark = await store.employees.by_extension("201")
+    assert egor is not None and mark is not None
+    await store.employees.update(egor["id"], {"pbx": "spb"})
+    await store.clients.create("Клиент Петербурга", ["+79160007001"], responsible_id=egor["id"])
+    await store.clients.create("Клиент Москвы", ["+79160007002"], responsible_id=mark["id"])
+    settings = WebhookSettings(
+        url=f"{server.url}/api/crm/ingest",
+        secret=Secret("spb-webhook-secret-0123456789"),
+        token=Secret(issued["token"]),
+        lookup_url=f"{server.url}/api/crm/ingest/contact",
+    )
+    adapter = create_webhook(settings, AdapterContext("webhook", http, MemoryState()))
+    petersburg = await adapter.lookup("+79160007001")
+    moscow = await adapter.lookup("+79160007002")
+    nobody = await adapter.lookup("+79160007003")
+    assert Capability.LOOKUP in adapter.capabilities
+    assert petersburg is not None and moscow is not None and nobody is None
+    assert (petersburg.name, petersburg.responsible_extension) == ("Клиент Петербурга", "202")
+    assert (moscow.name, moscow.responsible_extension) == ("Клиент Москвы", None)
+
+
+async def test_a_lookup_without_an_issued_token_is_refused(
+    msk: tuple[CrmServer, RecordingPbx], http: aiohttp.ClientSession
+) -> None:
+    server, _ = msk
+    settings = WebhookSettings(
+        url=f"{server.url}/api/crm/ingest",
+        secret=Secret("spb-webhook-secret-0123456789"),
+        token=Secret("a-token-this-crm-never-issued"),
+        lookup_url=f"{server.url}/api/crm/ingest/contact",
+    )
+    adapter = create_webhook(settings, AdapterContext("webhook", http, MemoryState()))
+    with pytest.raises(AuthError, match="401"):
+        await adapter.lookup("+79160007001")
