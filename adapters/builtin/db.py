@@ -346,6 +346,8 @@ ADDED_COLUMNS = (
     ("calls", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office (connector's pbx_id) that filed it
     ("client_emails", "position", "INTEGER NOT NULL DEFAULT 0"),  # the order they were given in
     ("employees", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office whose PBX has the phone ('' = ours)
+    ("clients", "archived_at", "TEXT"),  # sent to the archive (manual: «Как удалить клиента»)
+    ("clients", "archived_phones", "TEXT NOT NULL DEFAULT ''"),  # its numbers then, for the record
 )
 # How a SQLite database made before a column fills it (its rowid was the insertion order).
 FILL_ADDED = {("client_emails", "position"): "UPDATE client_emails SET position = rowid"}

@@ -181,12 +181,16 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ),
     (
         "get", "/api/crm/clients", "List clients; super-filter (JSON conditions) and custom columns",
-        [_q("q", _S), _q("kind", _S), _q("filter", _S), _q("fields", _S), *_PAGE], "",
+        [_q("q", _S), _q("kind", _S), _q("filter", _S), _q("fields", _S), _q("archived", _S), *_PAGE], "",
     ),
     ("post", "/api/crm/clients", "Create a client", [], "Client"),
     ("get", "/api/crm/clients/{id}", "A client card with open deals and tasks", _ID, ""),
     ("patch", "/api/crm/clients/{id}", "Edit a client (naming a contact card: a client)", _ID, "ClientPatch"),
     ("post", "/api/crm/clients/{id}/phones", "Add a number to a client", _ID, "Phone"),
+    (
+        "post", "/api/crm/clients/{id}/archive", "Send a client to the archive for good (its deals"
+        " are deleted, its numbers set free); the archive: GET /api/crm/clients?archived=1", _ID, "",
+    ),
     (
         "get", "/api/crm/clients/{id}/feed", "The client's feed, newest first",
         [*_ID, _q("kind", _S, "comma list of " + ", ".join(FEED_KINDS)), _q("q", _S), *_PAGE], "",

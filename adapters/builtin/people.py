@@ -171,12 +171,14 @@ class Clients:
         limit: int,
         offset: int,
         where_also: tuple[str, list[Any]] | None = None,
+        archived: bool = False,
     ) -> tuple[list[Row], int]:
         """A page of clients matching a search (name, e-mail, phone digits) and the total count.
 
         `where_also`: one more condition on clients `c` with its parameters (the super-filter's).
+        `archived`: the archive instead of the working list.
         """
-        where: list[str] = ["1 = 1"]
+        where: list[str] = ["c.archived_at IS NOT NULL" if archived else "c.archived_at IS NULL"]
         params: list[Any] = []
         if where_also is not None:
             where.append(f"({where_also[0]})")
@@ -206,6 +208,7 @@ class Clients:
         `emails` replaces the whole list: the first is kept in `email`, the rest beside it.
         """
         before = await self.get(client_id)
+        _refuse_archived(before)
         allowed = {"name", "email", "notes", "company_id", "responsible_id", "kind"}
         fields = {k: v for k, v in changes.items() if k in allowed}
         emails = changes.get("emails")
@@ -244,6 +247,31 @@ class Clients:
             text = f"{journal.FIELD_NAMES.get(key, key)}: {journal.describe(old)} → {journal.describe(new)}"
             await journal.write(conn, "change", text, client_id=before["id"], employee_id=by)
 
+    async def archive(self, client_id: int, by: int | None = None) -> Row:
+        """Send a client to the archive, as the manual says: for good (no way back), its deals
+        deleted with it. Its numbers are set free (a new call from one makes a new contact card)
+        and kept on the archived card as text; its calls, comments and tasks stay readable there;
+        its open reminders are closed so none fires for a client nobody works with any more."""
+        before = await self.get(client_id)
+        _refuse_archived(before)
+        stamp = now_iso()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM custom_values WHERE record_id IN (SELECT id FROM deals WHERE client_id = ?)"
+                " AND field_id IN (SELECT id FROM custom_fields WHERE entity = 'deal')",
+                (client_id,),
+            )
+            deals = await conn.execute("DELETE FROM deals WHERE client_id = ?", (client_id,))
+            await conn.execute("DELETE FROM phones WHERE client_id = ?", (client_id,))
+            await conn.execute("UPDATE reminders SET done = 1 WHERE client_id = ? AND done = 0", (client_id,))
+            await conn.execute(
+                "UPDATE clients SET archived_at = ?, archived_phones = ?, updated_at = ? WHERE id = ?",
+                (stamp, ", ".join(before["phones"]), stamp, client_id),
+            )
+            text = f"Клиент отправлен в архив (удалено сделок: {max(deals.rowcount, 0)})"
+            await journal.write(conn, "change", text, client_id=client_id, employee_id=by)
+        return await self.get(client_id)
+
     async def remove_phone(self, client_id: int, phone: str, by: int | None = None) -> Row:
         """Take a number off a client (its calls stay on the card)."""
         await self.get(client_id)
@@ -259,7 +287,7 @@ class Clients:
 
     async def add_phone(self, client_id: int, phone: str, by: int | None = None) -> Row:
         """Give `phone` to a client; a contact card holding it is merged in (calls, notes, tasks)."""
-        await self.get(client_id)
+        _refuse_archived(await self.get(client_id))
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "SELECT c.id, c.kind FROM phones p JOIN clients c ON c.id = p.client_id WHERE p.phone = ?",
@@ -303,9 +331,14 @@ async def _name_of(conn: Any, key: str, value: Any) -> str | None:
 _CLIENT_SELECT = (
     "SELECT c.id, c.kind, c.name, c.email, c.notes, c.company_id, co.name AS company_name,"
     " c.responsible_id, e.name AS responsible_name, e.extension AS responsible_extension,"
-    " c.created_at, c.updated_at FROM clients c"
+    " c.created_at, c.updated_at, c.archived_at, c.archived_phones FROM clients c"
     " LEFT JOIN companies co ON co.id = c.company_id LEFT JOIN employees e ON e.id = c.responsible_id"
 )
+
+
+def _refuse_archived(row: Row) -> None:
+    if row.get("archived_at"):
+        raise ConflictError(f"клиент {row['id']} в архиве: карточку архива не меняют")
 
 
 async def _refuse_owned(conn: Any, phone: str) -> None:

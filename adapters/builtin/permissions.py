@@ -105,6 +105,7 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_P}/clients/{{id}}"): ("clients", READ),
     ("PATCH", f"{_P}/clients/{{id}}"): ("clients", CHANGE),
     ("POST", f"{_P}/clients/{{id}}/phones"): ("clients", CHANGE),
+    ("POST", f"{_P}/clients/{{id}}/archive"): ("clients", CHANGE),
     ("GET", f"{_P}/clients/{{id}}/feed"): ("clients", READ),
     ("POST", f"{_P}/clients/{{id}}/comments"): ("notes", CHANGE),
     ("POST", f"{_P}/clients/{{id}}/reminders"): ("notes", CHANGE),

@@ -29,7 +29,7 @@ CLIENT_PATCH = (*CLIENT_FIELDS[:1], *CLIENT_FIELDS[2:])
 
 
 async def list_clients(request: web.Request) -> web.Response:
-    """GET /api/crm/clients?q=&kind=&company_id=&filter=&fields=&page=&per_page=.
+    """GET /api/crm/clients?q=&kind=&company_id=&filter=&fields=&archived=&page=&per_page=.
 
     `filter`: the super-filter's conditions as JSON (client_filter); `fields`: custom columns to
     show (`f12,f13`, at most six), given in each item's `custom`.
@@ -46,6 +46,7 @@ async def list_clients(request: web.Request) -> web.Response:
         limit=page.per_page,
         offset=page.offset,
         where_also=_super_filter(request.query.get("filter", ""), defined),
+        archived=request.query.get("archived", "") in ("1", "true"),
     )
     keys = [k for k in request.query.get("fields", "").split(",") if k]
     columns = [int(k[1:]) for k in keys if k[:1] == "f" and k[1:].isdigit() and int(k[1:]) in defined][:6]
@@ -133,6 +134,15 @@ async def update_client(request: web.Request) -> web.Response:
     if "emails" in body or "email" in body:
         await store.mail.adopt(client_id, (await store.clients.get(client_id))["emails"])
     return ok(client)
+
+
+async def archive_client(request: web.Request) -> web.Response:
+    """POST /api/crm/clients/{id}/archive: for good, its deals deleted (employees: their own)."""
+    principal = await caller(request)
+    client_id = path_id(request)
+    store = store_of(request)
+    check_owner(principal, "clients", CHANGE, await store.clients.get(client_id))
+    return ok(await store.clients.archive(client_id, by=principal.employee_id))
 
 
 async def add_phone(request: web.Request) -> web.Response:
@@ -246,6 +256,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/crm/clients/{id}", get_client)
     router.add_patch("/api/crm/clients/{id}", update_client)
     router.add_post("/api/crm/clients/{id}/phones", add_phone)
+    router.add_post("/api/crm/clients/{id}/archive", archive_client)
     router.add_get("/api/crm/clients/{id}/feed", client_feed)
     router.add_post("/api/crm/clients/{id}/comments", add_comment)
     router.add_post("/api/crm/clients/{id}/reminders", add_reminder)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters.builtin.db import NotFoundError
 from connector.calls.model import LiveKind
 from tests.browser.test_crm_pages import TIMEOUT, live, shot, sign_in
 from tests.unit.builtin.helpers import CrmServer, make_call
@@ -656,3 +657,35 @@ async def test_the_analytics_page_has_the_same_header_live_dot_and_screen_pop_se
     await page.get_by_test_id("me-menu").locator("summary").click()
     await expect(page.get_by_test_id("screen-pop")).to_be_visible()
     await shot(page, "analytics-header")
+
+
+async def test_a_client_sent_to_the_archive_leaves_the_list_and_reads_as_an_archived_card(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    await sign_in(page, crm, "201")
+    await page.get_by_test_id("nav-clients").click()
+    rows = page.get_by_test_id("clients").locator("tbody tr")
+    await expect(rows).to_have_count(3, timeout=TIMEOUT)
+    row = rows.filter(has_text="Иван Петров")
+    await row.get_by_test_id("client-archive").click()
+    confirm = page.get_by_test_id("confirm")
+    await expect(confirm).to_contain_text("все сделки клиента будут удалены", timeout=TIMEOUT)
+    await shot(page, "client-archive-confirm")
+    await confirm.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("archived-toast")).to_be_visible(timeout=TIMEOUT)
+    await expect(rows).to_have_count(2, timeout=TIMEOUT)
+    await page.get_by_test_id("clients-kind").get_by_role("tab", name="Архив").click()
+    await expect(rows).to_have_count(1, timeout=TIMEOUT)
+    await expect(rows.first).to_contain_text("Иван Петров")
+    await shot(page, "clients-archive")
+    await rows.first.get_by_role("link", name="Иван Петров").click()
+    card = page.get_by_test_id("archived-card")
+    await expect(card).to_contain_text("в архиве", timeout=TIMEOUT)
+    await expect(page.get_by_test_id("card-archive")).to_have_count(0)
+    await expect(page.get_by_test_id("client-name-edit")).to_have_count(0)
+    await shot(page, "client-archived-card")
+    with pytest.raises(NotFoundError):
+        await crm.store.deals.get(ids["Поставка бумаги"])

@@ -11,6 +11,7 @@ import { callButton } from "../dial.js";
 import { newTask, taskRow } from "./tasks.js";
 import { openDeal } from "./deals.js";
 import { letterForm, mailFeedItem } from "./mail.js";
+import { archive } from "./clients.js";
 import { SMS_FINAL, smsBadge, smsComposer, smsInfo } from "./sms.js";
 import { fieldsBlock } from "../fields.js";
 
@@ -48,8 +49,9 @@ export async function showClient(view, id) {
     } catch (err) { fill(feedBox, failure(err, loadFeed)); }
   };
   fill(view, h("div", { class: "card-layout", "data-testid": "client-card", "data-client": client.id },
-    h("div", {}, infoPanel(client, reload), client.kind === "contact" ? null : fieldsBlock("client", client.id, { onSaved: loadFeed }), dealsPanel(client, reload), tasksPanel(client, reload)),
-    h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), composer(client, loadFeed, reload, sms),
+    client.archived_at ? h("div", {}, infoPanel(client, reload))
+      : h("div", {}, infoPanel(client, reload), client.kind === "contact" ? null : fieldsBlock("client", client.id, { onSaved: loadFeed }), dealsPanel(client, reload), tasksPanel(client, reload)),
+    h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), client.archived_at ? null : composer(client, loadFeed, reload, sms),
       tabs(FEED_KINDS, state.kind, (k) => { state.kind = k; loadFeed(); }, { testid: "feed-tabs" }),
       h("div", { class: "toolbar" }, h("input", { type: "search", class: "grow", placeholder: "Поиск по ленте", "data-testid": "feed-search", "aria-label": "Поиск по ленте",
         oninput: debounce((e) => { state.q = e.target.value.trim(); loadFeed(); }, 250) })),
@@ -58,7 +60,19 @@ export async function showClient(view, id) {
   return loadFeed;
 }
 
+// An archived card is for reading: the manual's archive cannot be changed or restored.
+function archivedPanel(client) {
+  return h("section", { class: "panel", "data-testid": "archived-card" },
+    h("div", { class: "panel-title" }, h("h1", { "data-testid": "card-title" }, client.name || "Без имени"), badge("в архиве", "warning")),
+    h("p", { class: "muted small", text: `В архиве с ${when(client.archived_at)}. Карточку архива не меняют; звонки и комментарии остались в ленте, сделки удалены.` }),
+    h("dl", { class: "kv" },
+      h("dt", { text: "Телефоны" }), h("dd", { text: client.archived_phones || "—" }),
+      h("dt", { text: "Компания" }), h("dd", { text: client.company_name || "—" }),
+      h("dt", { text: "Ответственный" }), h("dd", { text: client.responsible_name || "—" })));
+}
+
 function infoPanel(client, reload) {
+  if (client.archived_at) return archivedPanel(client);
   const save = async (changes) => { await api(`/clients/${client.id}`, { method: "PATCH", body: changes }); toast("Сохранено", { kind: "success", timeout: 2000 }); };
   const contact = client.kind === "contact";
   const hint = cardHints.name[client.phones[0]];
@@ -73,7 +87,8 @@ function infoPanel(client, reload) {
   const responsible = select("responsible_id", [["", "— не назначен —"], ...session.employees.map((e) => [e.id, e.name])], client.responsible_id || "",
     { "data-testid": "card-responsible", "aria-label": "Ответственный", onchange: (e) => save({ responsible_id: e.target.value ? Number(e.target.value) : null }).then(reload).catch(toastError) });
   return h("section", { class: "panel" },
-    h("div", { class: "panel-title" }, title, h("span", { "data-testid": "card-kind" }, badge(contact ? "новый номер" : "клиент", contact ? "warning" : "info"))),
+    h("div", { class: "panel-title" }, title, h("span", { "data-testid": "card-kind" }, badge(contact ? "новый номер" : "клиент", contact ? "warning" : "info")),
+      button("В архив", () => archive(client).then((done) => done && reload()), { size: "sm", kind: "ghost", testid: "card-archive", title: "Отправить в архив" })),
     contact ? h("p", { class: "muted small", text: "Номер ещё не принадлежит клиенту. Сохраните его как нового клиента или добавьте к существующему." }) : null,
     contact ? nameField : null,
     contact ? attachForm(client) : null,

@@ -4,7 +4,7 @@ import { h, debounce, fill } from "../dom.js";
 import { phone as fmtPhone, when } from "../format.js";
 import { callButton } from "../dial.js";
 import { session } from "../shell.js";
-import { badge, button, empty, failure, field, formDialog, loading, pager, table, tabs } from "../ui.js";
+import { badge, button, confirmDialog, empty, failure, field, formDialog, loading, pager, table, tabs, toast, toastError } from "../ui.js";
 import { describeFilter, shown, superFilter } from "../fields.js";
 
 const state = { page: 1, kind: "client", q: "", filter: [], fields: [] };
@@ -32,7 +32,7 @@ export async function showClients(view) {
   const list = h("div", { class: "table-wrap" }, loading());
   const search = h("input", { type: "search", name: "q", class: "grow", placeholder: "Имя, телефон в любом виде, e-mail", "aria-label": "Поиск клиентов", "data-testid": "clients-search", value: state.q });
   search.addEventListener("input", debounce(() => { state.q = search.value.trim(); state.page = 1; load(list); }, 250));
-  const kinds = tabs([["client", "Клиенты"], ["contact", "Новые номера"], ["", "Все"]], state.kind, (k) => { state.kind = k; state.page = 1; load(list); }, { testid: "clients-kind" });
+  const kinds = tabs([["client", "Клиенты"], ["contact", "Новые номера"], ["", "Все"], ["archived", "Архив"]], state.kind, (k) => { state.kind = k; state.page = 1; load(list); }, { testid: "clients-kind" });
   state.fields = (await api("/fields?entity=client")).items;
   const chips = h("div", { class: "btn-row filter-chips", "data-testid": "filter-chips" });
   const showChips = () => fill(chips, ...describeFilter(state.fields, state.filter).map((text) => badge(text, "info")),
@@ -55,7 +55,8 @@ export async function showClients(view) {
 async function load(list) {
   const keys = session.settings.client_columns || ["phones", "company", "responsible", "updated_at"];
   const query = new URLSearchParams({ page: state.page, per_page: 25, q: state.q });
-  if (state.kind) query.set("kind", state.kind);
+  if (state.kind === "archived") query.set("archived", "1");
+  else if (state.kind) query.set("kind", state.kind);
   if (state.filter.length) query.set("filter", JSON.stringify(state.filter));
   const custom = keys.filter((k) => k.startsWith("f"));
   if (custom.length) query.set("fields", custom.join(","));
@@ -65,12 +66,27 @@ async function load(list) {
     { label: "Имя", cell: (c) => h("a", { href: `#/client/${c.id}`, class: "cell-main" }, c.name || "Новый номер") },
     ...columnsOf(keys),
   ];
+  if (state.kind === "archived") columns.push({ label: "В архиве с", cell: (c) => h("span", { class: "nowrap muted", text: when(c.archived_at) }) });
+  else columns.push({ label: "", cell: (c) => button("В архив", () => archive(c, list), { size: "sm", kind: "ghost", testid: "client-archive", title: "Отправить в архив" }) });
   const go = (page) => { state.page = page; load(list); };
   const none = state.q || state.filter.length ? empty("Никого не нашли", state.q ? `По запросу «${state.q}» клиентов нет.` : "Под условия фильтра клиенты не подходят.")
     : empty("Клиентов пока нет", "Добавьте первого клиента или импортируйте базу в разделе «Аналитика → Импорт».", button("+ Новый клиент", () => newClient(), { kind: "primary" }));
   fill(list, 
     table(columns, data.items, { testid: "clients", rowAttrs: (c) => ({ "data-client": c.id }), emptyState: h("div", { "data-testid": "clients" }, none) }),
     pager(data.page, data.per_page, data.total, go));
+}
+
+// The manual's «Отправить в архив»: for good, and the client's deals go with it.
+export async function archive(client, list) {
+  const name = client.name || "Новый номер";
+  const sure = await confirmDialog("Отправить в архив?", `«${name}» уйдёт в архив навсегда: восстановить карточку нельзя, все сделки клиента будут удалены. Звонки и комментарии останутся в карточке архива.`, { submit: "В архив", danger: true });
+  if (!sure) return false;
+  try {
+    await api(`/clients/${client.id}/archive`, { method: "POST" });
+  } catch (err) { toastError(err); return false; }
+  toast(`«${name}» в архиве`, { kind: "success", testid: "archived-toast" });
+  if (list) await load(list);
+  return true;
 }
 
 export async function newClient(prefill = {}) {
