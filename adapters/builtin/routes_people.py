@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.builtin import indicators
 from adapters.builtin.activity import FEED_KINDS, feed
 from adapters.builtin.client_filter import FilterError, condition
 from adapters.builtin.handlers import caller, config_of, ok, store_of
@@ -116,7 +117,10 @@ async def get_client(request: web.Request) -> web.Response:
         " AND (? IS NULL OR assignee_id = ? OR author_id = ?) ORDER BY deadline IS NULL, deadline",
         (client["id"], mine, mine, mine),
     )
-    return ok({**client, "deals": deals, "tasks": tasks})
+    figures = await indicators.of_client(
+        store.db, client["id"], principal.scope, own_filter(principal, "deals")
+    )
+    return ok({**client, "deals": deals, "tasks": tasks, "indicators": figures})
 
 
 async def update_client(request: web.Request) -> web.Response:

@@ -689,3 +689,31 @@ async def test_a_client_sent_to_the_archive_leaves_the_list_and_reads_as_an_arch
     await shot(page, "client-archived-card")
     with pytest.raises(NotFoundError):
         await crm.store.deals.get(ids["Поставка бумаги"])
+
+
+async def test_the_cards_indicators_are_chosen_and_hidden_by_each_person(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    deal = await crm.store.deals.get(ids["Поставка бумаги"])
+    client_id = deal["client_id"]
+    await crm.store.clients.add_phone(client_id, "+79160009100")
+    await crm.adapter.log_call(make_call("95.1", "+79160009100", answered_by="202", talk=300))
+    await sign_in(page, crm, "201")
+    await page.goto(f"{crm.url}/crm/#/client/{client_id}")
+    block = page.get_by_test_id("indicators")
+    await expect(block.locator('[data-indicator="calls"] b')).to_have_text("1", timeout=TIMEOUT)
+    await expect(block.locator('[data-indicator="open_deals"] b')).to_have_text("1 · 120 000 ₽")
+    await shot(page, "card-indicators")
+    await block.get_by_test_id("indicators-choose").click()
+    dialog = page.get_by_test_id("indicators-dialog")
+    await dialog.get_by_test_id("indicator-missed").uncheck()
+    await dialog.get_by_test_id("indicator-talk_minutes").check()
+    await dialog.get_by_test_id("dialog-submit").click()
+    await expect(block.locator('[data-indicator="talk_minutes"] b')).to_have_text("5", timeout=TIMEOUT)
+    await expect(block.locator('[data-indicator="missed"]')).to_have_count(0)
+    await page.reload()  # the choice is this person's, kept in the browser
+    await expect(block.locator('[data-indicator="talk_minutes"]')).to_have_count(1, timeout=TIMEOUT)
+    await block.get_by_test_id("indicators-toggle").click()
+    await expect(block.locator(".kpi")).to_have_count(0)
+    await shot(page, "card-indicators-hidden")

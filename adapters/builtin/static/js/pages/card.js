@@ -49,8 +49,8 @@ export async function showClient(view, id) {
     } catch (err) { fill(feedBox, failure(err, loadFeed)); }
   };
   fill(view, h("div", { class: "card-layout", "data-testid": "client-card", "data-client": client.id },
-    client.archived_at ? h("div", {}, infoPanel(client, reload))
-      : h("div", {}, infoPanel(client, reload), client.kind === "contact" ? null : fieldsBlock("client", client.id, { onSaved: loadFeed }), dealsPanel(client, reload), tasksPanel(client, reload)),
+    client.archived_at ? h("div", {}, infoPanel(client, reload), indicatorsPanel(client))
+      : h("div", {}, infoPanel(client, reload), indicatorsPanel(client), client.kind === "contact" ? null : fieldsBlock("client", client.id, { onSaved: loadFeed }), dealsPanel(client, reload), tasksPanel(client, reload)),
     h("div", { class: "panel card-feed" }, h("h2", { text: "Лента" }), client.archived_at ? null : composer(client, loadFeed, reload, sms),
       tabs(FEED_KINDS, state.kind, (k) => { state.kind = k; loadFeed(); }, { testid: "feed-tabs" }),
       h("div", { class: "toolbar" }, h("input", { type: "search", class: "grow", placeholder: "Поиск по ленте", "data-testid": "feed-search", "aria-label": "Поиск по ленте",
@@ -58,6 +58,53 @@ export async function showClient(view, id) {
       feedBox)));
   loadFeed();
   return loadFeed;
+}
+
+// «Блок с индикаторами»: short reports on the client; each person picks which to show (kept in
+// this browser) or hides the block.
+const INDICATORS = {
+  calls: ["Звонков", (f) => String(f.calls)],
+  missed: ["Пропущено", (f) => String(f.missed)],
+  talk_minutes: ["Минут разговора", (f) => String(f.talk_minutes)],
+  last_call: ["Последний звонок", (f) => (f.last_call ? when(f.last_call) : "—")],
+  open_deals: ["Сделки в работе", (f) => `${f.open_deals} · ${money(f.open_value)}`],
+  won_deals: ["Выиграно", (f) => `${f.won_deals} · ${money(f.won_value)}`],
+  open_tasks: ["Открытых задач", (f) => String(f.open_tasks)],
+};
+const SHOWN_KEY = "crm.card.indicators";
+
+function shownIndicators() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(SHOWN_KEY) || "null");
+    if (saved && Array.isArray(saved.keys)) return saved;
+  } catch { /* a damaged preference: the default */ }
+  return { hidden: false, keys: ["calls", "missed", "last_call", "open_deals", "won_deals", "open_tasks"] };
+}
+
+function indicatorsPanel(client) {
+  const figures = client.indicators;
+  if (!figures) return null;
+  const box = h("section", { class: "panel", "data-testid": "indicators" });
+  const render = () => {
+    const pref = shownIndicators();
+    const head = h("div", { class: "panel-title" }, h("h2", { text: "Показатели" }),
+      h("span", { class: "btn-row" },
+        pref.hidden ? null : button("Настроить", () => choose().then(render), { size: "sm", kind: "ghost", testid: "indicators-choose" }),
+        button(pref.hidden ? "Показать" : "Скрыть", () => { localStorage.setItem(SHOWN_KEY, JSON.stringify({ ...pref, hidden: !pref.hidden })); render(); },
+          { size: "sm", kind: "ghost", testid: "indicators-toggle" })));
+    const tiles = pref.hidden ? null : h("div", { class: "kpis compact" }, pref.keys.filter((k) => INDICATORS[k]).map((k) =>
+      h("div", { class: "kpi", "data-indicator": k }, h("b", { text: INDICATORS[k][1](figures) }), h("span", { text: INDICATORS[k][0] }))));
+    fill(box, head, tiles);
+  };
+  const choose = async () => {
+    const pref = shownIndicators();
+    const picked = await formDialog("Индикаторы в карточке", Object.entries(INDICATORS).map(([key, [label]]) =>
+      h("label", { class: "check field" }, h("input", { type: "checkbox", name: key, checked: pref.keys.includes(key), "data-testid": `indicator-${key}` }), ` ${label}`)),
+    { submit: "Сохранить", testid: "indicators-dialog" });
+    if (picked) localStorage.setItem(SHOWN_KEY, JSON.stringify({ hidden: false, keys: Object.keys(INDICATORS).filter((k) => picked[k]) }));
+  };
+  render();
+  return box;
 }
 
 // An archived card is for reading: the manual's archive cannot be changed or restored.
