@@ -8,7 +8,12 @@ the rollups (what the API serves), called directly on the store; then each endpo
 127.0.0.1, next to two baselines: `SELECT count(*) FROM calls` and GET /api/crm/me (the HTTP and
 auth cost every request pays). Figures only: nothing here asserts on time.
 
-    python -m bench.analytics [--calls N] [--runs N] [--scan-runs N] [--keep FILE]
+With `--backend postgresql` the same data goes into a throwaway PostgreSQL server (Debian's
+binaries, initdb in a temporary directory, a loopback port, fsync off: tests/postgres.py) and the
+calls are bulk-loaded with COPY on the store's own transaction.
+
+    python -m bench.analytics [--backend sqlite|postgresql] [--calls N] [--runs N] [--scan-runs N]
+                              [--keep FILE]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import statistics
@@ -35,6 +41,7 @@ from adapters.builtin import analytics, rollups, routes, routes_analytics
 from adapters.builtin.analytics_rollup import RollupFigures
 from adapters.builtin.analytics_scan import ScanFigures
 from adapters.builtin.campaigns import Campaigns, ensure_schema
+from adapters.builtin.db import Connection, PostgresTarget
 from adapters.builtin.periods import Period
 from adapters.builtin.store import Store
 from connector.api.app import create_app
@@ -101,14 +108,32 @@ async def fill(store: Store, calls: int) -> None:
     await _fill_crm(store, rng)
 
 
+CALL_COLUMNS = (
+    "id, direction, phone, did, started_at, answered_at, ended_at, disposition, talk_seconds,"
+    " wait_seconds, employee, record"
+)
+
+
 async def _write_calls(store: Store, rows: list[tuple[Any, ...]], exts: list[tuple[str, str]]) -> None:
     async with store.db.transaction() as conn:
-        await conn.executemany(
-            "INSERT INTO calls (id, direction, phone, did, started_at, answered_at, ended_at, disposition,"
-            " talk_seconds, wait_seconds, employee, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        await conn.executemany("INSERT INTO call_extensions (call_id, extension) VALUES (?, ?)", exts)
+        raw = getattr(conn, "raw", None)  # PostgreSQL: the psycopg connection under the store's
+        if raw is not None:
+            await _copy(raw, f"calls ({CALL_COLUMNS})", rows)
+            await _copy(raw, "call_extensions (call_id, extension)", exts)
+            return
+        await _insert(conn, rows, exts)
+
+
+async def _insert(conn: Connection, rows: list[tuple[Any, ...]], exts: list[tuple[str, str]]) -> None:
+    await conn.executemany(f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows)
+    await conn.executemany("INSERT INTO call_extensions (call_id, extension) VALUES (?, ?)", exts)
+
+
+async def _copy(raw: Any, table: str, rows: list[tuple[Any, ...]] | list[tuple[str, str]]) -> None:
+    # COPY in the store's open transaction, as migrate.py copies a SQLite store into PostgreSQL.
+    async with raw.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
 
 
 def _moment(rng: random.Random) -> str:
@@ -250,7 +275,7 @@ async def measure(store: Store, runs: int) -> None:
 
 
 async def run(calls: int, runs: int, scan_runs: int, keep: Path | None, rebuild: bool = False) -> None:
-    """Generate, index, build the rollups, measure."""
+    """SQLite: generate, index, build the rollups, measure."""
     with tempfile.TemporaryDirectory() as tmp:
         path = keep or Path(tmp) / "bench.db"
         fresh = not path.exists()
@@ -268,6 +293,34 @@ async def run(calls: int, runs: int, scan_runs: int, keep: Path | None, rebuild:
             await store.close()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"  peak RSS {rss:.0f} MB; database {path.stat().st_size / 2**20:.0f} MB")
+
+
+async def run_postgres(calls: int, runs: int, scan_runs: int) -> None:
+    """PostgreSQL: the same steps on a throwaway server started for the run."""
+    from tests import postgres
+
+    cluster = postgres.start()
+    try:
+        with cluster.fresh_database() as url:
+            print(
+                f"  PostgreSQL {cluster.bin_dir.parent.name} on 127.0.0.1:{cluster.port} (fsync off)",
+                flush=True,
+            )
+            store = await Store.open(PostgresTarget(url))
+            try:
+                await _generate(store, calls)
+                began = time.perf_counter()
+                await store.db.write("ANALYZE")
+                print(f"  ANALYZE: {time.perf_counter() - began:.1f} s", flush=True)
+                await compare(store, runs, scan_runs)
+                await measure(store, runs)
+                size = await store.db.scalar("SELECT pg_database_size(current_database())")
+            finally:
+                await store.close()
+    finally:
+        cluster.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak RSS {rss:.0f} MB (this process); database {int(size or 0) / 2**20:.0f} MB")
 
 
 async def _generate(store: Store, calls: int) -> None:
@@ -300,13 +353,23 @@ async def _build_rollups(store: Store) -> None:
 def main() -> None:
     """`python -m bench.analytics`: 5M calls, 20 timed calls per report (5 when counting calls)."""
     parser = argparse.ArgumentParser(prog="bench.analytics")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--calls", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--scan-runs", type=int, default=5, help="timed runs of the slow 'before' reports")
     parser.add_argument("--keep", type=Path, default=None, help="keep (or reuse) the generated database here")
     parser.add_argument("--rebuild", action="store_true", help="recount the rollups of a reused database")
     args, _ = parser.parse_known_args()
-    asyncio.run(run(args.calls, args.runs, args.scan_runs, args.keep, args.rebuild))
+    print(f"  backend {args.backend}, {args.calls} calls, load average {_load()}", flush=True)
+    if args.backend == "postgresql":
+        asyncio.run(run_postgres(args.calls, args.runs, args.scan_runs))
+    else:
+        asyncio.run(run(args.calls, args.runs, args.scan_runs, args.keep, args.rebuild))
+    print(f"  load average at the end {_load()}", flush=True)
+
+
+def _load() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 if __name__ == "__main__":
