@@ -2,9 +2,11 @@
 
 IMAP uses the standard library's `imaplib` in a worker thread (its socket has a timeout, so a
 silent server cannot hold the thread for ever); SMTP uses `aiosmtplib` with a timeout on every
-step. The CRM polls IMAP rather than holding an IDLE session: one short session per round keeps a
-dropped connection from going unnoticed, and «Проверить почту» asks for a round at once.
-Errors come back as `MailError`, with the server's words and never the password.
+step. When the server offers IDLE (RFC 2177) the worker waits in it (`idle_wait`, also in a
+thread: Python 3.11's imaplib has no idle(), and the exchange is two lines, so it is written here
+rather than adding an asyncio IMAP client beside imaplib); letters are still fetched by a short
+session of their own. Errors come back as `MailError`, with the server's words and never the
+password.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import imaplib
 import os
 import re
 import ssl
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 
@@ -23,6 +29,10 @@ TIMEOUT = 30.0  # seconds for any one network step
 BATCH = 50  # letters fetched per round; a round with more left is followed by another at once
 FIRST_FETCH = 100  # a newly connected mailbox brings in its latest letters, not years of them
 MAX_LETTER_BYTES = 25 * 1024 * 1024  # a bigger letter is skipped (and said so in the status)
+IDLE_MAX = 29 * 60.0  # RFC 2177: servers may drop an IDLE after 30 minutes, so re-issue before
+IDLE_TICK = 1.0  # how often a waiting IDLE looks at the stop flag (the bound on a prompt stop)
+IDLE_TAG = b"CRMIDLE"
+_EXISTS = re.compile(rb"^\* \d+ EXISTS", re.IGNORECASE)
 
 
 class MailError(Exception):
@@ -32,6 +42,10 @@ class MailError(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.auth = auth
+
+
+class IdleUnsupported(MailError):
+    """The server does not offer IDLE (or refused it): the mailbox is polled instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,107 @@ def fetch_new(account: Account, folder: str, uidvalidity: int | None, last_uid: 
     finally:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             conn.logout()
+
+
+def idle_wait(
+    account: Account,
+    folder: str,
+    uidvalidity: int | None,
+    last_uid: int,
+    *,
+    stop: threading.Event,
+    on_idle: Callable[[], None] = lambda: None,
+    max_seconds: float = IDLE_MAX,
+) -> bool:
+    """Wait in IDLE on `folder` (blocking: run in a thread); True when there are letters to fetch.
+
+    True at once when letters after `last_uid` are already there (they came between the last fetch
+    and this session) or the folder was rebuilt; False after `max_seconds` or when `stop` is set.
+    """
+    try:
+        conn = _connect(account)
+    except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
+        raise MailError(f"IMAP {account.host}:{account.port}: {_why(exc)}") from exc
+    try:
+        _login(conn, account)
+        if not _offers_idle(conn):
+            raise IdleUnsupported("сервер IMAP не поддерживает IDLE")
+        if _has_news(conn, folder, uidvalidity, last_uid):
+            return True
+        return _idle(conn, stop, on_idle, max_seconds)
+    except imaplib.IMAP4.error as exc:
+        raise MailError(f"IMAP: {_why(exc)}") from exc
+    except OSError as exc:
+        raise MailError(f"IMAP {account.host}:{account.port}: {_why(exc)}") from exc
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            conn.sock.settimeout(TIMEOUT)
+            conn.logout()
+
+
+def _offers_idle(conn: imaplib.IMAP4) -> bool:
+    _typ, data = conn.capability()  # after login: servers add capabilities once signed in
+    words = (data[0] or b"").upper().split() if data and isinstance(data[0], bytes) else []
+    return b"IDLE" in words
+
+
+def _has_news(conn: imaplib.IMAP4, folder: str, uidvalidity: int | None, last_uid: int) -> bool:
+    typ, _data = conn.select(_quoted(folder), readonly=True)
+    if typ != "OK":
+        raise MailError(f"папки {folder!r} нет на сервере", permanent=True)
+    if int(_untagged(conn, "UIDVALIDITY") or 0) != uidvalidity:
+        return True
+    _typ, data = conn.uid("SEARCH", f"UID {last_uid + 1}:*")
+    return any(int(u) > last_uid for u in (data[0] or b"").split())  # n:* always holds the last UID
+
+
+def _idle(conn: imaplib.IMAP4, stop: threading.Event, on_idle: Callable[[], None], limit: float) -> bool:
+    """The IDLE … DONE exchange on the raw socket, read with our own buffer and a short timeout."""
+    sock = conn.sock
+    sock.sendall(IDLE_TAG + b" IDLE\r\n")
+    lines = _Lines(sock)
+    first = lines.next(time.monotonic() + TIMEOUT)
+    if first is None or not first.startswith(b"+"):
+        raise IdleUnsupported(f"сервер IMAP отказал в IDLE: {(first or b'').decode(errors='replace')[:200]}")
+    on_idle()
+    news, deadline = False, time.monotonic() + limit
+    while not news and not stop.is_set() and time.monotonic() < deadline:
+        line = lines.next(time.monotonic() + IDLE_TICK, quiet=True)
+        if line is not None and line.upper().startswith(b"* BYE"):
+            raise MailError(f"IMAP закрыл соединение: {line.decode(errors='replace')[:200]}")
+        news = line is not None and bool(_EXISTS.match(line))
+    sock.sendall(b"DONE\r\n")
+    end = time.monotonic() + TIMEOUT
+    while (line := lines.next(end)) is not None and not line.startswith(IDLE_TAG + b" "):
+        news = news or bool(_EXISTS.match(line))
+    return news
+
+
+class _Lines:
+    """CRLF-ended lines from a socket with a deadline per line (a timeout never loses bytes)."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def next(self, deadline: float, *, quiet: bool = False) -> bytes | None:
+        """The next line; None when `quiet` and the deadline passed, MailError when not quiet."""
+        while b"\r\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if quiet:
+                    return None
+                raise MailError("IMAP не ответил вовремя")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise MailError("IMAP закрыл соединение")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
 
 
 def _connect(account: Account) -> imaplib.IMAP4:

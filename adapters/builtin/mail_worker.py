@@ -2,7 +2,12 @@
 
 Both are owned by `MailWorker` (started and stopped with the HTTP app that serves the CRM) and
 both are bounded: a fetch round takes at most `mail_transport.BATCH` letters per mailbox, the
-sender one letter at a time, and every wait has a timeout. A server that fails is written into
+sender one letter at a time, and every wait has a timeout. A mailbox whose server offers IDLE has
+a watcher task besides: it waits in IDLE (in a thread, re-issued every 29 minutes) and asks for
+a fetch as soon as the server reports a new letter; while it waits, the periodic poll leaves that
+mailbox alone. No IDLE, or IDLE failing, means polling (and the watcher retries with backoff).
+Stopping is staged: no new work is claimed, the letter being sent and the round being fetched
+finish within a grace period, what is left is cancelled. A server that fails is written into
 the mailbox's status (shown to the admin) and logged once when it starts and once when it
 recovers, never with the password.
 """
@@ -12,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,8 +30,10 @@ from adapters.builtin.mail_transport import (
     MAX_LETTER_BYTES,
     Account,
     Fetched,
+    IdleUnsupported,
     MailError,
     fetch_new,
+    idle_wait,
     resolve_secret,
     send,
 )
@@ -35,6 +44,8 @@ log = logs.get_logger(__name__)
 
 POLL_SECONDS = 60.0  # between fetch rounds; «Проверить почту» asks for one at once
 CLOSED_WAIT = 1.0  # while the CRM's database is not open yet (the daemon is starting)
+STOP_GRACE = 10.0  # seconds a stop lets the letter being sent and the round being fetched finish
+IDLE_BACKOFF = (2.0, 300.0)  # a failing IDLE session is retried after 2 s, 4 s, … up to 5 min
 MAX_ROUNDS = 20  # back-to-back rounds of one mailbox while it still has more (20 × 50 letters)
 TOO_BIG = (
     f"[Письмо больше {MAX_LETTER_BYTES // (1024 * 1024)} МБ не загружено в CRM:"
@@ -43,6 +54,7 @@ TOO_BIG = (
 
 Fetcher = Callable[[Account, str, int | None, int], Fetched]
 Sender = Callable[[Account, bytes, str, list[str]], Awaitable[str]]
+Idler = Callable[..., bool]  # mail_transport.idle_wait's shape
 
 
 def imap_account(box: Row) -> Account:
@@ -67,6 +79,7 @@ class MailWorker:
         poll_seconds: float = POLL_SECONDS,
         fetcher: Fetcher = fetch_new,
         sender: Sender = send,
+        idler: Idler | None = idle_wait,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.mail = mail
@@ -74,7 +87,13 @@ class MailWorker:
         self.fetcher = fetcher
         self.sender = sender
         self.clock = clock
+        self.idler = idler
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watchers: dict[int, asyncio.Task[None]] = {}
+        self._idling: dict[int, asyncio.Event] = {}  # set while the mailbox waits in IDLE
+        self._no_idle: set[int] = set()  # mailboxes whose server does not offer IDLE: polled
+        self._stopping = asyncio.Event()
+        self._halt = threading.Event()  # the same for the IDLE threads
         self._check = asyncio.Event()
         self._queued = asyncio.Event()
         self._failing: set[tuple[str, int]] = set()  # (side, mailbox) whose failure is logged already
@@ -89,46 +108,115 @@ class MailWorker:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def stop(self) -> None:
-        """Cancel both loops and wait for them; a letter being sent stays leased and is sent again."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop claiming work, let the work in hand finish within `grace`, then cancel the rest.
+
+        A letter still being sent when the grace runs out stays leased and is sent again later.
+        """
+        self._stopping.set()
+        self._halt.set()  # IDLE threads notice within IDLE_TICK
+        self._check.set()
+        self._queued.set()
+        tasks = list(self._tasks) + list(self._watchers.values())
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._watchers.clear()
+
+    def idling(self, mailbox_id: int) -> asyncio.Event:
+        """Set while the mailbox waits in IDLE (for the tests and the status)."""
+        return self._idling.setdefault(mailbox_id, asyncio.Event())
 
     def queued(self) -> None:
         """A letter was queued: the sender looks now rather than at its next due time."""
         self._queued.set()
 
     def check_soon(self) -> None:
-        """Ask for a fetch round now."""
+        """Ask for a fetch round now (over every mailbox, and IDLE is tried again where refused)."""
+        self._no_idle.clear()
         self._check.set()
 
     # -- fetching ------------------------------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
-        while True:
+        everything = True
+        while not self._stopping.is_set():
             if not self.mail.db.is_open:
                 await asyncio.sleep(CLOSED_WAIT)
                 continue
             try:
-                await self.check_all()
+                boxes = await self.mail.mailboxes(enabled_only=True)
+                self._watch(boxes)
+                await self.check_all(boxes, skip_idling=not everything)
             except StorageError:
                 pass  # the database is closing (the daemon stops) or unusable: the next round tells
             except Exception:  # isolation boundary: one bad letter or row must not stop the mail
                 log.exception("mail.fetch_round_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._check.wait(), self.poll_seconds)
+            everything = self._check.is_set()  # «Проверить почту» looks into every mailbox
             self._check.clear()
 
-    async def check_all(self) -> dict[int, int]:
-        """One round over every enabled mailbox; new letters per mailbox."""
+    async def check_all(self, boxes: list[Row] | None = None, *, skip_idling: bool = False) -> dict[int, int]:
+        """One round over every enabled mailbox (those waiting in IDLE skipped if asked); new letters."""
         found = {}
-        for box in await self.mail.mailboxes(enabled_only=True):
+        for box in boxes if boxes is not None else await self.mail.mailboxes(enabled_only=True):
+            if self._stopping.is_set():
+                break
+            if skip_idling and self.idling(box["id"]).is_set():
+                continue
             found[box["id"]] = await self.check(box["id"])
         return found
+
+    # -- IDLE ----------------------------------------------------------------------------------
+
+    def _watch(self, boxes: list[Row]) -> None:
+        """One IDLE watcher per enabled mailbox that may offer IDLE; none for the others."""
+        wanted = {int(b["id"]) for b in boxes} - self._no_idle if self.idler else set()
+        for mailbox_id, task in list(self._watchers.items()):
+            if mailbox_id not in wanted or task.done():
+                task.cancel()
+                del self._watchers[mailbox_id]
+        for mailbox_id in wanted - set(self._watchers):
+            self._watchers[mailbox_id] = asyncio.create_task(
+                self._watcher(mailbox_id), name=f"mail.idle.{mailbox_id}"
+            )
+
+    async def _watcher(self, mailbox_id: int) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                news = await self._idle_once(mailbox_id)
+            except IdleUnsupported as exc:
+                self._no_idle.add(mailbox_id)
+                log.info("mail.idle_unsupported", mailbox=mailbox_id, reason=str(exc))
+                return
+            except MailError as exc:
+                failures += 1
+                delay = min(IDLE_BACKOFF[1], IDLE_BACKOFF[0] * 2 ** (failures - 1)) * random.uniform(0.5, 1)
+                log.info("mail.idle_failed", mailbox=mailbox_id, error=str(exc), retry_in=round(delay, 1))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                continue
+            failures = 0
+            if news and not self._stopping.is_set():
+                await self.check(mailbox_id)
+
+    async def _idle_once(self, mailbox_id: int) -> bool:
+        assert self.idler is not None
+        box = await self.mail.mailbox(mailbox_id, with_secret=True)
+        event, loop = self.idling(mailbox_id), asyncio.get_running_loop()
+        try:
+            return await asyncio.to_thread(
+                self.idler, imap_account(box), box["folder"], box["uidvalidity"], int(box["last_uid"]),
+                stop=self._halt, on_idle=lambda: loop.call_soon_threadsafe(event.set),
+            )  # fmt: skip
+        finally:
+            event.clear()
 
     async def check(self, mailbox_id: int) -> int:
         """Fetch a mailbox's new letters (rounds until none are left, bounded); how many were new."""
@@ -142,6 +230,8 @@ class MailWorker:
             return new
 
     async def _round(self, mailbox_id: int) -> tuple[int, bool]:
+        if self._stopping.is_set():
+            return 0, False
         box = await self.mail.mailbox(mailbox_id, with_secret=True)
         try:
             account = imap_account(box)
@@ -172,7 +262,7 @@ class MailWorker:
     # -- sending -------------------------------------------------------------------------------
 
     async def _send_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             if not self.mail.db.is_open:
                 await asyncio.sleep(CLOSED_WAIT)
                 continue
@@ -192,7 +282,9 @@ class MailWorker:
             self._queued.clear()
 
     async def send_due(self) -> bool:
-        """Send the next due letter, if any; whether there was one."""
+        """Send the next due letter, if any; whether there was one (none is claimed once stopping)."""
+        if self._stopping.is_set():
+            return False
         job = await self.mail.claim()
         if job is None:
             return False

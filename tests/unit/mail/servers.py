@@ -109,10 +109,10 @@ def _version() -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _config(root: Path, port: int, run_as: pwd.struct_passwd) -> str:
+def _config(root: Path, port: int, run_as: pwd.struct_passwd, extra: str = "") -> str:
     if _version() >= (2, 4):
-        return _config_24(root, port, run_as)
-    return f"""
+        return _config_24(root, port, run_as) + extra
+    config = f"""
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
@@ -158,6 +158,7 @@ service auth {{
   }}
 }}
 """
+    return config + extra
 
 
 def _config_24(root: Path, port: int, run_as: pwd.struct_passwd) -> str:
@@ -216,8 +217,11 @@ def _group(user: pwd.struct_passwd) -> str:
 
 
 @contextlib.contextmanager
-def dovecot_server() -> Iterator[Dovecot]:
-    """Start Dovecot on a free loopback port with a throw-away configuration; stop and remove it after."""
+def dovecot_server(extra: str = "") -> Iterator[Dovecot]:
+    """Start Dovecot on a free loopback port with a throw-away configuration; stop and remove it after.
+
+    `extra` is added to the configuration (e.g. a CAPABILITY without IDLE).
+    """
     if not os.path.exists(DOVECOT):
         if IN_CI:
             raise RuntimeError("dovecot is not installed (.ci/system-deps.sh installs dovecot-imapd)")
@@ -233,7 +237,7 @@ def dovecot_server() -> Iterator[Dovecot]:
         "vmxkqplrtzwhfdye",
     )  # an app password: 16 letters, as Yandex issues them
     (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}::::::\n", encoding="utf-8")
-    (root / "dovecot.conf").write_text(_config(root, port, run_as), encoding="utf-8")
+    (root / "dovecot.conf").write_text(_config(root, port, run_as, extra), encoding="utf-8")
     if os.geteuid() == 0:
         for sub in ("mail", "home", "state"):
             os.chown(root / sub, run_as.pw_uid, run_as.pw_gid)
