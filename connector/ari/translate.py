@@ -6,7 +6,11 @@ full channel snapshot in each event. What it lacks is derived here (docs/ari.md 
 - `Linkedid`: ARI's channel model has none. Asterisk's own rule is rebuilt: a channel starts its
   own conversation, a channel dialled by another (`Dial` with an empty `dialstatus`) or the
   second half of a Local pair takes its originator's, and every channel in a bridge takes the
-  oldest linkedid there (Asterisk does the same when channels are bridged).
+  oldest linkedid there (main/bridge.c `ast_bridge_channel_update_linkedids`, run when a
+  channel is pushed into a basic or mixing bridge). A linkedid Asterisk set at birth but ARI
+  tells only later (a transfer's Local channel learns it when the transferer joins it) is
+  never copied while unknown: whoever the unknown channel dials follows it until it is known,
+  so the result does not depend on which of the two threads' events comes first.
 - `Timestamp`: ARI stamps events in milliseconds (ISO 8601); AMI in microseconds (epoch).
 - `QueueCallerJoin`: no ARI event; the dialplan entering `Queue()` (ChannelDialplan) stands for it.
 - `DialBegin`/`DialState`/`DialEnd`: one ARI `Dial` event, told apart by its `dialstatus`.
@@ -36,6 +40,9 @@ MAX_HELD = 1000
 busy dialplan sets dozens of variables between a channel's birth and the Dial naming it."""
 # The pseudo-applications a dialled channel shows before the Dial (or queue call) names it.
 _DIALLED_APPS = frozenset({"AppDial", "AppDial2", "AppQueue"})
+# Links followed from a channel to the one its linkedid comes from: a peer follows a Local ;2
+# half, which follows its ;1 half, which may follow its own caller (bounded against loops).
+_CHAIN = 8
 _SETUP = frozenset(
     {"ChannelVarset", "ChannelCallerId", "ChannelConnectedLine", "ChannelCreated", "ChannelStateChange"}
 )
@@ -91,6 +98,7 @@ class Translator:
         self._pending: set[str] = set()  # new channels whose linkedid may still come with a Dial
         self._held: list[Json] = []
         self._dialled: set[str] = set()  # held channels seen in AppDial: only their Dial settles them
+        self._follows: dict[str, str] = {}  # held peer → its caller, whose birth linkedid is unknown
         self.untranslated = 0  # events of a type without an AMI counterpart
 
     def __call__(self, event: Json) -> list[AmiEvent]:
@@ -114,6 +122,10 @@ class Translator:
 
     def flush(self) -> list[AmiEvent]:
         """Translate every held event now (their new channels keep their own linkedids)."""
+        known = {peer: self.linkedid(caller) for peer, caller in self._follows.items()}
+        self._follows.clear()
+        for peer, linkedid in known.items():
+            self._remember(peer, linkedid)
         self._pending.clear()
         self._dialled.clear()
         held, self._held = self._held, []
@@ -125,10 +137,15 @@ class Translator:
         if kind == "Dial" and not event.get("dialstatus"):
             peer, caller = event.get("peer") or {}, event.get("caller")
             peer_id = str(peer.get("id", ""))
-            if peer_id in self._pending:
+            if peer_id in self._pending and isinstance(caller, Mapping):
                 self._pending.discard(peer_id)
-                if isinstance(caller, Mapping):
-                    self._remember(peer_id, self.linkedid(str(caller.get("id", ""))))
+                caller_id = str(caller.get("id", ""))
+                if self._unsettled(caller_id):
+                    # The caller's own linkedid is still to be learned: copying its provisional
+                    # value here would fix the peer on the wrong conversation.
+                    self._follows[peer_id] = caller_id
+                else:
+                    self._remember(peer_id, self.linkedid(caller_id))
             return
         channel = event.get("channel")
         if event.get("dialplan_app") in _DIALLED_APPS and isinstance(channel, Mapping):
@@ -142,9 +159,10 @@ class Translator:
             # A transfer's Local channel enters a bridge alone; the transferer joining it
             # brings the linkedid Asterisk gave the Local channel at birth.
             members = [str(m) for m in (event.get("bridge") or {}).get("channels") or ()]
-            if len(members) < 2:
-                return
-            oldest = min((self.linkedid(m) for m in members), key=id_key)
+            known = [self.linkedid(m) for m in members if not self._unsettled(m)]
+            if len(members) < 2 or not known:
+                return  # alone, or among channels whose linkedids are as unknown as its own
+            oldest = min(known, key=id_key)
             for member in members:
                 if member in self._pending:
                     self._pending.discard(member)
@@ -170,11 +188,30 @@ class Translator:
     def linkedid(self, uid: str) -> str:
         """The derived linkedid of a channel (its own uniqueid until something links it; the
         second half of a Local pair shares the first half's)."""
-        found = self._linkedid.get(uid)
-        if found is not None:
-            return found
-        one = self._halves.get(uid)
-        return uid if one is None else self._linkedid.get(one, one)
+        for _ in range(_CHAIN):
+            found = self._linkedid.get(uid)
+            if found is not None:
+                return found
+            after = self._after(uid)
+            if after is None:
+                break
+            uid = after
+        return uid
+
+    def _unsettled(self, uid: str) -> bool:
+        """Whether a held channel's linkedid, or the one it takes after, is still to be learned."""
+        for _ in range(_CHAIN):
+            if uid in self._pending:
+                return True
+            after = None if uid in self._linkedid else self._after(uid)
+            if after is None:
+                return False
+            uid = after
+        return False
+
+    def _after(self, uid: str) -> str | None:
+        """The channel whose linkedid `uid` takes: the caller it follows, or its Local ;1 half."""
+        return self._follows.get(uid) or self._halves.get(uid)
 
     def seed(self, uid: str, linkedid: str) -> None:
         """Take a channel's linkedid from a resync snapshot (the tracker adopted it so)."""

@@ -39,9 +39,7 @@ AGREEING = [
     "inbound_queue_answered",
     "blind_transfer_ami_answered",
     "attended_transfer_ami_completed",
-    # attended_transfer_ami_refused is checked on its recorded events only (tests/unit/ari): live,
-    # the derived linkedid sometimes takes in the refused consultation's id (a race in the
-    # bridge-based derivation, docs/ari.md "Known differences"; issue 22 stays open on it).
+    "attended_transfer_ami_refused",
     "click_to_call_answered",
     "outbound_busy",
 ]

@@ -142,3 +142,28 @@ def test_damaged_events_translate_to_nothing(damaged: dict[str, Any]) -> None:
 def test_times_become_epoch_seconds() -> None:
     assert timestamp("2026-12-05T09:02:09.873+0000") == "1796461329.873000"
     assert timestamp("yesterday") == timestamp(None) == ""
+
+
+def _consultation_dialled_first(ari: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The refused transfer's events with the consultation's Local ;2 dialling 203 before the
+    transferer's move into the consultation bridge arrives (two Asterisk threads: seen live)."""
+
+    def at(kind: str, uid: str, key: str = "channel") -> int:
+        return next(i for i, e in enumerate(ari) if e["type"] == kind and e[key]["id"].endswith(uid))
+
+    moved, created = at("ChannelLeftBridge", ".27"), at("ChannelCreated", ".30")
+    dialled = at("Dial", ".30", "peer")
+    assert moved < created < dialled
+    return ari[:moved] + ari[created : dialled + 1] + ari[moved:created] + ari[dialled + 1 :]
+
+
+@pytest.mark.parametrize("order", ["as recorded", "consultation dialled first"])
+def test_a_refused_consultation_stays_out_of_the_call_in_either_event_order(order: str) -> None:
+    """The consultation's Local channel had the client's linkedid from birth; ARI tells it only
+    when the transferer joins it, so what that channel dials must not copy its unknown value."""
+    capture = load("attended_transfer_ami_refused")
+    ari = capture["ari"] if order == "as recorded" else _consultation_dialled_first(capture["ari"])
+    from_ami = ami_calls(capture["ami"], capture["numbering"])
+    from_ari = ari_calls(ari, capture["numbering"])
+    assert [c.linkedids for c in from_ari] == [c.linkedids for c in from_ami] == [("mikopbx-1796461958.26",)]
+    assert differences(from_ami, from_ari) == []
