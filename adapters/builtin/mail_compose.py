@@ -1,4 +1,6 @@
-"""Writing a letter: the MIME message an employee's reply or new letter becomes, and templates.
+"""Writing a letter: the MIME message an employee's reply or new letter becomes.
+
+Templates are filled by `adapters.builtin.placeholders`, the same renderer as SMS mailings.
 
 Pure. The message is built once, when the letter is queued, with its own Message-ID and Date, so
 a retry after a failure or a restart sends the very same letter (a receiver that sees it twice
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -92,28 +94,3 @@ def message_id_of(msg: EmailMessage) -> str:
     """The <id> a built message carries."""
     found = message_ids(str(msg["Message-ID"]))
     return found[0] if found else ""
-
-
-# Placeholders a template may use, and what each is filled with.
-PLACEHOLDERS: Mapping[str, str] = {
-    "клиент": "имя клиента",
-    "компания": "компания клиента",
-    "телефон": "телефон клиента",
-    "email": "адрес клиента",
-    "ответственный": "ответственный менеджер",
-    "сотрудник": "кто пишет письмо",
-}
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-
-
-def unknown_placeholders(text: str) -> list[str]:
-    """Placeholders in `text` that no client field fills (an error in the template)."""
-    return sorted({m.group(1) for m in _PLACEHOLDER.finditer(text) if m.group(1).lower() not in PLACEHOLDERS})
-
-
-def render(text: str, values: Mapping[str, str]) -> str:
-    """`text` with every {{поле}} replaced by the client's value ('' for an empty field)."""
-    wrong = unknown_placeholders(text)
-    if wrong:
-        raise LetterError("неизвестные поля в шаблоне: " + ", ".join("{{" + w + "}}" for w in wrong))
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1).lower(), ""), text)

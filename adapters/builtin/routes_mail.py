@@ -23,12 +23,12 @@ from adapters.builtin.mail_compose import (
     check_address,
     message_id_of,
     references,
-    render,
     reply_subject,
 )
 from adapters.builtin.mail_parse import Attachment, message_ids, safe_name
 from adapters.builtin.mail_store import Viewer
 from adapters.builtin.mail_worker import MailWorker
+from adapters.builtin.placeholders import TemplateError, available, check, client_values, names_of, render
 from adapters.builtin.validate import Field, invalid, page_of, parse, path_id, query_bool, query_id
 from connector.api.app import Problem, read_json
 from connector.api.auth import Principal
@@ -241,23 +241,19 @@ async def _texts(
         text = text or template["body"]
     if not subject and parent is not None:
         subject = reply_subject(parent["subject"])
-    values = await _values(request, principal, client)
+    store = store_of(request)
+    known = names_of(await available(store.custom))
     try:
-        return render(subject or "", values), render(text or "", values)
-    except LetterError as exc:
+        check(subject or "", known)
+        check(text or "", known)
+    except TemplateError as exc:
         raise invalid("body", str(exc)) from exc
-
-
-async def _values(request: web.Request, principal: Principal, client: Row | None) -> dict[str, str]:
-    client = client or {}
-    return {
-        "клиент": client.get("name") or "",
-        "компания": client.get("company_name") or "",
-        "телефон": (client.get("phones") or [""])[0],
-        "email": (client.get("emails") or [""])[0],
-        "ответственный": client.get("responsible_name") or "",
-        "сотрудник": await _sender_name(request, principal),
-    }
+    employee = await _sender_name(request, principal)
+    ids = [int(client["id"])] if client else []
+    values = (await client_values(store.db, store.custom, ids, employee=employee)).get(
+        ids[0] if ids else 0, {"сотрудник": employee}
+    )
+    return render(subject or "", values), render(text or "", values)
 
 
 async def _sender_name(request: web.Request, principal: Principal) -> str:

@@ -13,8 +13,9 @@ import asyncio
 from aiohttp import web
 
 from adapters.builtin.handlers import caller, ok, store_of
-from adapters.builtin.mail_compose import PLACEHOLDERS, LetterError, check_address, unknown_placeholders
+from adapters.builtin.mail_compose import LetterError, check_address
 from adapters.builtin.mail_transport import TIMEOUT
+from adapters.builtin.placeholders import TemplateError, available, check, names_of
 from adapters.builtin.validate import Field, invalid, parse, path_id
 from connector.api.app import Problem, read_json
 
@@ -151,17 +152,21 @@ def _worker_check(request: web.Request) -> None:
 async def list_templates(request: web.Request) -> web.Response:
     """GET /api/crm/mail-templates: templates and the fields they may use."""
     await caller(request)
-    return ok({"items": await store_of(request).mail.templates(), "placeholders": PLACEHOLDERS})
+    store = store_of(request)
+    fields = {f.name: f.description for f in await available(store.custom)}
+    return ok({"items": await store.mail.templates(), "placeholders": fields})
 
 
 async def add_template(request: web.Request) -> web.Response:
     """POST /api/crm/mail-templates {name, subject, body}: a field no client has is refused."""
     await caller(request)
     body = parse(await read_json(request), TEMPLATE_FIELDS)
+    known = names_of(await available(store_of(request).custom))
     for key in ("subject", "body"):
-        wrong = unknown_placeholders(str(body.get(key, "")))
-        if wrong:
-            raise invalid(key, "неизвестные поля: " + ", ".join("{{" + w + "}}" for w in wrong))
+        try:
+            check(str(body.get(key, "")), known)
+        except TemplateError as exc:
+            raise invalid(key, str(exc)) from exc
     mail = store_of(request).mail
     return ok(await mail.add_template(body["name"], body.get("subject", ""), body.get("body", "")), 201)
 

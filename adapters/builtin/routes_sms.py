@@ -10,14 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.builtin import sms_audience, sms_text
+from adapters.builtin import placeholders, sms_audience, sms_text
 from adapters.builtin.db import now_iso
 from adapters.builtin.handlers import caller, config_of, ok, store_of
 from adapters.builtin.numbers import normalise
+from adapters.builtin.sms_personal import Rendered, render_for
 from adapters.builtin.sms_service import SMS_KEY, SmsService
 from adapters.builtin.sms_store import SmsStore
 from adapters.builtin.validate import Field, invalid, page_of, parse, path_id, query_choice
 from connector.api.app import Problem, read_json
+from connector.api.auth import Principal
 
 P = "/api/crm/sms"
 SEND_FIELDS = (Field("text", "text", True), Field("phone", "phone"), Field("sender", max_len=11))
@@ -75,8 +77,25 @@ async def info(request: web.Request) -> web.Response:
             "price_per_sms": settings.price_per_sms,
             "balance": await service.balance(),
             "problem": service.sender.problem if service.sender else "",
+            "placeholders": await _fields(request),
         }
     )
+
+
+async def _fields(request: web.Request) -> list[dict[str, str]]:
+    """The fields a mailing's text may use, for the form."""
+    fields = await placeholders.available(store_of(request).custom)
+    return [{"name": f.name, "description": f.description} for f in fields]
+
+
+def _template_problem(message: str) -> Problem:
+    return Problem(400, "Bad Request", message, errors=[{"field": "text", "message": message}])
+
+
+async def _author(request: web.Request, principal: Principal) -> str:
+    if principal.employee_id is None:
+        return ""
+    return str((await store_of(request).employees.get(principal.employee_id))["name"])
 
 
 async def send_to_client(request: web.Request) -> web.Response:
@@ -124,38 +143,72 @@ def _audience_input(body: dict[str, Any]) -> tuple[list[int] | None, dict[str, A
     return ids, flt
 
 
-async def _plan(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
-    """The audience and cost estimate of a mailing body (shared by preview and create)."""
+async def _plan(request: web.Request, body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The audience, each recipient's text and the cost estimate of a mailing (preview and create).
+
+    An unknown placeholder is a 400 before anything else is asked. The SMS count is over the
+    real renderings; the provider is asked the price of the longest one for every number, and
+    that price per SMS is applied to the real count.
+    """
     service = service_of(request)
+    store = store_of(request)
     text = _text(body["text"])
+    try:
+        placeholders.check(text, placeholders.names_of(await placeholders.available(store.custom)))
+    except placeholders.TemplateError as exc:
+        raise _template_problem(str(exc)) from exc
     sender = _sender(service, body.get("sender"))
     ids, flt = _audience_input(body)
     limit = service.settings.max_recipients
-    audience = await sms_audience.resolve(store_of(request).db, ids, flt, limit)
+    audience = await sms_audience.resolve(store.db, ids, flt, limit)
     if audience.matched > limit:
         raise invalid("filter", f"больше {limit} получателей: сузьте условия")
-    count = sms_text.count(text)
-    phones = [phone for _, phone in audience.recipients]
-    total = count.segments * len(phones)
-    quote = await service.quote(phones, text, sender) if len(phones) <= 1000 else None
-    cost = quote.cost if quote else round(total * service.settings.price_per_sms, 2)
-    balance = await service.balance()
+    try:
+        rendered = await render_for(store.db, store.custom, text, audience.recipients,
+                                    employee=await _author(request, principal))  # fmt: skip
+    except placeholders.TemplateError as exc:
+        raise _template_problem(str(exc)) from exc
     return {
         "text": text,
         "sender": sender,
         "audience": audience,
-        "estimate": {
-            **audience.summary(),
-            "encoding": count.encoding,
-            "segments": count.segments,
-            "sms_total": quote.segments if quote else total,
-            "cost": cost,
-            "cost_source": "provider" if quote else "tariff",
-            "balance": balance,
-            "enough": None if balance is None else balance >= cost,
-        },
+        "rendered": rendered,
+        "estimate": await _estimate(service, audience, rendered, sender),
         "input": {"client_ids": ids, "filter": flt},
     }
+
+
+async def _estimate(
+    service: SmsService, audience: sms_audience.Audience, rendered: Rendered, sender: str
+) -> dict[str, Any]:
+    phones = [phone for _, phone in audience.recipients]
+    longest = max(rendered.texts, key=lambda t: t[1])[0] if rendered.texts else ""
+    quote = await service.quote(phones, longest, sender) if len(phones) <= 1000 else None
+    if quote and quote.segments:
+        cost = round(quote.cost / quote.segments * rendered.total, 2)
+    else:
+        cost = round(rendered.total * service.settings.price_per_sms, 2)
+    balance = await service.balance()
+    return {
+        **audience.summary(),
+        "encoding": rendered.longest.encoding,
+        "segments": rendered.longest.segments,
+        "sms_total": rendered.total,
+        "personal": rendered.personal,
+        "preview": _preview(audience, rendered),
+        "cost": cost,
+        "cost_source": "provider" if quote and quote.segments else "tariff",
+        "balance": balance,
+        "enough": None if balance is None else balance >= cost,
+    }
+
+
+def _preview(audience: sms_audience.Audience, rendered: Rendered) -> dict[str, Any] | None:
+    """The first recipient's message, as it will go."""
+    if not audience.recipients:
+        return None
+    (client_id, phone), (text, segments) = audience.recipients[0], rendered.texts[0]
+    return {"client_id": client_id, "phone": phone, "text": text, "segments": segments}
 
 
 async def _mailing_body(request: web.Request) -> dict[str, Any]:
@@ -166,8 +219,8 @@ async def _mailing_body(request: web.Request) -> dict[str, Any]:
 
 async def preview_mailing(request: web.Request) -> web.Response:
     """POST /api/crm/sms/mailings/preview: recipients counted and the cost, before anything is made."""
-    await caller(request)
-    plan = await _plan(request, await _mailing_body(request))
+    principal = await caller(request)
+    plan = await _plan(request, await _mailing_body(request), principal)
     return ok(plan["estimate"])
 
 
@@ -177,8 +230,9 @@ async def create_mailing(request: web.Request) -> web.Response:
     body = await _mailing_body(request)
     if not body.get("name"):
         raise invalid("name", "назовите рассылку")
-    plan = await _plan(request, body)
+    plan = await _plan(request, body, principal)
     audience: sms_audience.Audience = plan["audience"]
+    rendered: Rendered = plan["rendered"]
     if not audience.recipients:
         raise invalid("client_ids", "некому отправлять: ни у кого из выбранных нет номера для СМС")
     mailing = await sms_of(request).create_mailing(
@@ -193,6 +247,7 @@ async def create_mailing(request: web.Request) -> web.Response:
             "author_id": principal.employee_id,
         },
         audience.recipients,
+        rendered.texts,
     )
     service_of(request).wake()
     return ok(mailing, 201)

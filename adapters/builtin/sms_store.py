@@ -176,9 +176,19 @@ class SmsStore:
 
     # --- mailings -------------------------------------------------------------------------
 
-    async def create_mailing(self, fields: dict[str, Any], recipients: Sequence[tuple[int, str]]) -> Row:
-        """The mailing and one queued row per (client, phone), in one transaction."""
+    async def create_mailing(
+        self,
+        fields: dict[str, Any],
+        recipients: Sequence[tuple[int, str]],
+        texts: Sequence[tuple[str, int]] | None = None,
+    ) -> Row:
+        """The mailing and one queued row per (client, phone), in one transaction.
+
+        `texts` (a personalised mailing) gives each recipient's own (text, segments), in order;
+        without it every row carries the mailing's text and segments.
+        """
         stamp = now_iso()
+        own = texts if texts is not None else [(fields["text"], fields["segments"])] * len(recipients)
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO sms_mailings (name, text, sender, scheduled_at, audience, recipients,"
@@ -207,15 +217,15 @@ class SmsStore:
                         client_id,
                         mailing_id,
                         phone,
-                        fields["text"],
+                        text,
                         fields["sender"],
-                        fields["segments"],
+                        segments,
                         fields["author_id"],
                         fields["scheduled_at"],
                         stamp,
                         stamp,
                     )
-                    for client_id, phone in recipients
+                    for (client_id, phone), (text, segments) in zip(recipients, own, strict=True)
                 ],
             )
         return await self.mailing(mailing_id)

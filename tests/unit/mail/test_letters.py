@@ -12,9 +12,7 @@ from adapters.builtin.mail_compose import (
     LetterError,
     build_message,
     references,
-    render,
     reply_subject,
-    unknown_placeholders,
 )
 from adapters.builtin.mail_parse import Attachment, parse_letter
 
@@ -90,17 +88,6 @@ def test_re_is_not_doubled_and_references_do_not_repeat() -> None:
     assert reply_subject("Ответ: вопрос") == "Ответ: вопрос"
     assert reply_subject("вопрос") == "Re: вопрос"
     assert references("<b@x>", ("<a@x>", "<b@x>")) == ("<a@x>", "<b@x>")
-
-
-def test_a_template_is_filled_with_the_clients_fields_and_refuses_unknown_ones() -> None:
-    text = "Здравствуйте, {{клиент}}! Ваш менеджер — {{ Ответственный }}."
-    assert (
-        render(text, {"клиент": "Иван", "ответственный": "Марк"})
-        == "Здравствуйте, Иван! Ваш менеджер — Марк."
-    )
-    assert unknown_placeholders("{{фамилия}} {{клиент}}") == ["фамилия"]
-    with pytest.raises(LetterError, match="фамилия"):
-        render("{{фамилия}}", {})
 
 
 def test_a_letter_too_big_to_send_is_refused_before_it_is_queued() -> None:
