@@ -102,3 +102,36 @@ async def test_a_manager_makes_a_mailing_sees_its_cost_first_and_follows_it(
     await expect(done).to_be_visible(timeout=TIMEOUT)
     assert sorted(m.phone for m in smsc.sends) == ["79162220000", "79162220001", "79162220002"]
     await shot(page, "sms-mailing-sent")
+
+
+async def test_the_mailing_form_offers_the_clients_fields_and_previews_the_first_recipients_sms(
+    page: Any, crm_sms: CrmServer, smsc: FakeSmsc
+) -> None:
+    from playwright.async_api import expect
+
+    company = await crm_sms.store.companies.create("Ромашка")
+    await crm_sms.store.clients.create("Ольга", ["+79162220010"], company_id=company)
+    await crm_sms.store.clients.create("", ["+79162220011"])
+    await crm_sms.store.custom.define("client", "Город", "text")
+    await sign_in(page, crm_sms, "201")
+    await page.get_by_test_id("nav-sms").click()
+    await page.get_by_test_id("new-mailing").click()
+    fields = page.get_by_test_id("mailing-fields")
+    await expect(fields.get_by_role("button", name="{Город}")).to_be_visible()
+    text = page.get_by_test_id("mailing-text")
+    await text.fill("Здравствуйте, {фамилия}!")
+    await page.get_by_test_id("mailing-calc").click()
+    await expect(page.get_by_test_id("mailing-estimate")).to_contain_text(
+        "неизвестные поля в тексте: {фамилия}"
+    )
+    await text.fill("Здравствуйте, ")
+    await fields.get_by_role("button", name="{имя}").click()  # put at the cursor, at the end
+    await text.press("End")
+    await text.type(" из {компания|вашей компании}!")
+    await page.get_by_test_id("mailing-calc").click()
+    await expect(page.get_by_test_id("mailing-preview-text")).to_have_text("Здравствуйте, Ольга из Ромашка!")
+    await expect(page.get_by_test_id("mailing-estimate")).to_contain_text(
+        "2 получателя · 2 СМС (1 на каждого)"
+    )
+    await shot(page, "sms-mailing-preview")
+    assert smsc.sends == []

@@ -1,5 +1,6 @@
 // SMS: the counter under a text (the rules of adapters/builtin/sms_text.py), the card's SMS form,
-// and the mailings page (#/sms): list, new mailing with recipients and cost before sending,
+// and the mailings page (#/sms): list, new mailing with the client's fields, recipients, cost and
+// the first recipient's text before sending,
 // one mailing's recipients with pause / resume / cancel, and the opt-out list.
 import { api } from "../api.js";
 import { h, fill } from "../dom.js";
@@ -133,6 +134,7 @@ async function newMailing(info) {
   const stages = pipelines.flatMap((p) => p.stages.map((s) => [`${p.id}:${s}`, `${p.name} — ${s}`]));
   const text = h("textarea", { name: "text", rows: 4, required: true, maxlength: 1000, "data-testid": "mailing-text" });
   const estimate = h("div", { class: "muted", "data-testid": "mailing-estimate", text: "Нажмите «Рассчитать», чтобы увидеть получателей и стоимость." });
+  const preview = h("div", { "data-testid": "mailing-preview" });
   const form = () => estimate.closest("form");
   const body = (v) => {
     const filter = {};
@@ -146,10 +148,11 @@ async function newMailing(info) {
     try {
       const e = await api("/sms/mailings/preview", { method: "POST", body: body(values()) });
       fill(estimate, h("b", { text: `${e.recipients} ${plural(e.recipients, "получатель", "получателя", "получателей")}` }),
-        ` · ${e.sms_total} СМС (${e.segments} на каждого) · ≈ ${money(e.cost)}${e.cost_source === "tariff" ? " по тарифу" : ""}`,
+        ` · ${e.sms_total} СМС (${e.sms_total !== e.segments * e.recipients ? "до " : ""}${e.segments} на каждого) · ≈ ${money(e.cost)}${e.cost_source === "tariff" ? " по тарифу" : ""}`,
         e.opted_out ? ` · отказались: ${e.opted_out}` : "", e.without_phone ? ` · без номера: ${e.without_phone}` : "",
         e.balance == null ? "" : ` · баланс ${money(e.balance)}`, e.enough === false ? h("b", { class: "form-error", text: " — не хватает денег" }) : "");
-    } catch (err) { estimate.textContent = err.message; }
+      showPreview(preview, e.preview);
+    } catch (err) { estimate.textContent = err.message; fill(preview); }
   };
   return formDialog("Новая СМС-рассылка", [
     field("Название (для себя)", h("input", { name: "name", required: true, "data-testid": "mailing-name" })),
@@ -158,12 +161,31 @@ async function newMailing(info) {
       field("Имя или часть имени", h("input", { name: "q", "data-testid": "mailing-q" })),
       field("Ответственный", select("responsible_id", [["", "любой"], ...session.employees.map((e) => [e.id, e.name])], ""))),
     field("Этап активной сделки", select("stage", [["", "любой"], ...stages], "")),
-    field("Текст сообщения", text, { hint: "" }), counted(text),
+    field("Текст сообщения", text, { hint: "Поля клиента подставляются каждому получателю; {имя|клиент} — «клиент», если имени нет. Счётчик считает текст как написан, «Рассчитать» — каждое СМС." }),
+    counted(text), fieldButtons(text, info.placeholders || []),
     h("div", { class: "field-row" },
       field("Имя отправителя", select("sender", info.senders.map((s) => [s, s]), info.senders[0] || "")),
       field("Дата и время", h("input", { name: "scheduled_at", type: "datetime-local", "aria-label": "Дата и время" }))),
-    h("div", { class: "btn-row" }, button("Рассчитать", calculate, { testid: "mailing-calc" })), estimate,
+    h("div", { class: "btn-row" }, button("Рассчитать", calculate, { testid: "mailing-calc" })), estimate, preview,
   ], { submit: "Создать рассылку", testid: "mailing-dialog", onSubmit: (v) => api("/sms/mailings", { method: "POST", body: { name: v.name, ...body(v) } }) });
+}
+
+// The client's fields as buttons that put {поле} where the cursor is.
+function fieldButtons(textarea, fields) {
+  const put = (token) => {
+    textarea.setRangeText(token, textarea.selectionStart, textarea.selectionEnd, "end");
+    textarea.focus();
+    textarea.dispatchEvent(new Event("input"));
+  };
+  return h("div", { class: "btn-row", "data-testid": "mailing-fields" }, h("span", { class: "muted small", text: "Поля:" }),
+    fields.map((f) => h("button", { type: "button", class: "btn btn-sm btn-ghost", title: f.description, onclick: () => put(`{${f.name}}`) }, `{${f.name}}`)));
+}
+
+// The first recipient's SMS as it will go, after «Рассчитать».
+function showPreview(box, first) {
+  if (!first) { fill(box); return; }
+  fill(box, h("div", { class: "muted small", text: `Так получит первый (${fmtPhone(first.phone)}), ${first.segments} СМС:` }),
+    h("p", { class: "pre panel", "data-testid": "mailing-preview-text", text: first.text }));
 }
 
 async function showMailing(view, id, info) {
