@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from adapters.builtin.db import Row
+from adapters.builtin.db import NotFoundError, Row
 from adapters.builtin.mail_parse import parse_letter
 from adapters.builtin.mail_store import Mail
 from adapters.builtin.mail_transport import (
@@ -93,7 +93,7 @@ class MailWorker:
         self._idling: dict[int, asyncio.Event] = {}  # set while the mailbox waits in IDLE
         self._no_idle: set[int] = set()  # mailboxes whose server does not offer IDLE: polled
         self._stopping = asyncio.Event()
-        self._halt = threading.Event()  # the same for the IDLE threads
+        self._halts: dict[int, threading.Event] = {}  # ends a mailbox's IDLE thread within IDLE_TICK
         self._check = asyncio.Event()
         self._queued = asyncio.Event()
         self._failing: set[tuple[str, int]] = set()  # (side, mailbox) whose failure is logged already
@@ -114,7 +114,7 @@ class MailWorker:
         A letter still being sent when the grace runs out stays leased and is sent again later.
         """
         self._stopping.set()
-        self._halt.set()  # IDLE threads notice within IDLE_TICK
+        self._end_idle()
         self._check.set()
         self._queued.set()
         tasks = list(self._tasks) + list(self._watchers.values())
@@ -136,9 +136,16 @@ class MailWorker:
         self._queued.set()
 
     def check_soon(self) -> None:
-        """Ask for a fetch round now (over every mailbox, and IDLE is tried again where refused)."""
+        """Ask for a fetch round now (over every mailbox); IDLE sessions start again with the
+        mailboxes' current settings, and IDLE is tried again where it was refused."""
         self._no_idle.clear()
+        self._end_idle()
         self._check.set()
+
+    def _end_idle(self, mailbox_id: int | None = None) -> None:
+        for key, halt in list(self._halts.items()):
+            if mailbox_id in (None, key):
+                halt.set()
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -158,7 +165,7 @@ class MailWorker:
                 log.exception("mail.fetch_round_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._check.wait(), self.poll_seconds)
-            everything = self._check.is_set()  # «Проверить почту» looks into every mailbox
+            everything = self._check.is_set()  # asked for (a mailbox connected or changed): every mailbox
             self._check.clear()
 
     async def check_all(self, boxes: list[Row] | None = None, *, skip_idling: bool = False) -> dict[int, int]:
@@ -179,6 +186,7 @@ class MailWorker:
         wanted = {int(b["id"]) for b in boxes} - self._no_idle if self.idler else set()
         for mailbox_id, task in list(self._watchers.items()):
             if mailbox_id not in wanted or task.done():
+                self._end_idle(mailbox_id)  # a mailbox switched off leaves IDLE within a second
                 task.cancel()
                 del self._watchers[mailbox_id]
         for mailbox_id in wanted - set(self._watchers):
@@ -191,32 +199,43 @@ class MailWorker:
         while not self._stopping.is_set():
             try:
                 news = await self._idle_once(mailbox_id)
+                if news and not self._stopping.is_set():
+                    await self.check(mailbox_id)
+                failures = 0
+                continue
             except IdleUnsupported as exc:
                 self._no_idle.add(mailbox_id)
                 log.info("mail.idle_unsupported", mailbox=mailbox_id, reason=str(exc))
                 return
+            except (StorageError, NotFoundError):
+                return  # the database is closing, or the mailbox was removed
             except MailError as exc:
-                failures += 1
-                delay = min(IDLE_BACKOFF[1], IDLE_BACKOFF[0] * 2 ** (failures - 1)) * random.uniform(0.5, 1)
-                log.info("mail.idle_failed", mailbox=mailbox_id, error=str(exc), retry_in=round(delay, 1))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                continue
-            failures = 0
-            if news and not self._stopping.is_set():
-                await self.check(mailbox_id)
+                error = str(exc)
+            except Exception as exc:  # isolation boundary: this mailbox is polled meanwhile
+                log.exception("mail.idle_crashed", mailbox=mailbox_id)
+                error = type(exc).__name__
+            failures += 1
+            delay = min(IDLE_BACKOFF[1], IDLE_BACKOFF[0] * 2 ** (failures - 1)) * random.uniform(0.5, 1)
+            log.info("mail.idle_failed", mailbox=mailbox_id, error=error, retry_in=round(delay, 1))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _idle_once(self, mailbox_id: int) -> bool:
         assert self.idler is not None
         box = await self.mail.mailbox(mailbox_id, with_secret=True)
         event, loop = self.idling(mailbox_id), asyncio.get_running_loop()
+        halt = self._halts[mailbox_id] = threading.Event()
+        if self._stopping.is_set():  # a stop began while the mailbox was read: do not start waiting
+            halt.set()
         try:
             return await asyncio.to_thread(
                 self.idler, imap_account(box), box["folder"], box["uidvalidity"], int(box["last_uid"]),
-                stop=self._halt, on_idle=lambda: loop.call_soon_threadsafe(event.set),
+                stop=halt, on_idle=lambda: loop.call_soon_threadsafe(event.set),
             )  # fmt: skip
         finally:
             event.clear()
+            if self._halts.get(mailbox_id) is halt:
+                del self._halts[mailbox_id]
 
     async def check(self, mailbox_id: int) -> int:
         """Fetch a mailbox's new letters (rounds until none are left, bounded); how many were new."""

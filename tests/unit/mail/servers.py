@@ -97,6 +97,11 @@ class Dovecot:
             conn.logout()
         return [d for d in data if isinstance(d, bytes)]
 
+    def kick(self) -> None:
+        """Drop every session of the user (as a server restart or a network break would)."""
+        subprocess.run(["doveadm", "-c", str(self.root / "dovecot.conf"), "kick", self.user],
+                       capture_output=True, timeout=30, check=True)  # fmt: skip
+
     def log(self) -> str:
         """Dovecot's own log (for failure messages)."""
         path = self.root / "dovecot.log"

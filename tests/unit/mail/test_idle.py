@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from adapters.builtin.mail_transport import idle_wait
 from adapters.builtin.mail_worker import MailWorker
 from adapters.builtin.store import Store
 from tests.unit.mail.servers import Dovecot, dovecot_server
@@ -111,3 +112,37 @@ async def test_a_server_without_idle_is_still_polled(store: Store, plain_dovecot
         finally:
             await asyncio.wait_for(worker.stop(), HANG)
     assert [e["mailbox"] for e in logs if e["event"] == "mail.idle_unsupported"] == [box["id"]]
+
+
+async def test_an_idle_session_the_server_drops_reconnects_and_still_brings_letters(
+    store: Store, dovecot: Dovecot
+) -> None:
+    box = await _mailbox(store, dovecot)
+    loop, sessions = asyncio.get_running_loop(), asyncio.Queue[int]()
+    started = 0
+
+    def counted(*args: Any, on_idle: Any, **kwargs: Any) -> bool:
+        """The real idle_wait, telling the test each time a session is waiting in IDLE."""
+
+        def waiting() -> None:
+            nonlocal started
+            started += 1
+            loop.call_soon_threadsafe(sessions.put_nowait, started)
+            on_idle()
+
+        return idle_wait(*args, on_idle=waiting, **kwargs)
+
+    worker = MailWorker(store.mail, poll_seconds=3600, idler=counted)
+    with capture_logs() as logs:
+        worker.start()
+        try:
+            assert await asyncio.wait_for(sessions.get(), HANG) == 1
+            await asyncio.to_thread(dovecot.kick)
+            assert await asyncio.wait_for(sessions.get(), HANG) == 2  # back in IDLE after the backoff
+            saved = _on_saved(store)
+            await asyncio.to_thread(dovecot.deliver, _letter("После обрыва"), box["folder"])
+            await asyncio.wait_for(saved.wait(), HANG)
+            assert await _subjects(store) == ["После обрыва"]
+        finally:
+            await asyncio.wait_for(worker.stop(), HANG)
+    assert [e["mailbox"] for e in logs if e["event"] == "mail.idle_failed"] == [box["id"]]
