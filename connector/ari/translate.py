@@ -14,8 +14,11 @@ full channel snapshot in each event. What it lacks is derived here (docs/ari.md 
 - `Timestamp`: ARI stamps events in milliseconds (ISO 8601); AMI in microseconds (epoch).
 - `QueueCallerJoin`: no ARI event; the dialplan entering `Queue()` (ChannelDialplan) stands for it.
 - `DialBegin`/`DialState`/`DialEnd`: one ARI `Dial` event, told apart by its `dialstatus`.
-- No equivalent at all: LocalBridge (the tracker pairs Local halves by name anyway), Pickup,
-  Rename, OriginateResponse, Cdr, AgentCalled, UserEvent bodies beyond their fields.
+- `Rename`: no ARI event; a channel whose snapshot comes with another name than before (a
+  masquerade: BLF pickup by INVITE with Replaces) is announced as AMI's Rename first.
+- No equivalent at all: LocalBridge (the tracker pairs Local halves by name anyway), Pickup (the
+  tracker knows a pickup by the dial a phone answered that it never rang), OriginateResponse,
+  Cdr, AgentCalled, UserEvent bodies beyond their fields.
 
 The translator is bounded: it remembers at most `MAX_CHANNELS` channels' linkedids.
 """
@@ -93,6 +96,8 @@ class Translator:
 
     def __init__(self) -> None:
         self._linkedid: OrderedDict[str, str] = OrderedDict()
+        self._names: OrderedDict[str, str] = OrderedDict()  # uniqueid → the name last seen
+        self._renamed: list[AmiEvent] = []  # Rename snapshots found while translating one event
         self._local_one: dict[str, str] = {}  # "Local/x@ctx-0001" → uniqueid of its ;1 half
         self._halves: dict[str, str] = {}  # uniqueid of a Local ;2 half → that of its ;1 half
         self._pending: set[str] = set()  # new channels whose linkedid may still come with a Dial
@@ -112,7 +117,10 @@ class Translator:
         """
         if event.get("type") == "ChannelCreated" and isinstance(event.get("channel"), Mapping):
             self._created(event["channel"])
-            self._pending.add(str(event["channel"].get("id", "")))
+            if event["channel"].get("state") != "Ring":
+                # A channel born ringing is a phone's or trunk's own call: Asterisk gives it no
+                # requestor's linkedid, so there is nothing to wait for (a picker's *8 is one).
+                self._pending.add(str(event["channel"].get("id", "")))
         elif self._pending:
             self._settle(event)
         self._held.append(event)
@@ -178,10 +186,14 @@ class Translator:
         handler = _HANDLERS.get(kind)
         if handler is None:
             if kind in _PLAIN and isinstance(event.get("channel"), Mapping):
-                return [self._event(_PLAIN[kind], event, self._snapshot(event["channel"], create=True))]
-            self.untranslated += 1
-            return []
-        return handler(self, event)
+                out = [self._event(_PLAIN[kind], event, self._snapshot(event["channel"], create=True))]
+            else:
+                self.untranslated += 1
+                out = []
+        else:
+            out = handler(self, event)
+        renamed, self._renamed = self._renamed, []
+        return [self._event("Rename", event, snap) for snap in renamed] + out
 
     # -- linkedids -----------------------------------------------------------------------------
 
@@ -246,6 +258,7 @@ class Translator:
         if create:
             self._created(channel)
         uid = str(channel.get("id", ""))
+        self._note_name(uid, str(channel.get("name", "")))
         caller = channel.get("caller") or {}
         connected = channel.get("connected") or {}
         dialplan = channel.get("dialplan") or {}
@@ -265,6 +278,18 @@ class Translator:
             prefix + "Uniqueid": uid,
             prefix + "Linkedid": self.linkedid(uid),
         }
+
+    def _note_name(self, uid: str, name: str) -> None:
+        """Remember a channel's name; a new one is AMI's Rename (old name, Newname, Uniqueid)."""
+        old = self._names.get(uid)
+        self._names[uid] = name
+        self._names.move_to_end(uid)
+        while len(self._names) > MAX_CHANNELS:
+            self._names.popitem(last=False)
+        if old is not None and old != name and uid:
+            self._renamed.append(
+                {"Channel": old, "Newname": name, "Uniqueid": uid, "Linkedid": self.linkedid(uid)}
+            )
 
     def _event(
         self, name: str, event: Json, *parts: Mapping[str, str | list[str]], **headers: str

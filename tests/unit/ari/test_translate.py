@@ -167,3 +167,77 @@ def test_a_refused_consultation_stays_out_of_the_call_in_either_event_order(orde
     from_ari = ari_calls(ari, capture["numbering"])
     assert [c.linkedids for c in from_ari] == [c.linkedids for c in from_ami] == [("mikopbx-1796461958.26",)]
     assert differences(from_ami, from_ari) == []
+
+
+NUMBERING = {"country": "7", "internal_pattern": "^[0-9]{2,5}$", "dids": ["74951110001"]}
+
+
+def _at(second: int) -> str:
+    return f"2026-12-05T09:02:{second:02d}.000+0000"
+
+
+def test_a_channel_born_ringing_keeps_its_own_linkedid_until_bridged() -> None:
+    """A phone's own call (a picker dialling *8) has no requestor: nothing is held for it, and it
+    takes the older linkedid only when bridged, as AMI shows (tests/fixtures/ari/pickup_group)."""
+    t = Translator()
+    out = t(event("ChannelCreated", channel=channel("x-9.1", "PJSIP/trunk-1", "Ring")))
+    out += t(event("ChannelCreated", channel=channel("x-9.3", "PJSIP/202-3", "Ring")))
+    out += t(event("ChannelDialplan", channel=channel("x-9.3", "PJSIP/202-3", "Up"), dialplan_app="AppDial"))
+    bridge = {"id": "b1", "bridge_class": "basic", "channels": ["x-9.3", "x-9.1"]}
+    out += t(event("ChannelEnteredBridge", channel=channel("x-9.1", "PJSIP/trunk-1", "Up"), bridge=bridge))
+    out += t(event("ChannelDestroyed", channel=channel("x-9.3", "PJSIP/202-3", "Up")))
+    assert [(e["Event"], e["Linkedid"]) for e in out if e.get("Uniqueid") == "x-9.3"] == [
+        ("Newchannel", "x-9.3"),
+        ("Newexten", "x-9.3"),
+        ("Hangup", "x-9.1"),
+    ]
+
+
+def _blf_pickup() -> list[dict[str, Any]]:
+    """Client rings 201; 202's phone takes the call over by INVITE with Replaces: Asterisk moves
+    the picker into the ringing channel, whose snapshots name 202's phone from then on."""
+    trunk = channel("m-1796000000.1", "PJSIP/trunk-00000001", "Ring") | {
+        "caller": {"number": "+79161234567", "name": ""},
+        "dialplan": {"context": "from-trunk", "exten": "74951110001", "priority": 1},
+    }
+    ringing = channel("m-1796000000.2", "PJSIP/201-00000002")
+    picker = channel("m-1796000000.3", "PJSIP/202-00000003", "Ring")
+    up = {"state": "Up"}
+    dial = {"caller": trunk | up, "dialstring": "201"}
+    bridge = {"id": "b-1", "bridge_class": "basic", "channels": [ringing["id"], trunk["id"]]}
+    picked = ringing | up | {"name": "PJSIP/202-00000003"}
+    return [
+        event("ChannelCreated", _at(0), channel=trunk),
+        event("ChannelDialplan", _at(0), channel=trunk, dialplan_app="Dial", dialplan_app_data="PJSIP/201"),
+        event("ChannelCreated", _at(0), channel=ringing),
+        event("ChannelDialplan", _at(0), channel=ringing, dialplan_app="AppDial"),
+        event("Dial", _at(0), peer=ringing, dialstatus="", **dial),
+        event("ChannelStateChange", _at(0), channel=ringing | {"state": "Ringing"}),
+        event("Dial", _at(1), peer=ringing | {"state": "Ringing"}, dialstatus="RINGING", **dial),
+        event("ChannelCreated", _at(2), channel=picker),
+        event("ChannelStateChange", _at(2), channel=picked),
+        event("ChannelDestroyed", _at(2), channel=picker | {"name": "PJSIP/202-00000003<ZOMBIE>"}),
+        event("Dial", _at(2), peer=picked, dialstatus="ANSWER", **dial),
+        event("ChannelEnteredBridge", _at(2), channel=picked, bridge=bridge),
+        event("ChannelEnteredBridge", _at(2), channel=trunk | up, bridge=bridge),
+        event("ChannelLeftBridge", _at(9), channel=picked, bridge=bridge),
+        event("ChannelDestroyed", _at(9), channel=picked, cause=16),
+        event("ChannelDestroyed", _at(9), channel=trunk | up, cause=16),
+    ]
+
+
+def test_a_channel_renamed_in_its_snapshots_is_amis_rename() -> None:
+    t = Translator()
+    out = [item for e in _blf_pickup() for item in t(e)] + t.flush()
+    renames = [(e["Channel"], e["Newname"], e["Uniqueid"]) for e in out if e["Event"] == "Rename"]
+    assert renames == [
+        ("PJSIP/201-00000002", "PJSIP/202-00000003", "m-1796000000.2"),
+        ("PJSIP/202-00000003", "PJSIP/202-00000003<ZOMBIE>", "m-1796000000.3"),
+    ]
+
+
+def test_blf_pickup_seen_through_ari_is_a_pickup_by_the_picker() -> None:
+    calls = ari_calls(_blf_pickup(), NUMBERING)
+    assert [
+        (c.direction.value, c.pickup, c.answered_by, c.rang, [g.extension for g in c.legs]) for c in calls
+    ] == [("inbound", True, "202", ("201",), ["202"])]
