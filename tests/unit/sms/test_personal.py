@@ -47,10 +47,12 @@ async def crm(tmp_path: Path, smsc: FakeSmsc, crm_target: Target) -> AsyncIterat
         yield running
 
 
-async def call(crm: CrmServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+async def call(
+    crm: CrmServer, method: str, path: str, body: Any = None, ext: str = MANAGER
+) -> tuple[int, Any]:
     async with (
         aiohttp.ClientSession() as http,
-        http.request(method, f"{crm.url}/api/crm{path}", json=body, headers=crm.headers(MANAGER)) as r,
+        http.request(method, f"{crm.url}/api/crm{path}", json=body, headers=crm.headers(ext)) as r,
     ):
         return r.status, await r.json() if r.content_type.endswith("json") else None
 
@@ -130,3 +132,30 @@ async def test_the_fields_a_mailing_may_use_are_listed_with_the_custom_ones(crm:
     assert status == 200
     names = [f["name"] for f in info["placeholders"]]
     assert names[:3] == ["имя", "компания", "ответственный"] and "Город" in names
+
+
+async def test_a_mail_template_is_filled_by_the_same_renderer_with_custom_fields_and_defaults(
+    crm: CrmServer,
+) -> None:
+    olga, bare = await _clients(crm)
+    await crm.store.db.write("UPDATE clients SET email = ? WHERE id = ?", ("olga@romashka.ru", olga))
+    await crm.store.db.write("UPDATE clients SET email = ? WHERE id = ?", ("anon@example.ru", bare))
+    admin = {"ext": "200"}
+    box = {
+        "address": "inbox@company.test", "password": "x", "imap_host": "127.0.0.1", "imap_port": 1,
+        "imap_security": "none", "smtp_host": "127.0.0.1", "smtp_port": 1, "smtp_security": "none",
+    }  # fmt: skip
+    assert (await call(crm, "POST", "/mailboxes", box, **admin))[0] == 201
+    template = {
+        "name": "Привет",
+        "subject": "Для {{компания|вас}}",
+        "body": "{имя|Коллеги}, ждём вас в {{Город|Москве}}.",
+    }
+    status, made = await call(crm, "POST", "/mail-templates", template, **admin)
+    assert status == 201, made
+    texts = []
+    for client in (olga, bare):
+        status, sent = await call(crm, "POST", "/mail", {"client_id": client, "template_id": made["id"]})
+        assert status == 202, sent
+        texts.append((sent["subject"], sent["body"]))
+    assert texts == [("Для Ромашка", "Ольга, ждём вас в Тверь."), ("Для вас", "Коллеги, ждём вас в Москве.")]
