@@ -162,12 +162,13 @@ def _idle(conn: imaplib.IMAP4, stop: threading.Event, on_idle: Callable[[], None
     """The IDLE … DONE exchange on the raw socket, read with our own buffer and a short timeout."""
     sock = conn.sock
     sock.sendall(IDLE_TAG + b" IDLE\r\n")
-    lines = _Lines(sock)
-    first = lines.next(time.monotonic() + TIMEOUT)
-    if first is None or not first.startswith(b"+"):
-        raise IdleUnsupported(f"сервер IMAP отказал в IDLE: {(first or b'').decode(errors='replace')[:200]}")
+    lines, news, answer = _Lines(sock), False, time.monotonic() + TIMEOUT
+    while (first := lines.next(answer) or b"").startswith(b"* "):  # untagged news may come first
+        news = news or bool(_EXISTS.match(first))
+    if not first.startswith(b"+"):
+        raise IdleUnsupported(f"сервер IMAP отказал в IDLE: {first.decode(errors='replace')[:200]}")
     on_idle()
-    news, deadline = False, time.monotonic() + limit
+    deadline = time.monotonic() + limit
     while not news and not stop.is_set() and time.monotonic() < deadline:
         line = lines.next(time.monotonic() + IDLE_TICK, quiet=True)
         if line is not None and line.upper().startswith(b"* BYE"):
