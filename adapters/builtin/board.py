@@ -25,6 +25,15 @@ SETTINGS_DEFAULTS: dict[str, Any] = {"timezone": "", "missed_call_task": True}
 CLIENT_COLUMNS = ("phones", "company", "responsible", "email", "updated_at", "created_at")
 DEFAULT_CLIENT_COLUMNS = ["phones", "company", "responsible", "updated_at"]
 MAX_CLIENT_COLUMNS = 6
+# What came of a call, chosen by the employee after it (an admin edits the list in the settings).
+DEFAULT_CALL_OUTCOMES = [
+    "Договорились о встрече",
+    "Нужно перезвонить",
+    "Отправить КП",
+    "Не заинтересован",
+    "Ошиблись номером",
+]
+MAX_OUTCOME = 60  # characters of one outcome
 
 
 async def board(db: Database, deals: Deals, pipeline_id: int, responsible_id: int | None) -> Row:
@@ -159,11 +168,22 @@ async def get_settings(db: Database) -> dict[str, Any]:
     rows = await db.fetch_all("SELECT key, value FROM settings")
     stored = {r["key"]: r["value"] for r in rows}
     columns = json.loads(stored["client_columns"]) if "client_columns" in stored else DEFAULT_CLIENT_COLUMNS
+    outcomes = json.loads(stored["call_outcomes"]) if "call_outcomes" in stored else DEFAULT_CALL_OUTCOMES
     return {
         "timezone": stored.get("timezone", SETTINGS_DEFAULTS["timezone"]),
         "missed_call_task": stored.get("missed_call_task", "1") == "1",
         "client_columns": columns,
+        "call_outcomes": outcomes,
     }
+
+
+def check_outcomes(names: list[str]) -> list[str]:
+    """The call outcomes' list if every name fits (ValueError otherwise); repeats dropped."""
+    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    long = [n for n in names if len(n) > MAX_OUTCOME]
+    if long:
+        raise ValueError(f"«{long[0][:20]}…» is longer than {MAX_OUTCOME} characters")
+    return names
 
 
 def check_columns(keys: list[str]) -> list[str]:
@@ -197,6 +217,10 @@ async def set_settings(db: Database, changes: dict[str, Any]) -> dict[str, Any]:
         values.append(("missed_call_task", "1" if changes["missed_call_task"] else "0"))
     if "client_columns" in changes:
         values.append(("client_columns", json.dumps(check_columns(changes["client_columns"]))))
+    if "call_outcomes" in changes:
+        values.append(
+            ("call_outcomes", json.dumps(check_outcomes(changes["call_outcomes"]), ensure_ascii=False))
+        )
     async with db.transaction() as conn:
         await conn.executemany(
             "INSERT INTO settings (key, value) VALUES (?, ?)"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.builtin import rollup_callers, rollups
+from adapters.builtin import journal, rollup_callers, rollups
 from adapters.builtin.changes import Changes
 from adapters.builtin.db import Database, NotFoundError, Row, iso, now_iso
 from adapters.builtin.numbers import normalise
@@ -50,6 +50,7 @@ class CallFilter:
     reason: str | None = None  # one of CALL_REASONS: why an unanswered call ended so
     closed_hours_first: bool = False  # calls that came in closed hours first (the morning's list)
     pbx: str | None = None  # one office's calls only
+    outcome: str | None = None  # what came of the call, as the employee chose
     indexed: bool = False  # `q` served by SQLite's trigram tables (search.ensure_index)
 
 
@@ -140,6 +141,8 @@ def _what(f: CallFilter, conds: _Conditions) -> None:
         conds.add("c.reason = ?", f.reason)
     if f.pbx is not None:
         conds.add("c.pbx = ?", f.pbx)
+    if f.outcome:
+        conds.add("c.outcome = ?", f.outcome)
 
 
 _SELECT = (
@@ -268,6 +271,20 @@ class Calls:
         """The call whose recording is `path`, or None."""
         row = await self.db.fetch_one(f"{_SELECT} WHERE c.recording = ?", (path,))
         return _present(row) if row else None
+
+    async def set_outcome(self, call_id: str, outcome: str, employee_id: int | None) -> None:
+        """Record what came of a call ('' clears it); the client's feed says who chose what."""
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT client_id, outcome FROM calls WHERE id = ?", (call_id,)) as cur:
+                found = await cur.fetchone()
+            if found is None:
+                raise NotFoundError("call", call_id)
+            if found[1] == outcome:
+                return
+            await conn.execute("UPDATE calls SET outcome = ? WHERE id = ?", (outcome, call_id))
+            if found[0] is not None:
+                text = f"Итог звонка: {outcome}" if outcome else "Итог звонка снят"
+                await journal.write(conn, "change", text, client_id=found[0], employee_id=employee_id)
 
     async def mark_spam(self, phone: str, employee_id: int | None, spam: bool = True) -> None:
         """Mark (or unmark) a number as spam: its calls are hidden from the usual lists."""

@@ -346,6 +346,7 @@ ADDED_COLUMNS = (
     ("calls", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office (connector's pbx_id) that filed it
     ("client_emails", "position", "INTEGER NOT NULL DEFAULT 0"),  # the order they were given in
     ("employees", "pbx", "TEXT NOT NULL DEFAULT ''"),  # the office whose PBX has the phone ('' = ours)
+    ("calls", "outcome", "TEXT NOT NULL DEFAULT ''"),  # what came of it, as the employee chose
     ("clients", "archived_at", "TEXT"),  # sent to the archive (manual: «Как удалить клиента»)
     ("clients", "archived_phones", "TEXT NOT NULL DEFAULT ''"),  # its numbers then, for the record
 )
@@ -357,6 +358,7 @@ LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS calls_report_reason ON calls(direction, started_at, disposition, reason)",
     "CREATE INDEX IF NOT EXISTS deals_board ON deals(pipeline_id, status, stage, created_at)",
     "CREATE INDEX IF NOT EXISTS deals_responsible ON deals(responsible_id, status)",
+    "CREATE INDEX IF NOT EXISTS calls_outcome ON calls(outcome, started_at)",
 )
 
 

@@ -36,6 +36,9 @@ _CALL_FILTERS = [
     _q("client_id", {"type": "integer"}),
     _q("q", {"type": "string"}, "a phone fragment typed any way (916 123, 8916...), or a client's name"),
     _q("reason", {"enum": list(CALL_REASONS)}, "why an unanswered call ended so (the tracker's reason)"),
+    _q(
+        "outcome", {"type": "string"}, "what came of the call, as the employee chose (settings.call_outcomes)"
+    ),
     _q("closed_hours_first", {"type": "boolean"}, "calls that came in closed hours first"),
     _q("pbx", {"type": "string"}, "one office's calls (the PBX id of the connector that filed them)"),
     *_PAGE,
@@ -72,7 +75,8 @@ _BODIES: dict[str, dict[str, Any]] = {
     "Phone": _obj(["phone"], phone=_S),
     "Company": _obj([], name=_S, inn={"type": "string", "pattern": "^([0-9]{10}|[0-9]{12})$"}),
     "Settings": _obj(
-        [], timezone=_S, missed_call_task={"type": "boolean"}, client_columns={"type": "array", "items": _S}
+        [], timezone=_S, missed_call_task={"type": "boolean"}, client_columns={"type": "array", "items": _S},
+        call_outcomes={"type": "array", "items": _S},
     ),
     "FieldDef": _obj(
         ["entity", "label", "kind"],
@@ -108,6 +112,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     "CallTask": _obj(["title"], title=_S, assignee_id=_I, deadline=_T),
     "CallDeal": _obj([], title=_S, pipeline_id=_I, value={"type": "number"}, currency=_S),
     "Spam": _obj([], spam={"type": "boolean"}),
+    "Outcome": _obj(["outcome"], outcome=_S),
     "CallBack": _obj([], extension=_S),
     "TrackingNumber": _obj(["number"], number=_S, name=_S),
     "TrackingNumberName": _obj(["name"], name=_S),
@@ -210,6 +215,7 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("post", "/api/crm/calls/{id}/task", "Create a task from a call", _ID, "CallTask"),
     ("post", "/api/crm/calls/{id}/deal", "Create a deal from a call", _ID, "CallDeal"),
     ("post", "/api/crm/calls/{id}/spam", "Mark the number as spam (or not)", _ID, "Spam"),
+    ("post", "/api/crm/calls/{id}/outcome", "What came of the call (settings.call_outcomes)", _ID, "Outcome"),
     ("post", "/api/crm/calls/{id}/callback", "Call the number back (click-to-call)", _ID, "CallBack"),
     ("get", "/api/crm/pipelines", "Deal pipelines and their stages", [], ""),
     ("get", "/api/crm/fields", "Custom fields of a card", [_q("entity", _S)], ""),

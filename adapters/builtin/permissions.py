@@ -122,6 +122,7 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{_P}/calls/{{id}}/task"): ("tasks", CHANGE),
     ("POST", f"{_P}/calls/{{id}}/deal"): ("deals", CHANGE),
     ("POST", f"{_P}/calls/{{id}}/spam"): ("calls", CHANGE),
+    ("POST", f"{_P}/calls/{{id}}/outcome"): ("calls", CHANGE),
     ("POST", f"{_P}/calls/{{id}}/callback"): ("calls", CHANGE),
     ("GET", f"{_P}/pipelines"): ("settings", READ),
     ("GET", f"{_P}/fields"): ("settings", READ),  # custom fields: everyone sees them, admins define them

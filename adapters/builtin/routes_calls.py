@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.builtin import board
 from adapters.builtin.callstore import CALL_REASONS, CALL_TYPES, CallFilter
 from adapters.builtin.db import Row
 from adapters.builtin.handlers import caller, config_of, ok, present_call, store_of
@@ -15,6 +16,7 @@ from adapters.builtin.permissions import CHANGE, check_owner
 from adapters.builtin.routes_analytics import office
 from adapters.builtin.validate import (
     Field,
+    invalid,
     page_of,
     parse,
     query_bool,
@@ -51,12 +53,14 @@ def call_filter(request: web.Request, principal: Principal) -> CallFilter:
         reason=query_choice(request, "reason", CALL_REASONS),
         closed_hours_first=bool(query_bool(request, "closed_hours_first")),
         pbx=office(request),
+        outcome=query.get("outcome", "").strip()[:100] or None,
     )
 
 
 async def list_calls(request: web.Request) -> web.Response:
     """GET /api/crm/calls: filters type, did, employee, from, to, appeals, unsorted, spam, phone,
-    reason (why an unanswered call ended so); closed_hours_first=true lists closed-hours calls first."""
+    reason (why an unanswered call ended so), outcome (as chosen); closed_hours_first=true lists
+    closed-hours calls first."""
     principal = await caller(request)
     page = page_of(request, config_of(request).page_size)
     rows, total = await store_of(request).calls.list(
@@ -171,6 +175,20 @@ async def spam(request: web.Request) -> web.Response:
     return ok({"phone": call["phone"], "spam": flag})
 
 
+async def outcome(request: web.Request) -> web.Response:
+    """POST /api/crm/calls/{id}/outcome {outcome}: what came of the call, one of the company's
+    outcomes (settings.call_outcomes); "" clears it. Employees: their own calls."""
+    principal = await caller(request)
+    body = parse(await read_json(request), (Field("outcome", "text", max_len=60),))
+    call = await _visible_call(request, principal)
+    chosen = str(body.get("outcome", "")).strip()
+    store = store_of(request)
+    if chosen and chosen not in (await board.get_settings(store.db))["call_outcomes"]:
+        raise invalid("outcome", "not one of the company's call outcomes (Настройки → Итоги звонков)")
+    await store.calls.set_outcome(call["id"], chosen, principal.employee_id)
+    return ok({"id": call["id"], "outcome": chosen})
+
+
 async def call_back(request: web.Request) -> web.Response:
     """POST /api/crm/calls/{id}/callback {extension?}: click-to-call the number back."""
     principal = await caller(request)
@@ -205,4 +223,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/crm/calls/{id}/task", task)
     router.add_post("/api/crm/calls/{id}/deal", deal)
     router.add_post("/api/crm/calls/{id}/spam", spam)
+    router.add_post("/api/crm/calls/{id}/outcome", outcome)
     router.add_post("/api/crm/calls/{id}/callback", call_back)

@@ -6,7 +6,7 @@ GET   /api/crm/deals/{id}             the deal card: history, tasks, calls
 GET   /api/crm/alerts                 my reminders and tasks due now and soon, badge count
 PATCH /api/crm/reminders/{id} {done}
 GET   /api/crm/activity?kind=         the company's live feed
-GET   /api/crm/settings   PATCH (admins) {timezone, missed_call_task, client_columns}
+GET   /api/crm/settings   PATCH (admins) {timezone, missed_call_task, client_columns, call_outcomes}
 POST  /api/crm/contacts {phone}       the number's card (made for a new number)
 DELETE /api/crm/clients/{id}/phones/{phone}
 PATCH /api/crm/companies/{id} {name, inn}
@@ -93,7 +93,12 @@ async def update_settings(request: web.Request) -> web.Response:
         raise Problem(403, "Forbidden", "only admins change company settings")
     body = parse(
         await read_json(request),
-        (Field("timezone", max_len=64), Field("missed_call_task", "bool"), Field("client_columns", "names")),
+        (
+            Field("timezone", max_len=64),
+            Field("missed_call_task", "bool"),
+            Field("client_columns", "names"),
+            Field("call_outcomes", "names"),
+        ),
         partial=True,
     )
     try:
@@ -104,6 +109,10 @@ async def update_settings(request: web.Request) -> web.Response:
         board.check_columns(body.get("client_columns", []))
     except ValueError as exc:
         raise invalid("client_columns", str(exc)) from exc
+    try:
+        board.check_outcomes(body.get("call_outcomes", []))
+    except ValueError as exc:
+        raise invalid("call_outcomes", str(exc)) from exc
     return ok(await board.set_settings(store_of(request).db, body))
 
 

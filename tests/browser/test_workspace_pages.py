@@ -717,3 +717,43 @@ async def test_the_cards_indicators_are_chosen_and_hidden_by_each_person(page: A
     await block.get_by_test_id("indicators-toggle").click()
     await expect(block.locator(".kpi")).to_have_count(0)
     await shot(page, "card-indicators-hidden")
+
+
+async def test_an_admin_lists_call_outcomes_and_employees_mark_calls_in_the_list_and_the_panel(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    await sign_in(page, crm, "200")
+    await page.goto(f"{crm.url}/crm/#/settings")
+    await page.get_by_test_id("outcomes-text").fill("Продажа\nПерезвонить завтра\nОтказ")
+    await page.get_by_test_id("outcomes-save").click()
+    await expect(page.get_by_test_id("toast").last).to_contain_text(
+        "Итоги звонков сохранены", timeout=TIMEOUT
+    )
+    await shot(page, "settings-call-outcomes")
+    await page.get_by_test_id("sign-out").click()
+    await expect(page.get_by_test_id("login")).to_be_visible(timeout=TIMEOUT)
+    await crm.adapter.log_call(make_call("1700000900.1", "+79161230901"))
+    await crm.adapter.log_call(make_call("1700000900.2", "+79161230902", start=datetime.now(UTC)))
+    await sign_in(page, crm)
+    row = page.get_by_test_id("calls").locator('[data-call="1700000900.1"]')
+    await row.get_by_test_id("call-outcome").select_option("Продажа")
+    await expect(page.get_by_test_id("toast").last).to_contain_text("Итог: Продажа", timeout=TIMEOUT)
+    await page.get_by_test_id("filter-outcome").select_option("Продажа")
+    rows = page.get_by_test_id("calls").locator("tbody tr")
+    await expect(rows).to_have_count(1, timeout=TIMEOUT)
+    await expect(rows.first).to_have_attribute("data-call", "1700000900.1")
+    await shot(page, "calls-outcome")
+    # Right after a call the panel asks what came of it, even before the record is filed.
+    crm.hub.publish(live(LiveKind.ANSWERED, "+79161230903", call_id="1700000900.3"))
+    crm.hub.publish(live(LiveKind.ENDED, "+79161230903", call_id="1700000900.3"))
+    panel = page.get_by_test_id("callpanel")
+    await panel.get_by_test_id("cp-outcome").select_option("Перезвонить завтра")
+    await crm.adapter.log_call(make_call("1700000900.3", "+79161230903"))
+    await expect(page.get_by_test_id("toast").last).to_contain_text(
+        "Итог: Перезвонить завтра", timeout=TIMEOUT
+    )
+    await shot(page, "call-panel-outcome")
+    assert (await crm.store.calls.get("1700000900.3"))["outcome"] == "Перезвонить завтра"
+    assert (await crm.store.calls.get("1700000900.2"))["outcome"] == ""

@@ -294,6 +294,7 @@ async def test_only_admins_set_a_known_time_zone(server: CrmServer, http: aiohtt
         "timezone": "Asia/Yekaterinburg",
         "missed_call_task": True,
         "client_columns": board.DEFAULT_CLIENT_COLUMNS,
+        "call_outcomes": board.DEFAULT_CALL_OUTCOMES,
     }
 
 

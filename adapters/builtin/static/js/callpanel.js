@@ -87,6 +87,7 @@ function actions(message, ended) {
   if (ended && ext && message.phone) {
     list.push(button("Перезвонить", () => control("originate", { extension: ext, number: message.phone }).then(() => toast("Звоним: сначала зазвонит ваш телефон")).catch(toastError), { kind: "primary", size: "sm", testid: "cp-callback" }));
   }
+  if (ended && event.call_id && (session.settings.call_outcomes || []).length) list.push(outcomePicker(event.call_id));
   list.push(h("a", { class: "btn btn-sm", href: card, "data-testid": "cp-card" }, "Карточка"));
   if (client) {
     list.push(button("Комментарий", () => quick(client, "comment"), { size: "sm", testid: "cp-comment" }));
@@ -95,6 +96,27 @@ function actions(message, ended) {
   }
   list.push(button("Скрыть", hideCallPanel, { kind: "ghost", size: "sm", testid: "cp-close" }));
   return list;
+}
+
+// Right after the call: what came of it. The record may still be on its way to the CRM (it is
+// filed once the tracker closes the call), so a 404 is tried again a few times.
+function outcomePicker(callId) {
+  const choice = select("outcome", [["", "Итог звонка…"], ...session.settings.call_outcomes.map((o) => [o, o])], "",
+    { class: "compact", "aria-label": "Итог звонка", "data-testid": "cp-outcome" });
+  choice.addEventListener("change", async () => {
+    const path = `/calls/${encodeURIComponent(callId)}/outcome`;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await api(path, { method: "POST", body: { outcome: choice.value } });
+        toast(choice.value ? `Итог: ${choice.value}` : "Итог снят", { kind: "success", timeout: 2000 });
+        return;
+      } catch (err) {
+        if (err.status !== 404 || attempt >= 5) { toastError(err); return; }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  });
+  return choice;
 }
 
 function control(action, body) { return api(`/api/calls/${action}`, { method: "POST", body }); }

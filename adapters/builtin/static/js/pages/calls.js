@@ -28,6 +28,7 @@ export async function showCalls(view) {
     h("input", { name: "phone", type: "search", placeholder: "Номер телефона", "aria-label": "Номер телефона", class: "grow" }),
     session.me.sees_all ? select("employee", [["", "Все сотрудники"], ...session.employees.map((e) => [e.extension, e.name])], "", { "aria-label": "Сотрудник", "data-testid": "filter-employee" }) : null,
     select("reason", [["", "Любая причина"], ...Object.entries(REASONS)], "", { "aria-label": "Причина", "data-testid": "filter-reason" }),
+    select("outcome", [["", "Любой итог"], ...(session.settings.call_outcomes || []).map((o) => [o, o])], "", { "aria-label": "Итог звонка", "data-testid": "filter-outcome" }),
     lines.items.length ? select("did", [["", "Все линии"], ...lines.items.map((n) => [n.number, n.name || fmtPhone(n.number)])], "", { "aria-label": "Линия" }) : null,
     h("label", { class: "check" }, "с ", h("input", { name: "from", type: "date", "aria-label": "С даты" })),
     h("label", { class: "check" }, "по ", h("input", { name: "to", type: "date", "aria-label": "По дату" })),
@@ -53,7 +54,7 @@ function callsQuery(filters) {
   const f = formValues(filters);
   const query = new URLSearchParams();
   if (state.type) query.set("type", state.type);
-  for (const key of ["did", "employee", "reason"]) if (f[key]) query.set(key, f[key]);
+  for (const key of ["did", "employee", "reason", "outcome"]) if (f[key]) query.set(key, f[key]);
   // In the morning the night's closed-hours calls come first: they are the ones to call back.
   if (state.type === "missed" && new Date().getHours() < 12) query.set("closed_hours_first", "true");
   if (f.phone) query.set("q", f.phone);
@@ -79,6 +80,7 @@ async function load(list, filters, quiet = false) {
     { label: "Линия", cls: "nowrap", cell: (c) => (c.did ? state.lines[String(c.did).replace(/^\+/, "")] || fmtPhone(c.did) : "") },
     { label: "Сотрудник", cls: "nowrap", cell: (c) => employeeName(c.employee) },
     { label: "Длительность", cls: "num", cell: (c) => (c.talk_seconds ? duration(c.talk_seconds) : "—") },
+    { label: "Итог", cell: outcomeCell },
     { label: "Запись", cell: (c) => (c.recording_url ? h("audio", { controls: true, preload: "none", src: c.recording_url, "data-testid": "player" }) : "") },
     { label: "", cell: (c) => actions(c, () => load(list, filters, true)) },
   ];
@@ -87,6 +89,22 @@ async function load(list, filters, quiet = false) {
     table(columns, data.items, { testid: "calls", rowAttrs: (c) => ({ "data-call": c.id, class: c.disposition === "answered" ? "" : "missed" }),
       emptyState: h("div", { "data-testid": "calls" }, empty("Звонков нет", "Когда сотрудники будут звонить и принимать звонки, они появятся здесь.")) }),
     data.total > data.per_page ? pager(data.page, data.per_page, data.total, go) : null);
+}
+
+// What came of the call: the employee picks it from the company's list (Настройки → Итоги звонков).
+export function outcomeCell(call) {
+  const outcomes = session.settings.call_outcomes || [];
+  const options = [["", "—"], ...outcomes.map((o) => [o, o])];
+  if (call.outcome && !outcomes.includes(call.outcome)) options.push([call.outcome, call.outcome]);  // since taken off the list
+  const choice = select("outcome", options, call.outcome || "", { class: "compact", "aria-label": "Итог звонка", "data-testid": "call-outcome" });
+  choice.addEventListener("change", async () => {
+    try {
+      await api(`/calls/${encodeURIComponent(call.id)}/outcome`, { method: "POST", body: { outcome: choice.value } });
+      call.outcome = choice.value;
+      toast(choice.value ? `Итог: ${choice.value}` : "Итог снят", { kind: "success", timeout: 2000 });
+    } catch (err) { choice.value = call.outcome || ""; toastError(err); }
+  });
+  return choice;
 }
 
 function clientCell(call) {

@@ -35,6 +35,23 @@ async function columnsPanel() {
     h("div", { class: "btn-row" }, button("Сохранить столбцы", save, { kind: "primary", testid: "columns-save" })));
 }
 
+// «Итоги звонков»: what an employee may record as the result of a call (one per line, up to 20).
+function outcomesPanel() {
+  const text = h("textarea", { rows: 6, "data-testid": "outcomes-text", "aria-label": "Итоги звонков" });
+  text.value = (session.settings.call_outcomes || []).join("\n");
+  const save = async () => {
+    const names = text.value.split("\n").map((n) => n.trim()).filter(Boolean);
+    try {
+      session.settings = await api("/settings", { method: "PATCH", body: { call_outcomes: names } });
+      text.value = session.settings.call_outcomes.join("\n");
+      toast("Итоги звонков сохранены", { kind: "success" });
+    } catch (err) { toastError(err); }
+  };
+  return h("section", { class: "panel narrow" }, h("h2", { text: "Итоги звонков" }),
+    h("p", { class: "muted small", text: "Сотрудник отмечает итог после разговора — в карточке звонка и в списке звонков. По одному на строку, до 20, каждый до 60 символов." }),
+    text, h("div", { class: "btn-row" }, button("Сохранить итоги", save, { kind: "primary", testid: "outcomes-save" })));
+}
+
 const ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk", "Asia/Novosibirsk",
   "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok", "Asia/Magadan", "Asia/Kamchatka", "UTC"];
 
@@ -55,5 +72,5 @@ export async function showSettings(view) {
     field("Часовой пояс компании", zone, { hint: "В нём показываются даты и время, считаются «сегодня», периоды отчётов и сроки задач." }),
     h("label", { class: "check field" }, missed, "Пропущенный входящий звонок создаёт задачу «Перезвонить» ответственному менеджеру"),
     h("div", { class: "btn-row" }, button("Сохранить", null, { type: "submit", kind: "primary", testid: "settings-save" })));
-  fill(view, h("div", { class: "page-head" }, h("h1", { text: "Настройки компании" })), form, fieldsAdmin(), await columnsPanel());
+  fill(view, h("div", { class: "page-head" }, h("h1", { text: "Настройки компании" })), form, fieldsAdmin(), await columnsPanel(), outcomesPanel());
 }
