@@ -557,17 +557,35 @@ async def with_custom(db: Database, rows: list[Row], custom: Sequence[Row]) -> l
     return [(f"f{f['id']}", f["label"]) for f in custom]
 
 
-def to_csv(rows: list[Row], extra: Sequence[tuple[str, str]] = ()) -> bytes:
+def to_csv(
+    rows: list[Row], extra: Sequence[tuple[str, str]] = (), columns: Sequence[str] | None = None
+) -> bytes:
     """Rows as CSV with a header, UTF-8 with a BOM so spreadsheet programs read Cyrillic right.
 
-    `extra`: more columns (key in the rows, header label): the custom fields.
+    `extra`: more columns (key in the rows, header label): the custom fields. `columns`: the
+    keys chosen (manual: «Выберите поля, которые необходимо выгрузить»), in the export's own
+    order; None: every one.
     """
+    own = [k for k in EXPORT_COLUMNS if columns is None or k in columns]
+    more = [(key, label) for key, label in extra if columns is None or key in columns]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*EXPORT_COLUMNS, *(label for _, label in extra)])
+    writer.writerow([*own, *(label for _, label in more)])
     for row in rows:
-        writer.writerow([safe_cell(row[k]) for k in (*EXPORT_COLUMNS, *(key for key, _ in extra))])
+        writer.writerow([safe_cell(row[k]) for k in (*own, *(key for key, _ in more))])
     return out.getvalue().encode("utf-8-sig")
+
+
+def export_columns(wanted: str, custom: Sequence[Row]) -> list[str] | None:
+    """The `fields` query of an export as column keys (None: all); ValueError names a wrong one."""
+    keys = [k.strip() for k in wanted.split(",") if k.strip()]
+    if not keys:
+        return None
+    known = {*EXPORT_COLUMNS, *(f"f{f['id']}" for f in custom)}
+    wrong = [k for k in keys if k not in known]
+    if wrong:
+        raise ValueError(f"no field {wrong[0][:40]!r} to export")
+    return keys
 
 
 def safe_cell(value: object) -> object:

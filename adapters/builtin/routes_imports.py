@@ -146,7 +146,8 @@ async def undo_import(request: web.Request) -> web.Response:
 
 
 async def export(request: web.Request) -> web.StreamResponse:
-    """GET /api/crm/export?start=&count=&list=: clients as CSV (admins only)."""
+    """GET /api/crm/export?start=&count=&list=&fields=: clients as CSV (admins only); `fields`
+    chooses the columns (id, name, phones, ... and f<id> for custom fields; all when absent)."""
     principal = await caller(request)
     if not principal.is_admin:
         raise Problem(403, "Forbidden", "only admins export clients")
@@ -158,10 +159,13 @@ async def export(request: web.Request) -> web.StreamResponse:
     rows = await importer.export_rows(
         store_of(request).db, start=start, count=count, list_name=request.query.get("list") or None
     )
-    extra = await importer.with_custom(
-        store_of(request).db, rows, await store_of(request).custom.definitions("client")
-    )
-    body = await asyncio.to_thread(importer.to_csv, rows, extra)
+    custom = await store_of(request).custom.definitions("client")
+    try:
+        columns = importer.export_columns(request.query.get("fields", ""), custom)
+    except ValueError as exc:
+        raise invalid("fields", str(exc)) from exc
+    extra = await importer.with_custom(store_of(request).db, rows, custom)
+    body = await asyncio.to_thread(importer.to_csv, rows, extra, columns)
     return web.Response(
         body=body,
         content_type="text/csv",

@@ -757,3 +757,21 @@ async def test_an_admin_lists_call_outcomes_and_employees_mark_calls_in_the_list
     await shot(page, "call-panel-outcome")
     assert (await crm.store.calls.get("1700000900.3"))["outcome"] == "Перезвонить завтра"
     assert (await crm.store.calls.get("1700000900.2"))["outcome"] == ""
+
+
+async def test_an_admin_exports_clients_with_only_the_fields_she_picked(page: Any, crm: CrmServer) -> None:
+    from playwright.async_api import expect
+
+    await crm.store.clients.create("ООО Вектор", ["+79164440077"], email="info@vector.ru")
+    await sign_in(page, crm, "200")
+    await page.goto(f"{crm.url}/crm/analytics#import")
+    fields = page.get_by_test_id("export-fields")
+    await expect(fields).to_be_visible(timeout=TIMEOUT)
+    for key in ("id", "company", "inn", "responsible", "lists", "notes", "created_at"):
+        await fields.get_by_test_id(f"export-field-{key}").uncheck()
+    await shot(page, "export-fields")
+    async with page.expect_download(timeout=TIMEOUT) as caught:
+        await page.get_by_test_id("export-start").click()
+    download = await caught.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text, "utf-8-sig")
+    assert text.splitlines() == ["name,phones,email", "ООО Вектор,+79164440077,info@vector.ru"]

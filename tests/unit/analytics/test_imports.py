@@ -224,3 +224,22 @@ async def test_custom_fields_are_imported_checked_and_exported(empty: Server) ->
     assert (rows["Вера"]["Бюджет"], rows["Вера"]["Источник"]) == ("", "")
     status, problem = await post(empty, form(data, mapping={"Имя": "name", "Бюджет": "f999"}))
     assert status == 422 and problem["errors"][0]["field"] == "mapping"
+
+
+async def test_the_export_writes_only_the_chosen_fields_in_its_own_order(empty: Server) -> None:
+    budget = await empty.store.custom.define("client", "Бюджет", "number")
+    await empty.store.custom.define("client", "Источник", "text")
+    data = "Имя;Телефон;Бюджет\nИван;+79160000031;1000\n".encode()
+    await post(empty, form(data, mapping={"Имя": "name", "Телефон": "phone", "Бюджет": f"f{budget['id']}"}))
+    wanted = f"f{budget['id']},phones,name"
+    async with empty.http.get(
+        empty.url + "/api/crm/export", params={"fields": wanted}, headers=empty.auth("200")
+    ) as r:
+        assert r.status == 200
+        lines = (await r.read()).decode("utf-8-sig").splitlines()
+    assert lines == ["name,phones,Бюджет", "Иван,+79160000031,1000"]
+    async with empty.http.get(
+        empty.url + "/api/crm/export", params={"fields": "name,password_hash"}, headers=empty.auth("200")
+    ) as r:
+        problem = await r.json()
+    assert r.status == 422 and problem["errors"][0]["field"] == "fields"

@@ -320,7 +320,7 @@ async function showImport() {
         h("td", {}, i.undone_at ? "отменён" : h("button", { type: "button", text: "Отменить импорт", onclick: () =>
           api(`/imports/${i.id}`, { method: "DELETE" }).then(showImport).catch(fail) })))),
       { "data-testid": "imports-table" })),
-    admin ? exportPanel() : null,
+    admin ? exportPanel((await api("/fields?entity=client")).items) : null,
   );
 }
 
@@ -358,7 +358,13 @@ async function runImport(file, selects, listName, dry, report) {
   }
 }
 
-function exportPanel() {
+// The export's columns (manual: «Выберите поля, которые необходимо выгрузить»): all by default.
+const EXPORT_FIELDS = [["id", "Номер"], ["name", "Имя"], ["phones", "Телефоны"], ["email", "E-mail"], ["company", "Компания"],
+  ["inn", "ИНН"], ["responsible", "Ответственный"], ["lists", "Списки"], ["notes", "Заметки"], ["created_at", "Создан"]];
+
+function exportPanel(custom) {
+  const choices = [...EXPORT_FIELDS, ...custom.map((f) => [`f${f.id}`, f.label])].map(([key, label]) =>
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "field", value: key, checked: true, "data-testid": `export-field-${key}` }), ` ${label}`));
   const form = h("form", { class: "form-grid", "data-testid": "export-form" },
     h("label", {}, "Записи", h("select", { name: "mode" },
       h("option", { value: "all", text: "Все записи" }), h("option", { value: "range", text: "Часть записей" }),
@@ -366,12 +372,16 @@ function exportPanel() {
     h("label", {}, "Начало диапазона", h("input", { name: "start", type: "number", min: "1", value: "1" })),
     h("label", {}, "Количество", h("input", { name: "count", type: "number", min: "1" })),
     h("label", {}, "Список", h("input", { name: "list" })),
-    h("button", { type: "submit", text: "Начать экспорт" }));
+    h("fieldset", { class: "columns-choice", "data-testid": "export-fields" }, h("legend", { text: "Поля" }), choices),
+    h("button", { type: "submit", text: "Начать экспорт", "data-testid": "export-start" }));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const f = form.elements, params = new URLSearchParams();
     if (f.mode.value === "range") { params.set("start", f.start.value || "1"); if (f.count.value) params.set("count", f.count.value); }
     if (f.mode.value === "list") params.set("list", f.list.value);
+    const picked = [...form.querySelectorAll("input[name=field]")].filter((i) => i.checked).map((i) => i.value);
+    if (!picked.length) { document.getElementById("an-error").textContent = "Выберите хотя бы одно поле"; return; }
+    if (picked.length < choices.length) params.set("fields", picked.join(","));
     location.href = "/api/crm/export?" + params;
   });
   return h("div", { class: "panel" }, h("h2", { text: "Экспорт клиентов" }), form);
