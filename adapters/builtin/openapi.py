@@ -113,6 +113,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     "CallDeal": _obj([], title=_S, pipeline_id=_I, value={"type": "number"}, currency=_S),
     "Spam": _obj([], spam={"type": "boolean"}),
     "Outcome": _obj(["outcome"], outcome=_S),
+    "ListName": _obj(["name"], name=_S),
     "CallBack": _obj([], extension=_S),
     "TrackingNumber": _obj(["number"], number=_S, name=_S),
     "TrackingNumberName": _obj(["name"], name=_S),
@@ -192,6 +193,12 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("get", "/api/crm/clients/{id}", "A client card with open deals and tasks", _ID, ""),
     ("patch", "/api/crm/clients/{id}", "Edit a client (naming a contact card: a client)", _ID, "ClientPatch"),
     ("post", "/api/crm/clients/{id}/phones", "Add a number to a client", _ID, "Phone"),
+    ("get", "/api/crm/lists", "Lists of clients with their sizes", [], ""),
+    ("post", "/api/crm/clients/{id}/lists", "Put a client in a list (made if new)", _ID, "ListName"),
+    (
+        "delete", "/api/crm/clients/{id}/lists/{list_id}", "Take a client out of a list",
+        [*_ID, {"name": "list_id", "in": "path", "required": True, "schema": _I}], "",
+    ),
     (
         "post", "/api/crm/clients/{id}/archive", "Send a client to the archive for good (its deals"
         " are deleted, its numbers set free); the archive: GET /api/crm/clients?archived=1", _ID, "",
@@ -298,7 +305,7 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("delete", "/api/crm/imports/{id}", "Undo an import", _ID, ""),
     (
         "get", "/api/crm/export", "Export clients as CSV (admins)",
-        [_q("start", _I), _q("count", _I), _q("list", _S)], "",
+        [_q("start", _I), _q("count", _I), _q("list", _S), _q("fields", _S)], "",
     ),
     ("get", "/api/crm/sms", "SMS: enabled, sender names, balance, the provider problem if any", [], ""),
     ("post", "/api/crm/clients/{id}/sms", "Queue an SMS to a client (its status: the feed)", _ID, "Sms"),

@@ -10,6 +10,7 @@ from aiohttp import web
 from adapters.builtin import indicators
 from adapters.builtin.activity import FEED_KINDS, feed
 from adapters.builtin.client_filter import FilterError, condition
+from adapters.builtin.client_lists import ClientLists
 from adapters.builtin.handlers import caller, config_of, ok, store_of
 from adapters.builtin.numbers import normalise
 from adapters.builtin.permissions import CHANGE, check_owner, own_filter
@@ -120,7 +121,8 @@ async def get_client(request: web.Request) -> web.Response:
     figures = await indicators.of_client(
         store.db, client["id"], principal.scope, own_filter(principal, "deals")
     )
-    return ok({**client, "deals": deals, "tasks": tasks, "indicators": figures})
+    lists = await ClientLists(store.db).of_client(client["id"])
+    return ok({**client, "deals": deals, "tasks": tasks, "indicators": figures, "lists": lists})
 
 
 async def update_client(request: web.Request) -> web.Response:
@@ -138,6 +140,39 @@ async def update_client(request: web.Request) -> web.Response:
     if "emails" in body or "email" in body:
         await store.mail.adopt(client_id, (await store.clients.get(client_id))["emails"])
     return ok(client)
+
+
+async def list_lists(request: web.Request) -> web.Response:
+    """GET /api/crm/lists: every list of clients with its size."""
+    await caller(request)
+    return ok({"items": await ClientLists(store_of(request).db).all()})
+
+
+async def add_to_list(request: web.Request) -> web.Response:
+    """POST /api/crm/clients/{id}/lists {name}: put the client in a list (made if new)."""
+    principal = await caller(request)
+    client_id = path_id(request)
+    body = parse(await read_json(request), (Field("name", required=True, max_len=60),))
+    store = store_of(request)
+    client = await store.clients.get(client_id)
+    check_owner(principal, "clients", CHANGE, client)
+    if client.get("archived_at"):
+        raise Problem(409, "Conflict", "клиент в архиве: карточку архива не меняют")
+    try:
+        lists = await ClientLists(store.db).add(client_id, body["name"], by=principal.employee_id)
+    except ValueError as exc:
+        raise invalid("name", str(exc)) from exc
+    return ok({"items": lists})
+
+
+async def remove_from_list(request: web.Request) -> web.Response:
+    """DELETE /api/crm/clients/{id}/lists/{list_id}: take the client out of a list."""
+    principal = await caller(request)
+    client_id = path_id(request)
+    store = store_of(request)
+    check_owner(principal, "clients", CHANGE, await store.clients.get(client_id))
+    list_id = path_id(request, "list_id")
+    return ok({"items": await ClientLists(store.db).remove(client_id, list_id, by=principal.employee_id)})
 
 
 async def archive_client(request: web.Request) -> web.Response:
@@ -261,6 +296,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_patch("/api/crm/clients/{id}", update_client)
     router.add_post("/api/crm/clients/{id}/phones", add_phone)
     router.add_post("/api/crm/clients/{id}/archive", archive_client)
+    router.add_get("/api/crm/lists", list_lists)
+    router.add_post("/api/crm/clients/{id}/lists", add_to_list)
+    router.add_delete("/api/crm/clients/{id}/lists/{list_id}", remove_from_list)
     router.add_get("/api/crm/clients/{id}/feed", client_feed)
     router.add_post("/api/crm/clients/{id}/comments", add_comment)
     router.add_post("/api/crm/clients/{id}/reminders", add_reminder)

@@ -775,3 +775,29 @@ async def test_an_admin_exports_clients_with_only_the_fields_she_picked(page: An
     download = await caught.value
     text = await asyncio.to_thread(Path(await download.path()).read_text, "utf-8-sig")
     assert text.splitlines() == ["name,phones,email", "ООО Вектор,+79164440077,info@vector.ru"]
+
+
+async def test_a_client_is_put_in_a_list_from_the_card_and_the_super_filter_finds_the_list(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    await _deals(crm)
+    petrov = (await crm.store.clients.list("Петров", limit=1, offset=0))[0][0]
+    await sign_in(page, crm, "201")
+    await page.goto(f"{crm.url}/crm/#/client/{petrov['id']}")
+    await page.get_by_test_id("add-list").fill("Выставка 2026")
+    await page.get_by_test_id("add-list").press("Enter")
+    await expect(page.get_by_test_id("client-list")).to_have_text(["Выставка 2026✕"], timeout=TIMEOUT)
+    await shot(page, "card-lists")
+    await page.get_by_test_id("nav-clients").click()
+    await page.get_by_test_id("filter-open").click()
+    dialog = page.get_by_test_id("filter-dialog")
+    await dialog.get_by_test_id("filter-field").select_option(label="Список")
+    await dialog.get_by_test_id("filter-value").select_option(label="Выставка 2026")
+    await dialog.get_by_test_id("dialog-submit").click()
+    rows = page.get_by_test_id("clients").locator("tbody tr")
+    await expect(rows).to_have_count(1, timeout=TIMEOUT)
+    await expect(rows.first).to_contain_text("Иван Петров")
+    await expect(page.get_by_test_id("filter-chips")).to_contain_text("входит в список «Выставка 2026»")
+    await shot(page, "clients-filtered-by-list")

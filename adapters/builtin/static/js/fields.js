@@ -117,15 +117,18 @@ const OPS = { text: [["contains", "содержит"], ["eq", "равно"], ["n
   number: [["eq", "="], ["gt", ">"], ["lt", "<"], ["ne", "≠"], ["empty", "пусто"], ["filled", "заполнено"]],
   date: [["gt", "после"], ["lt", "до"], ["eq", "равно"], ["empty", "пусто"], ["filled", "заполнено"]],
   list: [["eq", "равно"], ["ne", "не равно"], ["empty", "пусто"], ["filled", "заполнено"]],
+  member: [["eq", "входит в"], ["ne", "не входит в"]],
   phone: [["contains", "содержит"]], email: [["contains", "содержит"], ["eq", "равно"], ["empty", "пусто"], ["filled", "заполнено"]] };
 
-export function filterKeys(fields) {
+// `lists`: the lists of clients ({id, name}), matched by membership (seed 003 «Для чего нужны списки»).
+export function filterKeys(fields, lists = []) {
   return [...BUILT_IN.map(([key, label, kind]) => ({ key, label, kind, options: [] })),
+    ...(lists.length ? [{ key: "list", label: "Список", kind: "member", options: lists }] : []),
     ...fields.map((f) => ({ key: `f${f.id}`, label: f.label, kind: f.kind, options: f.options }))];
 }
 
-export async function superFilter(fields, current) {
-  const keys = filterKeys(fields);
+export async function superFilter(fields, current, lists = []) {
+  const keys = filterKeys(fields, lists);
   const rows = h("div", { class: "filter-rows", "data-testid": "filter-rows" });
   const addRow = (cond = { field: keys[0].key, op: "contains", value: "" }) => {
     const key = select("field", keys.map((k) => [k.key, k.label]), cond.field, { "aria-label": "Поле", "data-testid": "filter-field" });
@@ -135,7 +138,9 @@ export async function superFilter(fields, current) {
     const refill = (keep) => {
       const k = kindOf();
       fill(op, ...(OPS[k.kind] || OPS.text).map(([v, label]) => h("option", { value: v, selected: keep && v === cond.op }, label)));
-      const input = k.kind === "list"
+      const input = k.kind === "member"
+        ? select("value", k.options.map((l) => [String(l.id), l.name]), String(cond.value ?? ""), { "aria-label": "Значение", "data-testid": "filter-value" })
+        : k.kind === "list"
         ? select("value", k.options.map((o) => [o, o]), cond.value, { "aria-label": "Значение", "data-testid": "filter-value" })
         : h("input", { name: "value", type: k.kind === "date" ? "date" : "text", value: keep ? cond.value ?? "" : "", "aria-label": "Значение", "data-testid": "filter-value" });
       fill(value, input);
@@ -158,16 +163,18 @@ export async function superFilter(fields, current) {
     const input = row.querySelector("[name=value]");
     const kind = keys.find((k) => k.key === field).kind;
     if (["empty", "filled"].includes(op)) return { field, op };
+    if (kind === "member") return { field, op, value: Number(input.value) };
     return { field, op, value: kind === "number" ? Number(String(input.value).replace(",", ".").replace(/\s/g, "")) : input.value };
   }) });
   return result;
 }
 
-export function describeFilter(fields, conditions) {
-  const keys = filterKeys(fields);
+export function describeFilter(fields, conditions, lists = []) {
+  const keys = filterKeys(fields, lists);
   const opName = (kind, op) => ((OPS[kind] || OPS.text).find(([v]) => v === op) || [op, op])[1];
   return conditions.map((c) => {
     const k = keys.find((x) => x.key === c.field) || { label: c.field, kind: "text" };
+    if (k.kind === "member") return `${opName(k.kind, c.op)} список «${(k.options.find((l) => l.id === c.value) || { name: c.value }).name}»`;
     return ["empty", "filled"].includes(c.op) ? `${k.label}: ${opName(k.kind, c.op)}` : `${k.label} ${opName(k.kind, c.op)} ${k.kind === "number" ? num(c.value) : c.value}`.trim();
   });
 }

@@ -145,7 +145,27 @@ function infoPanel(client, reload) {
       h("dt", { text: "E-mail" }), h("dd", {}, listEditor(client.emails || [], "email", client, reload)),
       h("dt", { text: "Компания" }), h("dd", {}, companyPicker(client, save, reload)),
       h("dt", { text: "Ответственный" }), h("dd", {}, responsible),
+      h("dt", { text: "Списки" }), h("dd", {}, listsEditor(client, reload)),
       h("dt", { text: "Заметки" }), h("dd", {}, inplace(client.notes, (v) => save({ notes: v }), { multiline: true, testid: "client-notes", placeholder: "Добавить заметку" }))));
+}
+
+// The lists the client is in (manual: «Для чего нужны списки»): a new name makes a new list.
+function listsEditor(client, reload) {
+  const lists = client.lists || [];
+  const chips = lists.map((l) => h("span", { class: "chip", "data-testid": "client-list" }, l.name,
+    button("✕", async () => {
+      try { await api(`/clients/${client.id}/lists/${l.id}`, { method: "DELETE" }); reload(); } catch (err) { toastError(err); }
+    }, { size: "sm", kind: "ghost", title: `Убрать из списка «${l.name}»` })));
+  const known = h("datalist", { id: "client-lists-known" });
+  api("/lists").then((r) => fill(known, ...r.items.map((l) => h("option", { value: l.name })))).catch(() => {});
+  const input = h("input", { list: "client-lists-known", placeholder: "+ в список", maxlength: 60, "data-testid": "add-list", "aria-label": "Добавить в список" });
+  const add = h("form", { class: "item", onsubmit: async (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    if (!name) return;
+    try { await api(`/clients/${client.id}/lists`, { method: "POST", body: { name } }); reload(); } catch (err) { toastError(err); }
+  } }, input, known, button("Добавить", null, { type: "submit", size: "sm" }));
+  return h("div", { class: "client-lists" }, chips, add);
 }
 
 function listEditor(values, kind, client, reload) {

@@ -7,7 +7,7 @@ import { session } from "../shell.js";
 import { badge, button, confirmDialog, empty, failure, field, formDialog, loading, pager, table, tabs, toast, toastError } from "../ui.js";
 import { describeFilter, shown, superFilter } from "../fields.js";
 
-const state = { page: 1, kind: "client", q: "", filter: [], fields: [] };
+const state = { page: 1, kind: "client", q: "", filter: [], fields: [], lists: [] };
 
 // The list's columns (chosen by an admin in the settings, at most six) after the name.
 const COLUMNS = {
@@ -33,12 +33,12 @@ export async function showClients(view) {
   const search = h("input", { type: "search", name: "q", class: "grow", placeholder: "Имя, телефон в любом виде, e-mail", "aria-label": "Поиск клиентов", "data-testid": "clients-search", value: state.q });
   search.addEventListener("input", debounce(() => { state.q = search.value.trim(); state.page = 1; load(list); }, 250));
   const kinds = tabs([["client", "Клиенты"], ["contact", "Новые номера"], ["", "Все"], ["archived", "Архив"]], state.kind, (k) => { state.kind = k; state.page = 1; load(list); }, { testid: "clients-kind" });
-  state.fields = (await api("/fields?entity=client")).items;
+  [state.fields, state.lists] = await Promise.all([api("/fields?entity=client").then((r) => r.items), api("/lists").then((r) => r.items)]);
   const chips = h("div", { class: "btn-row filter-chips", "data-testid": "filter-chips" });
-  const showChips = () => fill(chips, ...describeFilter(state.fields, state.filter).map((text) => badge(text, "info")),
+  const showChips = () => fill(chips, ...describeFilter(state.fields, state.filter, state.lists).map((text) => badge(text, "info")),
     state.filter.length ? button("Сбросить фильтр", () => { state.filter = []; state.page = 1; showChips(); load(list); }, { size: "sm", kind: "ghost", testid: "filter-reset" }) : null);
   const openFilter = async () => {
-    const conditions = await superFilter(state.fields, state.filter);
+    const conditions = await superFilter(state.fields, state.filter, state.lists);
     if (!conditions) return;
     state.filter = conditions;
     state.page = 1;
