@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.builtin import dialer_openapi, mail_openapi
+from adapters.builtin import chats_openapi, dialer_openapi, mail_openapi
 from adapters.builtin.activity import DEAL_STATUSES, FEED_KINDS
 from adapters.builtin.callstore import CALL_REASONS, CALL_TYPES
 from adapters.builtin.people import ROLES, SCREEN_POP
@@ -157,6 +157,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     "OptOut": _obj(["phone"], phone=_S, reason=_S),
     **mail_openapi.BODIES,
     **dialer_openapi.BODIES,
+    **chats_openapi.BODIES,
 }  # fmt: skip
 
 _PERIOD = [
@@ -327,6 +328,7 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("delete", "/api/crm/sms/optout/{phone}", "Take a number off the opt-out list", [_PHONE], ""),
     *mail_openapi.OPERATIONS,
     *dialer_openapi.OPERATIONS,
+    *chats_openapi.OPERATIONS,
 ]  # fmt: skip
 
 _PROBLEM = {

@@ -72,6 +72,8 @@ MATRIX: Mapping[str, Mapping[str, Scope]] = {
         "employee": (ALL, NONE),
         "service": (NONE, NONE),
     },
+    # conversations between employees: everyone talks; who sees and posts where is chats.py's
+    "chats": {**_STAFF, "employee": (ALL, ALL), "service": (NONE, NONE)},
     "audit": {
         "admin": (ALL, NONE),
         "manager": (NONE, NONE),
@@ -217,6 +219,19 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_P}/mail-templates"): ("mail", READ),
     ("POST", f"{_P}/mail-templates"): ("settings", CHANGE),
     ("DELETE", f"{_P}/mail-templates/{{id}}"): ("settings", CHANGE),
+    ("GET", f"{_P}/chats"): ("chats", READ),
+    ("POST", f"{_P}/chats"): ("chats", CHANGE),
+    ("GET", f"{_P}/chats/unread"): ("chats", READ),
+    ("GET", f"{_P}/chats/{{id}}"): ("chats", READ),
+    ("POST", f"{_P}/chats/{{id}}/members"): ("chats", CHANGE),
+    ("DELETE", f"{_P}/chats/{{id}}/members/{{employee_id}}"): ("chats", CHANGE),
+    ("POST", f"{_P}/chats/{{id}}/read"): ("chats", READ),
+    ("GET", f"{_P}/chats/{{id}}/messages"): ("chats", READ),
+    ("POST", f"{_P}/chats/{{id}}/messages"): ("chats", CHANGE),
+    ("PATCH", f"{_P}/chats/messages/{{id}}"): ("chats", CHANGE),
+    ("POST", f"{_P}/chats/messages/{{id}}/reactions"): ("chats", CHANGE),
+    ("POST", f"{_P}/chats/messages/{{id}}/task"): ("tasks", CHANGE),
+    ("GET", f"{_P}/chats/tasks/{{id}}"): ("chats", READ),
 }
 # Routes that answer without a caller (signing in, the public description when configured).
 PUBLIC = frozenset(

@@ -20,6 +20,7 @@ from adapters.builtin import (
     routes_accounts,
     routes_analytics,
     routes_calls,
+    routes_chats,
     routes_deal_people,
     routes_fields,
     routes_mail,
@@ -114,6 +115,7 @@ def setup(
         routes_mailboxes,
         routes_offices,
         dialer_routes,
+        routes_chats,
     ):
         module.add_routes(app.router)
     dialer_routes.configure(app, store.db, call_control)  # auto-dial lists, when calls can be placed

@@ -5,9 +5,11 @@ import { phone as fmtPhone } from "./format.js";
 import { startAlerts, stopAlerts } from "./alerts.js";
 import { hideCallPanel } from "./callpanel.js";
 import { closeLive, onActivity, onLiveEvent, onNotice, openLive } from "./live.js";
+import { refreshChatUnread } from "./chatnews.js";
 import { loadSession, mayUse, onUnauthorized, renderHeader, session } from "./shell.js";
 import { button, empty, failure, field, toast } from "./ui.js";
 import { showCalls } from "./pages/calls.js";
+import { showChats } from "./pages/chats.js";
 import { cardHints, showClient, showNewCard } from "./pages/card.js";
 import { showClients } from "./pages/clients.js";
 import { showCompanies, showCompany } from "./pages/companies.js";
@@ -26,6 +28,7 @@ const PAGES = {
   sms: ["sms", showSms, "sees_all"],
   mail: ["mail", showMail],
   dialer: ["dialer", showDialer],
+  chats: ["chats", showChats],
 };
 const app = { refresh: null, timer: null, view: null };
 
@@ -58,6 +61,7 @@ async function start() {
   renderHeader(currentPage()[0], { onSignOut: showLogin });
   openLive();
   startAlerts();
+  refreshChatUnread();
 }
 
 function currentPage() {

@@ -3,7 +3,7 @@
 import { setLive, session } from "./shell.js";
 import { showCallPanel } from "./callpanel.js";
 
-const live = { ws: null, retry: 1000, listeners: new Set(), activity: new Set(), notices: new Set(), lost: false };
+const live = { ws: null, retry: 1000, listeners: new Set(), activity: new Set(), notices: new Set(), chats: new Set(), lost: false };
 
 export function onLiveEvent(listener) { live.listeners.add(listener); return () => live.listeners.delete(listener); }
 
@@ -14,6 +14,10 @@ export function onActivity(listener) { live.activity.add(listener); return () =>
 // `listener(notice)` for each notification meant for the signed-in employee (a deal they work on changed).
 export function onNotice(listener) { live.notices.add(listener); return () => live.notices.delete(listener); }
 
+// `listener(news)` for each chat event of mine (`{event, chat_id, message?}`: docs/chats.md);
+// `listener(null)` after the socket came back (news may have been missed: reload).
+export function onChat(listener) { live.chats.add(listener); return () => live.chats.delete(listener); }
+
 export function openLive() {
   closeLive();
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -22,7 +26,7 @@ export function openLive() {
   ws.addEventListener("open", () => {
     live.retry = 1000;
     setLive(true);
-    if (live.lost) for (const listener of live.activity) listener(null);
+    if (live.lost) for (const listener of [...live.activity, ...live.chats]) listener(null);
     live.lost = false;
   });
   ws.addEventListener("message", (msg) => handle(JSON.parse(msg.data)));
@@ -44,6 +48,7 @@ export function closeLive() {
 function handle(message) {
   if (message.activity) { for (const listener of live.activity) listener(message.activity); return; }
   if (message.notice) { for (const listener of live.notices) listener(message.notice); return; }
+  if (message.chat) { for (const listener of live.chats) listener(message.chat); return; }
   showCallPanel(message);
   if (message.pop) {
     const card = message.client ? `#/client/${message.client.id}` : `#/new/${encodeURIComponent(message.phone)}`;

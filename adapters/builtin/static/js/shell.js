@@ -15,6 +15,7 @@ const NAV = [
   ["/crm/#/companies", "Компании", "all", "companies"],
   ["/crm/#/tasks", "Задачи", "all", "tasks"],
   ["/crm/#/feed", "Лента", "all", "feed"],
+  ["/crm/#/chats", "Чаты", "all", "chats"],
   ["/crm/#/sms", "СМС-рассылки", "sees_all", "sms"],
   ["/crm/#/mail", "Почта", "all", "mail"],
   ["/crm/#/dialer", "Обзвоны", "all", "dialer"],
@@ -22,6 +23,9 @@ const NAV = [
   ["/crm/#/settings", "Настройки", "admin", "settings"],
   ["/crm/admin", "Сотрудники", "admin", "admin"],
 ];
+
+// Counts drawn on nav links after each header (key → paint function), e.g. the chats' unread.
+export const navBadges = {};
 
 export function mayUse(who) {
   const me = session.me || {};
@@ -57,7 +61,8 @@ export async function loadSession() {
 export function renderHeader(active, { onSignOut, screenPop = true } = {}) {
   const me = session.me;
   const nav = h("nav", { class: "mainnav", "aria-label": "Разделы" }, NAV.filter(([, , who]) => mayUse(who)).map(([href, label, , key]) =>
-    h("a", { href, class: key === active ? "on" : "", "aria-current": key === active ? "page" : null, "data-testid": `nav-${key}` }, label)));
+    h("a", { href, class: key === active ? "on" : "", "aria-current": key === active ? "page" : null, "data-testid": `nav-${key}` }, label,
+      key === "chats" ? h("span", { class: "count nav-count", id: "chats-count", "data-testid": "chats-unread", hidden: true }) : null)));
   const pop = h("select", { id: "screen-pop", "data-testid": "screen-pop", "aria-label": "Карточка клиента при звонке", disabled: !me.extension },
     [["never", "не открывать"], ["ring", "при звонке"], ["answer", "при ответе"]].map(([v, t]) =>
       h("option", { value: v, selected: v === (me.screen_pop || "never") }, t)));
@@ -77,6 +82,7 @@ export function renderHeader(active, { onSignOut, screenPop = true } = {}) {
       meMenu(me, screenPop ? pop : null, onSignOut)));
   const old = $("#top");
   if (old) old.replaceWith(header); else document.body.prepend(header);
+  for (const paint of Object.values(navBadges)) paint();
   return header;
 }
 
