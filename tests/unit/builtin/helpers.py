@@ -159,3 +159,13 @@ async def crm_server(
             hub.close()
             await runner.cleanup()
             await adapter.aclose()
+
+
+async def ask(
+    http: Any, server: CrmServer, method: str, path: str, ext: str, *, body: Any = None
+) -> tuple[int, Any]:
+    """One request to the CRM's API (`path` under /api/crm) as the employee at `ext`: status, JSON."""
+    async with http.request(
+        method, f"{server.url}/api/crm{path}", json=body, headers=server.headers(ext)
+    ) as r:
+        return r.status, await r.json(content_type=None)

@@ -4,21 +4,11 @@ clients page filtered by one, on both back ends."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import aiohttp
 
 from adapters.builtin.client_lists import ClientLists
-from tests.unit.builtin.helpers import CrmServer
-
-
-async def _ask(
-    http: aiohttp.ClientSession, server: CrmServer, method: str, path: str, ext: str, *, body: Any = None
-) -> tuple[int, Any]:
-    async with http.request(
-        method, f"{server.url}/api/crm{path}", json=body, headers=server.headers(ext)
-    ) as r:
-        return r.status, await r.json(content_type=None)
+from tests.unit.builtin.helpers import CrmServer, ask
 
 
 async def _clients(server: CrmServer) -> tuple[int, int]:
@@ -33,21 +23,19 @@ async def test_a_client_joins_several_lists_and_the_clients_page_filters_by_one(
     server: CrmServer, http: aiohttp.ClientSession
 ) -> None:
     first, second = await _clients(server)
-    await _ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "Выставка 2026"})
-    status, joined = await _ask(
-        http, server, "POST", f"/clients/{first}/lists", "202", body={"name": " VIP "}
-    )
-    await _ask(http, server, "POST", f"/clients/{second}/lists", "202", body={"name": "VIP"})
+    await ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "Выставка 2026"})
+    status, joined = await ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": " VIP "})
+    await ask(http, server, "POST", f"/clients/{second}/lists", "202", body={"name": "VIP"})
     assert (status, [item["name"] for item in joined["items"]]) == (200, ["VIP", "Выставка 2026"])
-    _, lists = await _ask(http, server, "GET", "/lists", "202")
+    _, lists = await ask(http, server, "GET", "/lists", "202")
     by_name = {item["name"]: item for item in lists["items"]}
     assert {name: item["count"] for name, item in by_name.items()} == {"VIP": 2, "Выставка 2026": 1}
     expo = json.dumps([{"field": "list", "op": "eq", "value": by_name["Выставка 2026"]["id"]}])
-    _, filtered = await _ask(http, server, "GET", f"/clients?filter={expo}", "202")
+    _, filtered = await ask(http, server, "GET", f"/clients?filter={expo}", "202")
     assert [c["name"] for c in filtered["items"]] == ["ООО Север"]
-    _, card = await _ask(http, server, "GET", f"/clients/{first}", "202")
+    _, card = await ask(http, server, "GET", f"/clients/{first}", "202")
     assert [item["name"] for item in card["lists"]] == ["VIP", "Выставка 2026"]
-    _, feed = await _ask(http, server, "GET", f"/clients/{first}/feed", "202")
+    _, feed = await ask(http, server, "GET", f"/clients/{first}/feed", "202")
     assert any("Добавлен в список «VIP»" in str(item) for item in feed["items"])
 
 
@@ -55,11 +43,11 @@ async def test_a_client_leaves_a_list_and_the_list_stays(
     server: CrmServer, http: aiohttp.ClientSession
 ) -> None:
     first, _ = await _clients(server)
-    _, joined = await _ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "VIP"})
+    _, joined = await ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "VIP"})
     list_id = joined["items"][0]["id"]
-    status, left = await _ask(http, server, "DELETE", f"/clients/{first}/lists/{list_id}", "202")
-    again, _ = await _ask(http, server, "DELETE", f"/clients/{first}/lists/{list_id}", "202")
-    _, lists = await _ask(http, server, "GET", "/lists", "202")
+    status, left = await ask(http, server, "DELETE", f"/clients/{first}/lists/{list_id}", "202")
+    again, _ = await ask(http, server, "DELETE", f"/clients/{first}/lists/{list_id}", "202")
+    _, lists = await ask(http, server, "GET", "/lists", "202")
     assert (status, left["items"], again) == (200, [], 404)
     assert [(item["name"], item["count"]) for item in lists["items"]] == [("VIP", 0)]
 
@@ -68,8 +56,8 @@ async def test_only_the_clients_people_change_its_lists_and_names_are_checked(
     server: CrmServer, http: aiohttp.ClientSession
 ) -> None:
     first, _ = await _clients(server)
-    other, _ = await _ask(http, server, "POST", f"/clients/{first}/lists", "203", body={"name": "VIP"})
-    blank, _ = await _ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "   "})
-    long, _ = await _ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "x" * 61})
+    other, _ = await ask(http, server, "POST", f"/clients/{first}/lists", "203", body={"name": "VIP"})
+    blank, _ = await ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "   "})
+    long, _ = await ask(http, server, "POST", f"/clients/{first}/lists", "202", body={"name": "x" * 61})
     assert (other, blank, long) == (403, 422, 422)
     assert await ClientLists(server.store.db).all() == []
