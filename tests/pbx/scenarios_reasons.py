@@ -6,7 +6,7 @@ a queue whose timeout sends the caller to an extension.
 
 Both dialplans offer the same numbers: IVR 2000 (1: queue 2200101, 2: phone 202), the mailbox
 `admin@voicemailcontext` (route "voicemail"), the announcement route ("announcement"), queue
-2200103 (205+206, 2 s each, after 7 s to 207), working hours per line in astdb worktime/<did>.
+2200103 (linear 205+206, 2 s each, after 7 s to 207), working hours per line in astdb worktime/<did>.
 """
 
 from __future__ import annotations
