@@ -9,6 +9,7 @@ success = (closed − lost) / closed. Call figures come from a `CallFigures` sou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -63,16 +64,24 @@ async def summary(
     """New clients, deals, calls and campaign costs of the period; tracking-number call charts."""
     source = await _figures(db, period, figures)
     dids = await tracking_dids(db)
-    campaigns = await Campaigns(db).in_period(period, now.astimezone(period.tz).date(), source.unique_callers)
+    # Independent reads: on PostgreSQL each takes its own pooled connection and they overlap.
+    campaigns, new_clients, deals, calls, by_hour, by_day = await asyncio.gather(
+        Campaigns(db).in_period(period, now.astimezone(period.tz).date(), source.unique_callers),
+        _new_clients(db, period),
+        _deal_totals(db, period),
+        source.call_totals(period, dids),
+        hourly(db, dids, now, period, pbx),
+        source.daily(dids, now, period),
+    )
     spent = [c["spend"] for c in campaigns if c["spend"] is not None]
     return {
         "period": period.as_dict(),
-        "new_clients": await _new_clients(db, period),
-        "deals": await _deal_totals(db, period),
-        "calls": await source.call_totals(period, dids),
+        "new_clients": new_clients,
+        "deals": deals,
+        "calls": calls,
         "campaigns": {"items": campaigns, "spend": round(sum(spent), 2)},
-        "hourly": await hourly(db, dids, now, period, pbx),
-        "daily": await source.daily(dids, now, period),
+        "hourly": by_hour,
+        "daily": by_day,
     }
 
 
@@ -85,14 +94,18 @@ async def _new_clients(db: Database, period: Period) -> int:
 
 
 async def _deal_totals(db: Database, period: Period) -> dict[str, Any]:
-    created = await db.scalar(
-        "SELECT COUNT(*) FROM deals WHERE created_at >= ? AND created_at < ?", (period.since, period.until)
-    )
-    closed = await db.fetch_one(
-        "SELECT COALESCE(SUM(status = 'won'), 0) AS won, COALESCE(SUM(status = 'lost'), 0) AS lost,"
-        " COALESCE(SUM(CASE status WHEN 'won' THEN value ELSE 0 END), 0) AS won_value"
-        " FROM deals WHERE closed_at >= ? AND closed_at < ? AND status IN ('won', 'lost')",
-        (period.since, period.until),
+    created, closed = await asyncio.gather(
+        db.scalar(
+            "SELECT COUNT(*) FROM deals WHERE created_at >= ? AND created_at < ?",
+            (period.since, period.until),
+        ),
+        db.fetch_one(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), 0) AS won,"
+            " COALESCE(SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END), 0) AS lost,"
+            " COALESCE(SUM(CASE status WHEN 'won' THEN value ELSE 0 END), 0) AS won_value"
+            " FROM deals WHERE closed_at >= ? AND closed_at < ? AND status IN ('won', 'lost')",
+            (period.since, period.until),
+        ),
     )
     assert closed is not None  # an aggregate always has a row
     return {"created": int(created or 0), **closed, "won_value": round(float(closed["won_value"]), 2)}
@@ -132,7 +145,8 @@ async def funnel(db: Database, period: Period, pipeline_id: int | None = None) -
     params: list[Any] = [period.since, period.until, *([pipeline_id] if pipeline_id is not None else [])]
     rows = await db.fetch_all(
         "SELECT p.id AS pipeline_id, p.name AS pipeline, COUNT(d.id) AS closed,"
-        " COALESCE(SUM(d.status = 'won'), 0) AS won, COALESCE(SUM(d.status = 'lost'), 0) AS lost,"
+        " COALESCE(SUM(CASE WHEN d.status = 'won' THEN 1 ELSE 0 END), 0) AS won,"
+        " COALESCE(SUM(CASE WHEN d.status = 'lost' THEN 1 ELSE 0 END), 0) AS lost,"
         " COALESCE(SUM(CASE d.status WHEN 'won' THEN d.value ELSE 0 END), 0) AS won_value"
         f" FROM pipelines p LEFT JOIN deals d ON d.pipeline_id = p.id AND {closed_in}"
         f" WHERE 1 = 1{only} GROUP BY p.id ORDER BY p.id",
@@ -178,13 +192,15 @@ async def employees(
     source = await _figures(db, period, figures)
     dids = await tracking_dids(db)
     people = await db.fetch_all("SELECT id, name, extension FROM employees ORDER BY extension")
-    calls = await source.calls_by_employee(period, dids, [p["extension"] for p in people])
-    missed = await source.missed_by_employee(period)
-    comments = await _by_key(
-        db, "SELECT author_id AS k, COUNT(*) AS n FROM comments WHERE created_at >= ? AND created_at < ?"
-        " GROUP BY author_id", period,
+    calls, missed, comments, deals = await asyncio.gather(
+        source.calls_by_employee(period, dids, [p["extension"] for p in people]),
+        source.missed_by_employee(period),
+        _by_key(
+            db, "SELECT author_id AS k, COUNT(*) AS n FROM comments WHERE created_at >= ? AND created_at < ?"
+            " GROUP BY author_id", period,
+        ),
+        _deals_by_employee(db, period),
     )  # fmt: skip
-    deals = await _deals_by_employee(db, period)
     items = [
         _employee_row(p, calls.get(p["extension"]), missed.get(p["extension"], 0), comments, deals)
         for p in people
@@ -226,7 +242,8 @@ async def _by_key(db: Database, sql: str, period: Period) -> dict[Any, int]:
 
 async def _deals_by_employee(db: Database, period: Period) -> dict[Any, Row]:
     rows = await db.fetch_all(
-        "SELECT responsible_id, SUM(status = 'won') AS won, SUM(status = 'lost') AS lost,"
+        "SELECT responsible_id, SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END) AS won,"
+        " SUM(CASE WHEN status = 'lost' THEN 1 ELSE 0 END) AS lost,"
         " SUM(CASE status WHEN 'won' THEN value ELSE 0 END) AS won_value FROM deals"
         " WHERE closed_at >= ? AND closed_at < ? AND status IN ('won', 'lost') GROUP BY responsible_id",
         (period.since, period.until),

@@ -41,7 +41,8 @@ class ScanFigures:
         db = self.db
         # One range of calls_report_direction per direction (the IN loop keeps GROUP BY order) ...
         rows = await db.fetch_all(
-            "SELECT direction, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered FROM calls"
+            "SELECT direction, COUNT(*) AS calls,"
+            " SUM(CASE WHEN disposition = 'answered' THEN 1 ELSE 0 END) AS answered FROM calls"
             " WHERE direction IN ('inbound', 'outbound') AND started_at >= ? AND started_at < ?"
             " GROUP BY direction",
             (period.since, period.until),
@@ -106,7 +107,8 @@ class ScanFigures:
         # `employee` is who answered (or, unanswered, the first who rang): answered and outgoing are
         # theirs. One range of calls_report_employee per (direction, employee), in index order.
         rows = await self.db.fetch_all(
-            "SELECT direction, employee, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered,"
+            "SELECT direction, employee, COUNT(*) AS calls,"
+            " SUM(CASE WHEN disposition = 'answered' THEN 1 ELSE 0 END) AS answered,"
             " SUM(CASE WHEN disposition = 'answered' THEN talk_seconds ELSE 0 END) AS talk_seconds"
             f" FROM calls WHERE direction IN ('inbound', 'outbound') AND employee IN ({marks(extensions)})"
             " AND started_at >= ? AND started_at < ? GROUP BY direction, employee",
@@ -151,7 +153,8 @@ class ScanFigures:
         # are then added up, which is exact for the counts but not for unique callers when both occur.
         dids = spellings(numbers)
         rows = await self.db.fetch_all(
-            "SELECT did, COUNT(*) AS calls, SUM(disposition = 'answered') AS answered,"
+            "SELECT did, COUNT(*) AS calls,"
+            " SUM(CASE WHEN disposition = 'answered' THEN 1 ELSE 0 END) AS answered,"
             f" COUNT(DISTINCT phone) AS unique_callers {LINE_WHERE.format(marks=marks(dids))} GROUP BY did",
             [*dids, period.since, period.until],
         )

@@ -4,9 +4,12 @@ The store's modules write plain SQL with `?` and `:name` placeholders. On Postgr
 passes through `to_postgres` (cached): placeholders become psycopg's `%s` / `%(name)s`, SQLite's
 column types become PostgreSQL's, and the few SQLite spellings the modules use (`LIKE` that ignores
 ASCII case, `COLLATE NOCASE`, `group_concat`) become their equivalents. What cannot be spelled
-differently in SQL text (`fold()`, `total()`, SUM over a comparison, `strftime` with a modifier)
-exists in PostgreSQL as a function, created by `FUNCTIONS`. String literals and quoted names are
-never rewritten.
+differently in SQL text (`fold()`, `total()`, `strftime` with a modifier) exists in PostgreSQL as
+a function, created by `FUNCTIONS`. String literals and quoted names are never rewritten.
+
+A count of rows that match is spelled `SUM(CASE WHEN a = b THEN 1 ELSE 0 END)`, never SQLite's
+`SUM(a = b)`: PostgreSQL has no SUM over booleans, and an aggregate written in SQL would call a
+function for every row (40 ms for 10,000 deals, against 7 ms for the whole scan).
 """
 
 from __future__ import annotations
@@ -114,11 +117,6 @@ FUNCTIONS = (
     # total(x): SQLite's SUM that is 0.0 over no rows.
     "CREATE OR REPLACE AGGREGATE total(double precision)"
     " (SFUNC = float8pl, STYPE = double precision, INITCOND = '0')",
-    # SUM(a = b): SQLite counts true comparisons as 1.
-    "CREATE OR REPLACE FUNCTION crm_sum_bool(bigint, boolean) RETURNS bigint LANGUAGE sql"
-    " IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN $2 IS NULL THEN $1"
-    " ELSE coalesce($1, 0) + CASE WHEN $2 THEN 1 ELSE 0 END END $$",
-    "CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = crm_sum_bool, STYPE = bigint)",
     # strftime(format, iso text, '+N minutes'): the %Y %m %d %H %M %S of SQLite's.
     "CREATE OR REPLACE FUNCTION strftime(text, text, text) RETURNS text LANGUAGE sql"
     " IMMUTABLE PARALLEL SAFE AS $$ SELECT replace(replace(replace(replace(replace(replace($1,"
