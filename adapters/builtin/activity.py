@@ -10,6 +10,7 @@ from typing import Any
 from adapters.builtin import journal
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 from adapters.builtin.deal_people import DealPeople, visible_to
+from adapters.builtin.mentions import mentioned
 
 DEAL_STATUSES = ("open", "won", "lost", "archive")
 FEED_KINDS = ("call", "comment", "task", "reminder", "deal", "change", "sms", "mail")
@@ -31,12 +32,37 @@ class Notes:
     async def add_comment(
         self, client_id: int | None, text: str, author_id: int | None, call_id: str | None = None
     ) -> Row:
-        """Leave a comment on a client's card (and on the call it is about)."""
-        new_id = await self.db.write(
-            "INSERT INTO comments (client_id, call_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?)",
-            (client_id, call_id, author_id, text, now_iso()),
+        """Leave a comment on a client's card (and on the call it is about); the active employees it
+        @mentions (not its author) are noted, to be told (`mentions` in the row)."""
+        people = await self.db.fetch_all("SELECT id, name, login FROM employees WHERE active = 1")
+        told = [m for m in mentioned(text, people) if m != author_id]
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO comments (client_id, call_id, author_id, text, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (client_id, call_id, author_id, text, now_iso()),
+            )
+            new_id = int(cursor.lastrowid or 0)
+            if told:
+                await conn.executemany(
+                    "INSERT INTO comment_mentions (comment_id, employee_id) VALUES (?, ?)",
+                    [(new_id, m) for m in told],
+                )
+        row = await _one(self.db, "SELECT * FROM comments WHERE id = ?", new_id, "comment")
+        return {**row, "mentions": told}
+
+    async def mark_mention_seen(self, comment_id: int, employee_id: int) -> None:
+        """The employee has read the comment that mentions them (NotFoundError: no such mention)."""
+        found = await self.db.scalar(
+            "SELECT 1 FROM comment_mentions WHERE comment_id = ? AND employee_id = ?",
+            (comment_id, employee_id),
         )
-        return await _one(self.db, "SELECT * FROM comments WHERE id = ?", new_id, "comment")
+        if found is None:
+            raise NotFoundError("mention", comment_id)
+        await self.db.write(
+            "UPDATE comment_mentions SET seen = 1 WHERE comment_id = ? AND employee_id = ?",
+            (comment_id, employee_id),
+        )
 
     async def add_task(self, fields: dict[str, Any], author_id: int | None) -> Row:
         """Create a task: title, assignee, deadline, and the client/call/deal it belongs to."""

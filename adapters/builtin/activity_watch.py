@@ -7,7 +7,7 @@ each change, which pushes at once; otherwise it looks every `interval` seconds. 
 as soon as the store files it for the first time, with its extensions, so an employee hears only
 their own calls. Each item has the shape of GET /api/crm/activity's items, so the page shows both
 alike. A change to a deal is also a notice to the deal's people who did not mute it (not to whoever
-made it).
+made it); a comment is a notice to each employee it @mentions.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from connector.api.live import Broadcast
 log = logs.get_logger(__name__)
 
 TOPIC = "activity"
-NOTICE = "notice"  # a notification for some employees (a deal they work on changed)
+NOTICE = "notice"  # a notification for some employees (a deal they work on changed, a mention)
 BATCH = 200  # at most this many items of one source per look (an import of 10k rows pushes the newest)
 PENDING_CALLS = 1000  # filed calls waiting to be pushed; the oldest are dropped beyond this
 # source table → its feed rows (ACTIVITY_SQL) and its id column
@@ -95,6 +95,8 @@ class ActivityWatch:
             items += [(row, None) for row in reversed(rows)]
             if table == "journal":
                 await self._tell_deal_people(mark, top)
+            elif table == "comments":
+                await self._tell_mentioned(mark, top)
         while self._calls:
             call = await self._call_item(self._calls.popleft())
             if call is not None:
@@ -117,6 +119,19 @@ class ActivityWatch:
             if audience:
                 notice = {k: row[k] for k in ("deal_id", "title", "text", "at", "who")}
                 self.publish(Broadcast(NOTICE, {"kind": "deal", **notice}, people=tuple(audience)))
+
+    async def _tell_mentioned(self, after: int, upto: int) -> None:
+        """Tell each employee a new comment @mentions (its row in comment_mentions) at once."""
+        rows = await self.db.fetch_all(
+            "SELECT m.id AS comment_id, m.client_id, m.text, m.created_at AS at, c.name AS client_name,"
+            " e.name AS who, n.employee_id FROM comment_mentions n JOIN comments m ON m.id = n.comment_id"
+            " LEFT JOIN clients c ON c.id = m.client_id LEFT JOIN employees e ON e.id = m.author_id"
+            f" WHERE m.id > ? AND m.id <= ? ORDER BY m.id DESC LIMIT {BATCH}",
+            (after, upto),
+        )
+        for row in reversed(rows):
+            notice = {k: row[k] for k in ("comment_id", "client_id", "client_name", "text", "at", "who")}
+            self.publish(Broadcast(NOTICE, {"kind": "mention", **notice}, people=(int(row["employee_id"]),)))
 
     async def _call_item(self, call_id: str) -> tuple[Row, tuple[str, ...]] | None:
         """A filed call as a feed item, with the extensions it involved (None: internal or gone)."""

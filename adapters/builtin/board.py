@@ -97,16 +97,22 @@ async def deal_card(db: Database, deals: Deals, deal_id: int) -> Row:
 
 
 async def alerts(db: Database, employee_id: int, now: datetime | None = None) -> Row:
-    """The employee's reminders and tasks that are due, those due within `ALERT_AHEAD`, and a count."""
+    """The employee's reminders and tasks that are due, those due within `ALERT_AHEAD`, comments that
+    mention them not yet seen, and a count."""
     moment = now or datetime.now(UTC)
     ahead = iso(moment + ALERT_AHEAD)
     rows = await db.fetch_all(
-        "SELECT 'reminder' AS kind, r.id, r.remind_at AS at, r.text, r.client_id, c.name AS client_name"
-        " FROM reminders r LEFT JOIN clients c ON c.id = r.client_id"
+        "SELECT 'reminder' AS kind, r.id, r.remind_at AS at, r.text, r.client_id, c.name AS client_name,"
+        " NULL AS who FROM reminders r LEFT JOIN clients c ON c.id = r.client_id"
         " WHERE r.employee_id = :me AND r.done = 0 AND r.remind_at <= :ahead"
         " UNION ALL SELECT 'task' AS kind, t.id, t.deadline AS at, t.title AS text, t.client_id,"
-        " c.name AS client_name FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
+        " c.name AS client_name, NULL AS who FROM tasks t LEFT JOIN clients c ON c.id = t.client_id"
         " WHERE t.assignee_id = :me AND t.done = 0 AND t.deadline IS NOT NULL AND t.deadline <= :ahead"
+        # a comment that @mentions me is due from when it was written until I mark it seen
+        " UNION ALL SELECT 'mention' AS kind, m.id, m.created_at AS at, m.text, m.client_id,"
+        " c.name AS client_name, e.name AS who FROM comment_mentions n JOIN comments m ON m.id = n.comment_id"
+        " LEFT JOIN clients c ON c.id = m.client_id LEFT JOIN employees e ON e.id = m.author_id"
+        " WHERE n.employee_id = :me AND n.seen = 0"
         " ORDER BY at LIMIT 200",
         {"me": employee_id, "ahead": ahead},
     )

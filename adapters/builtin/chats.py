@@ -1,4 +1,6 @@
-"""The rules of conversations between employees (docs/chats.md): bounds, who may post, mentions.
+"""The rules of conversations between employees (docs/chats.md): bounds, who may post.
+
+@mentions follow mentions.py, the rule comments on a card share.
 
 Pure functions over rows the store gives: the routes ask here before they write, so the rules
 are read in one place and tested without a server.
@@ -6,8 +8,7 @@ are read in one place and tested without a server.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 KINDS = ("direct", "group", "channel")
@@ -19,8 +20,6 @@ MAX_PAGE = 100  # and at most
 MAX_CHATS = 500  # chats in one person's list
 REACTIONS = ("👍", "❤️", "😂", "🎉", "👀", "✅")  # a closed set: what the picker offers
 POSTERS = ("owner", "admin")  # who posts in a channel
-
-_GOES_ON = re.compile(r"\w|[.-]\w")  # the handle is part of a longer word (a full stop ends it)
 
 
 def may_read(chat: Mapping[str, Any]) -> bool:
@@ -42,31 +41,6 @@ def may_manage(chat: Mapping[str, Any]) -> bool:
     if chat["kind"] == "direct" or not role:
         return False
     return chat["kind"] == "group" or role in POSTERS
-
-
-def mentioned(text: str, people: Iterable[Mapping[str, Any]]) -> list[int]:
-    """Ids of `people` (id, name, login) the text @mentions by full name or login, in no order.
-
-    A longer name wins over its prefix only in that both match: «@Ева Сотрудник» and «@Ева» each
-    need the whole word after them to end, so «@Евгений» is not «@Ева».
-    """
-    folded = text.casefold()
-    found: set[int] = set()
-    for person in people:
-        for handle in (person.get("name") or "", person.get("login") or ""):
-            if handle and _says(folded, "@" + handle.casefold()):
-                found.add(int(person["id"]))
-    return sorted(found)
-
-
-def _says(text: str, handle: str) -> bool:
-    start = text.find(handle)
-    while start >= 0:
-        end = start + len(handle)
-        if not _GOES_ON.match(text, end):
-            return True
-        start = text.find(handle, start + 1)
-    return False
 
 
 def excerpt(text: str, limit: int = 140) -> str:

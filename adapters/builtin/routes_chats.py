@@ -16,6 +16,7 @@ from adapters.builtin import chats
 from adapters.builtin.chat_store import Chats, public_chat
 from adapters.builtin.db import Database, NotFoundError, Row
 from adapters.builtin.handlers import ok, store_of
+from adapters.builtin.mentions import mentioned
 from adapters.builtin.permissions import CHANGE, check_owner
 from adapters.builtin.routes_work import TASK_FIELDS
 from adapters.builtin.validate import parse, path_id, query_int
@@ -246,7 +247,7 @@ async def post_message(request: web.Request) -> web.Response:
         raise _bad(unknown[0], "неизвестное поле")
     text = _text(data)
     reply_to = _id(data, "reply_to")
-    mentions = [m for m in chats.mentioned(text, chat["members"]) if m != me]
+    mentions = [m for m in mentioned(text, chat["members"]) if m != me]
     message = await chats_of(request).post(chat["id"], me, text, reply_to, mentions)
     _publish(
         request,
@@ -280,7 +281,7 @@ async def edit_message(request: web.Request) -> web.Response:
         raise _forbidden("изменить можно только своё сообщение")
     data = await _body(request)
     text = _text(data)
-    mentions = [m for m in chats.mentioned(text, chat["members"]) if m != me]
+    mentions = [m for m in mentioned(text, chat["members"]) if m != me]
     edited, fresh = await chats_of(request).edit(message["id"], text, mentions)
     payload = {"event": "edited", "chat_id": chat["id"], "title": _title(chat, me), "message": edited}
     _publish(request, {**payload, "new_mentions": fresh}, tuple(m["id"] for m in chat["members"]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.builtin import board
+from adapters.builtin.db import NotFoundError
 from adapters.builtin.handlers import caller, ok, store_of
 from adapters.builtin.numbers import normalise
 from adapters.builtin.permissions import CHANGE, READ, check_owner, own_filter
@@ -63,6 +64,15 @@ async def update_reminder(request: web.Request) -> web.Response:
     await caller(request)
     body = parse(await read_json(request), (Field("done", "bool", True),))
     return ok(await store_of(request).notes.set_reminder_done(path_id(request), body["done"]))
+
+
+async def mention_seen(request: web.Request) -> web.Response:
+    """POST /api/crm/mentions/{id}/seen: the signed-in employee has read comment {id} that mentions them."""
+    principal = await caller(request)
+    if principal.employee_id is None:
+        raise NotFoundError("mention", path_id(request))
+    await store_of(request).notes.mark_mention_seen(path_id(request), principal.employee_id)
+    return ok({"comment_id": path_id(request), "seen": True})
 
 
 async def activity(request: web.Request) -> web.Response:
@@ -154,6 +164,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/crm/deals/{id}", deal_card)
     router.add_get("/api/crm/alerts", alerts)
     router.add_patch("/api/crm/reminders/{id}", update_reminder)
+    router.add_post("/api/crm/mentions/{id}/seen", mention_seen)
     router.add_get("/api/crm/activity", activity)
     router.add_get("/api/crm/settings", get_settings)
     router.add_patch("/api/crm/settings", update_settings)

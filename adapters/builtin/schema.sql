@@ -105,6 +105,16 @@ CREATE TABLE IF NOT EXISTS comments (
 );
 CREATE INDEX IF NOT EXISTS comments_client ON comments(client_id);
 
+-- Employees @mentioned in a comment (mentions.py): each is told at once and it stays among their
+-- alerts until they mark it seen.
+CREATE TABLE IF NOT EXISTS comment_mentions (
+    comment_id  INTEGER NOT NULL REFERENCES comments(id) ON DELETE CASCADE,
+    employee_id INTEGER NOT NULL REFERENCES employees(id) ON DELETE CASCADE,
+    seen        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (comment_id, employee_id)
+);
+CREATE INDEX IF NOT EXISTS comment_mentions_unseen ON comment_mentions(employee_id, seen);
+
 CREATE TABLE IF NOT EXISTS tasks (
     id          INTEGER PRIMARY KEY,
     client_id   INTEGER REFERENCES clients(id) ON DELETE CASCADE,

@@ -801,3 +801,51 @@ async def test_a_client_is_put_in_a_list_from_the_card_and_the_super_filter_find
     await expect(rows.first).to_contain_text("Иван Петров")
     await expect(page.get_by_test_id("filter-chips")).to_contain_text("входит в список «Выставка 2026»")
     await shot(page, "clients-filtered-by-list")
+
+
+async def test_a_colleague_mentioned_in_a_comment_is_told_at_once_and_opens_the_card_from_the_toast(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    eva = await crm.store.employees.by_extension("203")
+    assert eva is not None
+    client = await crm.store.clients.create("Вера Клиентова", ["+79160000051"], responsible_id=eva["id"])
+    await sign_in(page, crm, "201")
+    colleague = await page.context.browser.new_page(locale="ru-RU")  # a second browser, signed in as Ева
+    try:
+        await sign_in(colleague, crm, "203")
+        await page.goto(f"{crm.url}/crm/#/client/{client}")
+        text = page.get_by_test_id("comment-text")
+        await text.press_sequentially("Клиент просит счёт, @Ев")
+        option = page.get_by_test_id("mention-list").get_by_test_id("mention-option")
+        await expect(option).to_have_text(
+            ["ЕСЕва Сотрудник"], timeout=TIMEOUT
+        )  # avatar initials, then the name
+        await shot(page, "card-comment-mention-picker")
+        await option.click()
+        await expect(text).to_have_value("Клиент просит счёт, @Ева Сотрудник ")
+        await text.press_sequentially("выставь, пожалуйста")
+        await page.get_by_test_id("comment-save").click()
+        await expect(page.get_by_test_id("mention-told")).to_contain_text(
+            "Уведомлены: Ева Сотрудник", timeout=TIMEOUT
+        )
+        mention = page.get_by_test_id("feed").locator(".feed-comment .mention")
+        await expect(mention).to_have_text("@Ева Сотрудник", timeout=TIMEOUT)
+        await shot(page, "card-comment-mention")
+
+        toast = colleague.get_by_test_id("mention-toast")
+        await expect(toast).to_contain_text("Марк Менеджер упоминает вас", timeout=TIMEOUT)
+        await expect(toast).to_contain_text("выставь, пожалуйста — Вера Клиентова")
+        await expect(colleague.locator("#bell-count")).to_have_text("1")
+        await shot(colleague, "mention-toast")
+        await toast.get_by_role("button", name="Открыть").click()
+        await expect(colleague.get_by_test_id("feed").locator(".feed-comment .mention")).to_have_text(
+            "@Ева Сотрудник", timeout=TIMEOUT
+        )
+        await expect(colleague.locator("#bell-count")).to_be_hidden(timeout=TIMEOUT)  # read: no longer due
+        await shot(colleague, "mention-opened")
+        seen = await crm.store.db.fetch_all("SELECT employee_id, seen FROM comment_mentions")
+        assert seen == [{"employee_id": eva["id"], "seen": 1}]
+    finally:
+        await colleague.close()

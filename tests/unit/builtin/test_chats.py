@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.builtin import chats
+from adapters.builtin import chats, mentions
 from adapters.builtin.chat_store import Chats
 from tests.unit.builtin.helpers import ADMIN_SERVICE_TOKEN, SERVICE_TOKEN, CrmServer
 
@@ -265,10 +265,10 @@ def test_a_mention_is_a_whole_name_or_login_not_a_prefix_of_another() -> None:
         {"id": 2, "name": "Ева", "login": "eva2"},
         {"id": 3, "name": "Егор Сотрудник", "login": "egor"},
     ]
-    assert chats.mentioned("@ева сотрудник, глянь", people) == [1, 2]
-    assert chats.mentioned("@Евгений зайди", people) == []
-    assert chats.mentioned("спроси @egor.", people) == [3]
-    assert chats.mentioned("почта egor@example.com", people) == []
+    assert mentions.mentioned("@ева сотрудник, глянь", people) == [1, 2]
+    assert mentions.mentioned("@Евгений зайди", people) == []
+    assert mentions.mentioned("спроси @egor.", people) == [3]
+    assert mentions.mentioned("почта egor@example.com", people) == []
 
 
 def test_who_posts_reads_and_manages_follows_the_kind_and_role() -> None:

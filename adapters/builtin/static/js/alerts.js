@@ -1,5 +1,6 @@
-// Reminders and tasks that alert at their due time: a toast, a browser notification (permission
-// asked once) and the bell's badge count. The server says what is due; timers fire on time.
+// Reminders and tasks that alert at their due time, and comments that @mention me: a toast, a browser
+// notification (permission asked once) and the bell's badge count. The server says what is due;
+// timers fire on time; a mention pushed over the live socket asks at once (crm.js).
 import { api } from "./api.js";
 import { when } from "./format.js";
 import { setBadge, session } from "./shell.js";
@@ -37,6 +38,12 @@ export async function refresh() {
   for (const item of data.upcoming) schedule(item);
 }
 
+const TITLES = {
+  reminder: () => "Напоминание",
+  task: () => "Срок задачи",
+  mention: (item) => (item.who ? `${item.who} упоминает вас` : "Вас упомянули"),
+};
+
 function key(item) { return `${item.kind}:${item.id}:${item.at}`; }
 
 function schedule(item) {
@@ -50,16 +57,19 @@ function fire(item) {
   const k = key(item);
   if (alerts.shown.has(k)) return;
   alerts.shown.add(k);
-  const title = item.kind === "reminder" ? "Напоминание" : "Срок задачи";
+  const title = TITLES[item.kind](item);
   const text = `${item.text || "Без текста"}${item.client_name ? " — " + item.client_name : ""}`;
   const open = () => { location.href = item.client_id ? `/crm/#/client/${item.client_id}` : "/crm/#/tasks"; };
-  const done = () => api(item.kind === "reminder" ? `/reminders/${item.id}` : `/tasks/${item.id}`, { method: "PATCH", body: { done: true } })
+  const done = () => (item.kind === "mention" ? api(`/mentions/${item.id}/seen`, { method: "POST" })
+    : api(item.kind === "reminder" ? `/reminders/${item.id}` : `/tasks/${item.id}`, { method: "PATCH", body: { done: true } }))
     .then(refresh).catch(toastError);
-  toast(`${text} (${when(item.at)})`, { kind: "alert", title, timeout: 0, testid: "alert-toast", actions: [["Открыть", open], ["Готово", done]] });
+  const opened = item.kind === "mention" ? () => { open(); done(); } : open;  // a mention read is a mention seen
+  toast(`${text} (${when(item.at)})`, { kind: "alert", title, timeout: 0, testid: item.kind === "mention" ? "mention-toast" : "alert-toast",
+    actions: [["Открыть", opened], [item.kind === "mention" ? "Прочитано" : "Готово", done]] });
   if ("Notification" in window && Notification.permission === "granted") {
     try {
       const n = new Notification(title, { body: text, tag: k });
-      n.onclick = () => { window.focus(); open(); };
+      n.onclick = () => { window.focus(); opened(); };
     } catch (err) { /* some browsers allow notifications only from a service worker */ }
   }
 }

@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { h, $, fill } from "./dom.js";
 import { phone as fmtPhone } from "./format.js";
-import { startAlerts, stopAlerts } from "./alerts.js";
+import { refresh as refreshAlerts, startAlerts, stopAlerts } from "./alerts.js";
 import { hideCallPanel } from "./callpanel.js";
 import { closeLive, onActivity, onLiveEvent, onNotice, openLive } from "./live.js";
 import { refreshChatUnread } from "./chatnews.js";
@@ -109,6 +109,7 @@ onActivity((item) => {
 // A deal I work on changed (someone else moved, closed or edited it): a toast that opens it, and a
 // desktop notification while the tab is in the background (muted deals are not sent at all).
 onNotice((notice) => {
+  if (notice.kind === "mention") { refreshAlerts(); return; }  // the alerts show it, and keep it until read
   const open = () => { location.hash = `#/deals?deal=${notice.deal_id}`; };
   const prefix = `Сделка «${notice.title}»: `;
   const text = notice.text.startsWith(prefix) ? notice.text.slice(prefix.length) : notice.text;

@@ -41,10 +41,11 @@ export function toast(text, { kind = "", title = "", timeout = 6000, actions = [
   let region = $("#toasts");
   if (!region) { region = h("div", { id: "toasts", class: "toasts", "aria-live": "polite" }); document.body.append(region); }
   const close = () => item.remove();
+  // The text takes the toast's width; its buttons go on a row of their own below it.
   const item = h("div", { class: `toast ${kind ? "toast-" + kind : ""}`, role: kind === "danger" ? "alert" : "status", "data-testid": testid },
     h("div", { class: "toast-body" }, title ? h("div", { class: "toast-title", text: title }) : null, h("div", { text })),
-    ...actions.map(([label, fn]) => button(label, () => { close(); fn(); }, { size: "sm" })),
-    button("✕", close, { kind: "ghost", size: "sm", title: "Закрыть" }));
+    button("✕", close, { kind: "ghost", size: "sm", title: "Закрыть" }),
+    actions.length ? h("div", { class: "toast-actions" }, actions.map(([label, fn]) => button(label, () => { close(); fn(); }, { size: "sm" }))) : null);
   region.append(item);
   while (region.children.length > 4) region.firstElementChild.remove();
   if (timeout) setTimeout(close, timeout);

@@ -14,6 +14,7 @@ import { letterForm, mailFeedItem } from "./mail.js";
 import { archive } from "./clients.js";
 import { SMS_FINAL, smsBadge, smsComposer, smsInfo } from "./sms.js";
 import { fieldsBlock } from "../fields.js";
+import { mentionHelper, withMentions } from "../mentions.js";
 
 const FEED_KINDS = [["", "Всё"], ["call", "Звонки"], ["comment", "Комментарии"], ["task", "Задачи"], ["reminder", "Напоминания"], ["deal", "Сделки"], ["change", "Изменения"], ["sms", "СМС"], ["mail", "Письма"]];
 const ICONS = { call: "phone", comment: "comment", task: "task", reminder: "clock", deal: "deal", change: "edit", sms: "comment", mail: "mail" };
@@ -274,9 +275,16 @@ function tasksPanel(client, reload) {
 function composer(client, loadFeed, reload, sms) {
   const box = h("div", {});
   const forms = {
-    comment: () => h("form", { class: "composer", id: "comment-form", onsubmit: submit(async (f) => { await api(`/clients/${client.id}/comments`, { method: "POST", body: { text: f.text.value } }); }) },
-      h("textarea", { name: "text", rows: 2, required: true, placeholder: "Комментарий к клиенту", "data-testid": "comment-text", "aria-label": "Комментарий" }),
-      h("div", { class: "btn-row" }, button("Сохранить", null, { type: "submit", kind: "primary", testid: "comment-save" }))),
+    comment: () => {
+      const text = h("textarea", { name: "text", rows: 2, required: true, placeholder: "Комментарий к клиенту… @ — упомянуть коллегу", "data-testid": "comment-text", "aria-label": "Комментарий" });
+      return h("form", { class: "composer", id: "comment-form", onsubmit: submit(async (f) => {
+        const saved = await api(`/clients/${client.id}/comments`, { method: "POST", body: { text: f.text.value } });
+        const told = (saved.mentions || []).map((id) => session.employees.find((e) => e.id === id)?.name).filter(Boolean);
+        if (told.length) toast(`Уведомлены: ${told.join(", ")}`, { kind: "success", timeout: 3000, testid: "mention-told" });
+      }) },
+      text, mentionHelper(text, () => session.employees),
+      h("div", { class: "btn-row" }, button("Сохранить", null, { type: "submit", kind: "primary", testid: "comment-save" })));
+    },
     task: () => h("form", { class: "composer", onsubmit: submit(async (f) => {
       await api("/tasks", { method: "POST", body: { title: f.title.value, client_id: client.id, ...(f.deadline.value ? { deadline: localInputToIso(f.deadline.value) } : {}), assignee_id: Number(f.assignee_id.value) } });
       reload();
@@ -333,7 +341,8 @@ function feedItem(item) {
     const stage = parts.join(" ");
     meta.push(h("span", { text: `${stage} · ${money(Number(value), currency)}` }));
   }
-  body.append(h("div", { class: "meta" }, meta), h("div", { class: "text", text }));
+  const shown = item.kind === "comment" ? withMentions(String(text), session.employees) : [text];
+  body.append(h("div", { class: "meta" }, meta), h("div", { class: "text" }, ...shown));
   const li = h("li", { class: `feed-${item.kind}`, "data-kind": item.kind }, h("span", { class: "icon", "aria-hidden": "true" }, icon(ICONS[item.kind])), body);
   if (item.kind === "call" && item.extra) {
     api(`/calls/${encodeURIComponent(item.ref)}`).then((call) => {

@@ -7,6 +7,7 @@ import { dayKey, date, initials, localInputToIso, when } from "../format.js";
 import { icon } from "../icons.js";
 import { onChat } from "../live.js";
 import { chatState, setChatUnread } from "../chatnews.js";
+import { mentionHelper, withMentions } from "../mentions.js";
 import { employeeById, session } from "../shell.js";
 import { button, empty, failure, field, formDialog, loading, select, toast, toastError } from "../ui.js";
 
@@ -133,7 +134,7 @@ function messageNode(m, follows) {
     h("div", { class: "msg-bubble" },
       !mine && !follows ? h("div", { class: "msg-author", text: m.author_name || "Бывший сотрудник" }) : null,
       m.reply ? h("div", { class: "msg-quote", "data-testid": "reply-quote" }, h("b", { text: m.reply.author_name || "" }), h("span", { text: m.reply.text })) : null,
-      h("div", { class: "msg-text", "data-testid": "message-text" }, ...withMentions(m.text)),
+      h("div", { class: "msg-text", "data-testid": "message-text" }, ...withMentions(m.text, page.chat.members || [])),
       m.task_id ? h("a", { class: "msg-task", href: "#/tasks", "data-testid": "task-chip" }, icon("task", 14),
         h("span", { text: `Задача: ${m.task_title}` }), m.task_done ? h("span", { class: "badge badge-success", text: "выполнена" }) : null) : null,
       h("div", { class: "msg-foot" },
@@ -144,15 +145,6 @@ function messageNode(m, follows) {
 }
 
 const shortClock = (iso) => when(iso).replace(/^.*, /, "");
-
-// @Имя Фамилия of a member as a highlighted name; the rest as plain text.
-function withMentions(text) {
-  const names = (page.chat.members || []).map((p) => p.name).filter(Boolean).sort((a, b) => b.length - a.length);
-  if (!names.length) return [text];
-  const escaped = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  const parts = text.split(new RegExp(`(@(?:${escaped.join("|")}))`, "giu"));
-  return parts.map((part, i) => (i % 2 ? h("span", { class: "mention", text: part }) : part));
-}
 
 function reactionChip(m, r) {
   const mine = r.by.includes(session.me.id);
@@ -199,26 +191,9 @@ function composer(chat) {
     if (e.key === "Escape" && page.reply) setReply(null);
   });
   text.addEventListener("input", () => { text.style.height = "auto"; text.style.height = `${Math.min(text.scrollHeight, 160)}px`; });
-  const mentions = mentionHelper(text);
+  const mentions = mentionHelper(text, () => page.chat.members || []);
   return h("div", { class: "chat-composer" }, replyBar, mentions,
     h("div", { class: "chat-compose-row" }, text, button("Отправить", send, { kind: "primary", testid: "send" })));
-}
-
-// Typing «@Ев» offers the chat's people whose names start so; a click puts the whole name in.
-function mentionHelper(text) {
-  const box = h("div", { class: "mention-list", hidden: true, "data-testid": "mention-list" });
-  text.addEventListener("input", () => {
-    const before = text.value.slice(0, text.selectionStart);
-    const m = /@([\p{L}\w-]*)$/u.exec(before);
-    const people = m ? page.chat.members.filter((p) => p.id !== session.me.id && p.name.toLowerCase().startsWith(m[1].toLowerCase())) : [];
-    box.hidden = !people.length;
-    fill(box, people.slice(0, 6).map((p) => h("button", { type: "button", class: "menu-item", "data-testid": "mention-option", onclick: () => {
-      text.value = `${before.slice(0, before.length - m[0].length)}@${p.name} ${text.value.slice(text.selectionStart)}`;
-      box.hidden = true;
-      text.focus();
-    } }, h("span", { class: "avatar" }, initials(p.name)), p.name)));
-  });
-  return box;
 }
 
 function setReply(m) {
