@@ -99,12 +99,16 @@ async def _author(request: web.Request, principal: Principal) -> str:
 
 
 async def send_to_client(request: web.Request) -> web.Response:
-    """POST /api/crm/clients/{id}/sms {text, phone?, sender?}: queue one SMS, 202 with the message."""
+    """POST /api/crm/clients/{id}/sms {text, phone?, sender?}: queue one SMS, 202 with the message.
+
+    The text may use the mailings' placeholders ({Имя}, a custom field, {Сотрудник}...): they are
+    filled with this client's values, and the SMS count is the filled text's."""
     principal = await caller(request)
-    client = await store_of(request).clients.get(path_id(request))
+    store = store_of(request)
+    client = await store.clients.get(path_id(request))
     body = parse(await read_json(request), SEND_FIELDS)
     service = service_of(request)  # after the input checks: a bad request is a 422 either way
-    text = _text(body["text"])
+    template = _text(body["text"])
     phones = list(client["phones"])
     mobile = next((p for p in phones if p.startswith("+79")), phones[0] if phones else None)
     phone = body.get("phone") or mobile
@@ -112,14 +116,20 @@ async def send_to_client(request: web.Request) -> web.Response:
         raise invalid("phone", "у клиента нет номера")
     if phone not in phones:
         raise invalid("phone", "это не номер этого клиента")
-    count = sms_text.count(text)
+    try:
+        placeholders.check(template, placeholders.names_of(await placeholders.available(store.custom)))
+        rendered = await render_for(store.db, store.custom, template, [(client["id"], phone)],
+                                    employee=await _author(request, principal))  # fmt: skip
+    except placeholders.TemplateError as exc:
+        raise _template_problem(str(exc)) from exc
+    [(text, segments)] = rendered.texts
     message = await sms_of(request).enqueue(
         phone,
         text,
         _sender(service, body.get("sender")),
         client_id=client["id"],
         author_id=principal.employee_id,
-        segments=count.segments,
+        segments=segments,
     )
     service.wake()
     return ok(message, 202)

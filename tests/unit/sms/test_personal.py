@@ -126,6 +126,23 @@ async def test_an_unknown_placeholder_is_a_400_and_nothing_is_made(crm: CrmServe
     assert smsc.requests == []  # not even a price asked
 
 
+async def test_an_sms_typed_on_the_card_is_filled_with_that_clients_fields(crm: CrmServer) -> None:
+    olga, bare = await _clients(crm)
+    text = "{имя|Клиент}, ждём вас в {Город|нашем офисе}. {сотрудник}"
+    status, message = await call(crm, "POST", f"/clients/{olga}/sms", {"text": text})
+    assert status == 202, message
+    assert (message["phone"], message["text"]) == ("+79160000001", "Ольга, ждём вас в Тверь. Марк Менеджер")
+    status, other = await call(crm, "POST", f"/clients/{bare}/sms", {"text": text})
+    assert status == 202 and other["text"] == "Клиент, ждём вас в нашем офисе. Марк Менеджер"
+    long_name = "Ольга" + "я" * 70  # the filled text is what is counted, and paid for
+    await crm.store.db.write("UPDATE clients SET name = ? WHERE id = ?", (long_name, olga))
+    _, two = await call(crm, "POST", f"/clients/{olga}/sms", {"text": "{имя}, привет"})
+    assert (two["text"], two["segments"]) == (long_name + ", привет", 2)
+    status, problem = await call(crm, "POST", f"/clients/{olga}/sms", {"text": "Здравствуйте, {фамилия}!"})
+    assert status == 400 and "неизвестные поля в тексте: {фамилия}" in problem["detail"], problem
+    assert await crm.store.db.scalar("SELECT COUNT(*) FROM sms_messages") == 3
+
+
 async def test_the_fields_a_mailing_may_use_are_listed_with_the_custom_ones(crm: CrmServer) -> None:
     await _clients(crm)
     status, info = await call(crm, "GET", "/sms")

@@ -53,7 +53,7 @@ export function smsBadge(status) { return badge(SMS_WORDS[status] || status, SMS
 
 // The card's SMS form: text with its counter, the number (mobile first), the sender name.
 export function smsComposer(client, info, loadFeed) {
-  const textarea = h("textarea", { name: "text", rows: 3, required: true, maxlength: 1000, placeholder: "Текст СМС", "data-testid": "sms-text", "aria-label": "Текст СМС" });
+  const textarea = h("textarea", { name: "text", rows: 3, required: true, maxlength: 1000, placeholder: "Текст СМС · {Имя}, {Компания} и другие поля клиента подставятся", "data-testid": "sms-text", "aria-label": "Текст СМС" });
   const phones = [...client.phones].sort((a, b) => Number(b.startsWith("+79")) - Number(a.startsWith("+79")));
   const form = h("form", { class: "composer", "data-testid": "sms-form", onsubmit: async (e) => {
     e.preventDefault();
