@@ -228,7 +228,8 @@ async def _send_loop(ws: web.WebSocketResponse, sub: _Subscriber) -> None:
             await ws.close()
             return
         try:
-            await asyncio.wait_for(ws.send_str(json.dumps(message, ensure_ascii=False)), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await ws.send_str(json.dumps(message, ensure_ascii=False))
         except (TimeoutError, ConnectionError):
             log.info("amocrm.widget.panel_gone", extension=sub.extension)
             await ws.close()

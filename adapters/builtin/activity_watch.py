@@ -72,7 +72,8 @@ class ActivityWatch:
                 except UNAVAILABLE_ERRORS as exc:
                     log.warning("activity.unavailable", error=str(exc))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                    async with asyncio.timeout(self.interval):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             unlisten()

@@ -164,7 +164,8 @@ class MailWorker:
             except Exception:  # isolation boundary: one bad letter or row must not stop the mail
                 log.exception("mail.fetch_round_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._check.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._check.wait()
             everything = self._check.is_set()  # asked for (a mailbox connected or changed): every mailbox
             self._check.clear()
 
@@ -218,7 +219,8 @@ class MailWorker:
             delay = min(IDLE_BACKOFF[1], IDLE_BACKOFF[0] * 2 ** (failures - 1)) * random.uniform(0.5, 1)
             log.info("mail.idle_failed", mailbox=mailbox_id, error=error, retry_in=round(delay, 1))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
 
     async def _idle_once(self, mailbox_id: int) -> bool:
         assert self.idler is not None
@@ -297,7 +299,8 @@ class MailWorker:
                 continue
             wait = self.poll_seconds if due is None else max(0.0, min(due - self.clock(), self.poll_seconds))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queued.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._queued.wait()
             self._queued.clear()
 
     async def send_due(self) -> bool:

@@ -135,7 +135,8 @@ async def check_mailbox(request: web.Request) -> web.Response:
     mail = store_of(request).mail
     await mail.mailbox(mailbox_id)
     try:
-        new = await asyncio.wait_for(worker_of(request).check(mailbox_id), TIMEOUT * 3)
+        async with asyncio.timeout(TIMEOUT * 3):
+            new = await worker_of(request).check(mailbox_id)
     except TimeoutError as exc:
         raise Problem(504, "Gateway Timeout", "почтовый сервер не ответил вовремя") from exc
     return ok({"new": new, "mailbox": await mail.mailbox(mailbox_id)})

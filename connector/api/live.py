@@ -268,7 +268,8 @@ async def _send_loop(
             except Exception:  # isolation: a failed lookup must not stop the stream
                 log.exception("live.enrich_failed", call_id=event.call_id)
         try:
-            await asyncio.wait_for(ws.send_str(json.dumps(message, ensure_ascii=False)), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await ws.send_str(json.dumps(message, ensure_ascii=False))
         except (TimeoutError, ConnectionError):
             log.info("live.client_gone", subscriber=principal.name)
             await ws.close()
