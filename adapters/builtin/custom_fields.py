@@ -1,5 +1,6 @@
-"""Fields an admin adds to the client, company and deal cards (manual, seed 003: «Как создать свои поля»,
-«Настройка полей в карточке организации», «Как добавить поле в карточку сделки»).
+"""Fields an admin adds to the client, company, deal and task cards (manual, seed 003: «Как создать свои
+поля», «Настройка полей в карточке организации», «Как добавить поле в карточку сделки», «дополнительное
+поле в карточку задачи»).
 
 A field has a label, a kind (text, number, date, list, phone, e-mail) and, for a list, its options;
 fields are ordered and can be hidden (kept, not shown) or deleted (with their values). Values are
@@ -21,7 +22,7 @@ from adapters.builtin import journal
 from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 from adapters.builtin.numbers import normalise
 
-ENTITIES = ("client", "company", "deal")
+ENTITIES = ("client", "company", "deal", "task")
 KINDS = ("text", "number", "date", "list", "phone", "email")
 KIND_NAMES = {
     "text": "Текст",
@@ -39,7 +40,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS custom_fields (
     id          INTEGER PRIMARY KEY,
-    entity      TEXT NOT NULL CHECK (entity IN ('client', 'company', 'deal')),
+    entity      TEXT NOT NULL CHECK (entity IN ('client', 'company', 'deal', 'task')),
     label       TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('text', 'number', 'date', 'list', 'phone', 'email')),
     options     TEXT NOT NULL DEFAULT '[]',
@@ -61,8 +62,9 @@ CREATE INDEX IF NOT EXISTS custom_values_record ON custom_values(record_id, fiel
 
 
 async def ensure_schema(db: Database) -> None:
-    """Create the tables (idempotent)."""
+    """Create the tables (idempotent); a database made before tasks had fields lets them have some."""
     await db.apply_script(SCHEMA)
+    await db.widen_check("custom_fields", "entity", ENTITIES)
 
 
 class FieldError(ValueError):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -224,6 +225,11 @@ class Database(ABC):
                 for name, definition in missing:
                     await conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
+    @abstractmethod
+    async def widen_check(self, table: str, column: str, values: Sequence[str]) -> None:
+        """Let `column`'s `CHECK (column IN (...))` take every one of `values`, rows kept: a table made
+        by an older version that allowed fewer values upgrades (no-op when it already allows them)."""
+
     async def apply_script(self, script: str) -> None:
         """Run a schema file (CREATE ... IF NOT EXISTS statements) in one transaction."""
         from adapters.builtin.dialect import split_script
@@ -231,6 +237,13 @@ class Database(ABC):
         async with self.transaction() as conn:
             for statement in split_script(script):
                 await conn.execute(statement)
+
+
+def check_in(column: str, values: Sequence[str]) -> str:
+    """`CHECK (column IN ('a', 'b'))` as the schema files spell it (values are the code's constants)."""
+    if not all(re.fullmatch(r"[a-z_]+", v) for v in values) or not re.fullmatch(r"[a-z_]+", column):
+        raise ValueError(f"not a plain name: {column} {values}")
+    return f"CHECK ({column} IN ({', '.join(repr(v) for v in values)}))"
 
 
 def open_database(target: Target) -> Database:
@@ -324,6 +337,44 @@ class SqliteDatabase(Database):
                 await conn.rollback()
                 raise
             await conn.commit()
+
+    async def widen_check(self, table: str, column: str, values: Sequence[str]) -> None:
+        """SQLite cannot alter a CHECK: the table is made anew with the wider one and its rows copied,
+        foreign keys off meanwhile so the rows that point at it keep pointing (SQLite's procedure)."""
+        sql = await self.scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        old = re.search(rf"CHECK \({column} IN \([^)]*\)\)", sql or "")
+        wanted = check_in(column, values)
+        if sql is None or old is None or old.group(0) == wanted:
+            return
+        made = sql.replace(old.group(0), wanted).replace(
+            f"CREATE TABLE {table}", f"CREATE TABLE {table}__new", 1
+        )
+        async with self._lock:
+            conn = self.conn
+            kept = [r[0] for r in await conn.execute_fetchall(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger')"
+                " AND sql IS NOT NULL", (table,),
+            )]  # fmt: skip
+            await conn.commit()
+            await conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    await conn.execute(made)
+                    await conn.execute(f"INSERT INTO {table}__new SELECT * FROM {table}")
+                    await conn.execute(f"DROP TABLE {table}")
+                    await conn.execute(f"ALTER TABLE {table}__new RENAME TO {table}")
+                    for statement in kept:
+                        await conn.execute(statement)
+                    broken = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
+                    if broken:
+                        raise StorageError(f"widening {table}.{column} would break {len(broken)} references")
+                except BaseException:
+                    await conn.rollback()
+                    raise
+                await conn.commit()
+            finally:
+                await conn.execute("PRAGMA foreign_keys=ON")
 
     async def columns(self, table: str) -> set[str]:
         """The names of `table`'s columns (empty when there is no such table)."""

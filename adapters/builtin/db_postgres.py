@@ -40,6 +40,7 @@ from adapters.builtin.db import (
     PostgresTarget,
     Row,
     StoreRefusedError,
+    check_in,
     schema_text,
 )
 from connector.errors import StorageError
@@ -328,6 +329,25 @@ class PostgresDatabase(Database):
         async with self.transaction() as conn:
             for name, definition in wanted:
                 await conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {definition}")
+
+    async def widen_check(self, table: str, column: str, values: Sequence[str]) -> None:
+        """Replace the column's CHECK constraint with the wider one (rows are checked, none change)."""
+        rows = await self.fetch_all(
+            "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint"
+            " WHERE conrelid = to_regclass(?) AND contype = 'c'",
+            (table,),
+        )
+        narrow = [
+            r for r in rows if f"({column} " in r["def"] and any(f"'{v}'" not in r["def"] for v in values)
+        ]
+        if not narrow:
+            return
+        async with self.transaction() as conn:
+            for row in narrow:
+                await conn.execute(
+                    f'ALTER TABLE {table} DROP CONSTRAINT "{row["conname"]}",'
+                    f' ADD CONSTRAINT "{row["conname"]}" {check_in(column, values)}'
+                )
 
     async def returns_id(self, sql: str) -> bool:
         """Whether `sql` inserts into a table keyed by an identity `id` (so it gets RETURNING id)."""

@@ -236,6 +236,8 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("put", "/api/crm/companies/{id}/fields", "Set a company's custom fields", _ID, "FieldValues"),
     ("get", "/api/crm/deals/{id}/fields", "A deal's custom fields with values", _ID, ""),
     ("put", "/api/crm/deals/{id}/fields", "Set a deal's custom fields", _ID, "FieldValues"),
+    ("get", "/api/crm/tasks/{id}/fields", "A task's custom fields with values", _ID, ""),
+    ("put", "/api/crm/tasks/{id}/fields", "Set a task's custom fields", _ID, "FieldValues"),
     ("post", "/api/crm/pipelines", "A new pipeline (three stages unless given, at most 8)", [], "Pipeline"),
     ("patch", "/api/crm/pipelines/{id}", "Rename a pipeline or reorder its stages", _ID, "PipelinePatch"),
     ("delete", "/api/crm/pipelines/{id}", "Delete an empty pipeline (409 while it holds deals)", _ID, ""),

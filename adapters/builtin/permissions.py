@@ -140,6 +140,8 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("PUT", f"{_P}/companies/{{id}}/fields"): ("companies", CHANGE),
     ("GET", f"{_P}/deals/{{id}}/fields"): ("deals", READ),
     ("PUT", f"{_P}/deals/{{id}}/fields"): ("deals", CHANGE),
+    ("GET", f"{_P}/tasks/{{id}}/fields"): ("tasks", READ),
+    ("PUT", f"{_P}/tasks/{{id}}/fields"): ("tasks", CHANGE),
     ("POST", f"{_P}/pipelines"): ("pipelines", CHANGE),
     ("PATCH", f"{_P}/pipelines/{{id}}"): ("pipelines", CHANGE),
     ("DELETE", f"{_P}/pipelines/{{id}}"): ("pipelines", CHANGE),
@@ -182,6 +184,7 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_P}/deals/{{id}}"): ("deals", READ),
     ("GET", f"{_P}/alerts"): ("me", READ),
     ("PATCH", f"{_P}/reminders/{{id}}"): ("notes", CHANGE),
+    ("POST", f"{_P}/mentions/{{id}}/seen"): ("me", CHANGE),  # only one's own mentions (the route checks)
     ("GET", f"{_P}/activity"): ("clients", READ),
     ("GET", f"{_P}/settings"): ("settings", READ),
     ("PATCH", f"{_P}/settings"): ("settings", CHANGE),

@@ -1,11 +1,11 @@
 """REST routes of custom fields: their definitions (admins) and their values on cards.
 
-GET    /api/crm/fields?entity=client|company|deal     the card's fields, in order (hidden ones too)
+GET    /api/crm/fields?entity=client|company|deal|task  the card's fields, in order (hidden ones too)
 POST   /api/crm/fields {entity, label, kind, options?}
 PATCH  /api/crm/fields/{id} {label?, options?, hidden?, position?}
 DELETE /api/crm/fields/{id}                            the field and all its values
-GET    /api/crm/{clients|companies|deals}/{id}/fields  the card's shown fields with their values
-PUT    /api/crm/{clients|companies|deals}/{id}/fields {values: {field_id: value|null}}
+GET    /api/crm/{clients|companies|deals|tasks}/{id}/fields  the card's shown fields with their values
+PUT    /api/crm/{clients|companies|deals|tasks}/{id}/fields {values: {field_id: value|null}}
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from adapters.builtin.store import Store
 from adapters.builtin.validate import Field, invalid, parse, path_id, query_choice
 from connector.api.app import Problem, read_json
 
-PLURALS = {"clients": "client", "companies": "company", "deals": "deal"}
+PLURALS = {"clients": "client", "companies": "company", "deals": "deal", "tasks": "task"}
 
 
 def _refused(exc: FieldError) -> Problem:
@@ -90,8 +90,10 @@ async def _record(request: web.Request, action: str) -> tuple[str, Row]:
         record = await store.clients.get(record_id)
     elif entity == "company":
         record = await store.companies.get(record_id)
-    else:
+    elif entity == "deal":
         record = await store.deals.get(record_id)
+    else:
+        record = await store.notes.task(record_id)
     check_owner(principal, plural, action, record)
     return entity, record
 

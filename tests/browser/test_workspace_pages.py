@@ -849,3 +849,47 @@ async def test_a_colleague_mentioned_in_a_comment_is_told_at_once_and_opens_the_
         assert seen == [{"employee_id": eva["id"], "seen": 1}]
     finally:
         await colleague.close()
+
+
+async def test_an_admin_adds_a_field_to_tasks_and_the_assignee_fills_it_in_the_tasks_card(
+    page: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    egor = await crm.store.employees.by_extension("202")
+    assert egor is not None
+    client = await crm.store.clients.create("Олег Сидоров", ["+79160000061"], responsible_id=egor["id"])
+    task = await crm.store.notes.add_task(
+        {"title": "Привезти котёл", "client_id": client, "assignee_id": egor["id"]}, None
+    )
+    await sign_in(page, crm, "200")
+    await page.goto(f"{crm.url}/crm/#/settings")
+    await page.get_by_test_id("fields-entity").get_by_text("Задача").click()
+    await page.get_by_test_id("field-add").click()
+    await page.get_by_test_id("field-label").fill("Вид работ")
+    await page.get_by_test_id("field-kind").select_option(label="Список")
+    await page.get_by_test_id("field-options").fill("Монтаж\nДоставка")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("fields-admin")).to_contain_text("Вид работ", timeout=TIMEOUT)
+    await shot(page, "settings-task-fields")
+
+    assignee = await page.context.browser.new_page(locale="ru-RU", viewport={"width": 1400, "height": 900})
+    try:
+        await sign_in(assignee, crm, "202")
+        await assignee.get_by_test_id("nav-tasks").click()
+        await assignee.locator(f'[data-task="{task["id"]}"]').get_by_test_id("task-open").click()
+        card = assignee.get_by_test_id("task-card-dialog")
+        await expect(card).to_contain_text("Олег Сидоров", timeout=TIMEOUT)
+        block = card.get_by_test_id("task-fields")
+        await block.locator('[data-label="Вид работ"]').click()
+        await block.locator("select").select_option("Доставка")
+        await expect(block.locator('[data-label="Вид работ"]')).to_have_text("Доставка", timeout=TIMEOUT)
+        await shot(assignee, "task-card-fields")
+    finally:
+        await assignee.close()
+    [(value,)] = [
+        (r["value"],)
+        for r in await crm.store.custom.of_record("task", task["id"])
+        if r["label"] == "Вид работ"
+    ]
+    assert value == "Доставка"

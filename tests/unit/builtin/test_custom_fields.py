@@ -1,13 +1,19 @@
-"""Custom fields on the client, company and deal cards, the super-filter and the list's columns (seed 003)."""
+"""Custom fields on the client, company, deal and task cards, the super-filter and the list's columns
+(seed 003)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 
+from adapters.builtin.db import INTEGRITY_ERRORS, Target
+from adapters.builtin.store import Store
 from tests.unit.builtin.helpers import CrmServer
 
 
@@ -216,3 +222,75 @@ async def test_a_deals_fields_follow_the_deals_rights_and_history(
         ext="202",
     )
     assert status == 200 and saved["items"][0]["value"] == "770101001"
+
+
+async def test_a_tasks_fields_are_filled_by_who_it_concerns(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    status, made = await _call(
+        http, server, "POST", "/fields", {"entity": "task", "label": "Вид работ", "kind": "list",
+                                           "options": ["Монтаж", "Доставка"]},
+    )  # fmt: skip
+    assert status == 201, made
+    assert [f["label"] for f in (await _call(http, server, "GET", "/fields?entity=task"))[1]["items"]] == [
+        "Вид работ"
+    ]
+    egor = await server.store.employees.by_extension("202")
+    assert egor is not None
+    task = await server.store.notes.add_task({"title": "Привезти котёл", "assignee_id": egor["id"]}, None)
+    path = f"/tasks/{task['id']}/fields"
+    assert (await _call(http, server, "PUT", path, {"values": {made["id"]: "Доставка"}}, ext="203"))[0] == 403
+    status, refused = await _call(http, server, "PUT", path, {"values": {made["id"]: "Уборка"}}, ext="202")
+    assert status == 422 and "options" in json.dumps(refused, ensure_ascii=False)
+    status, saved = await _call(http, server, "PUT", path, {"values": {made["id"]: "Доставка"}}, ext="202")
+    assert status == 200 and saved["items"] == [
+        {**saved["items"][0], "label": "Вид работ", "value": "Доставка"}
+    ]
+    _, shown = await _call(http, server, "GET", path, ext="202")
+    assert [(f["label"], f["value"]) for f in shown["items"]] == [("Вид работ", "Доставка")]
+    assert (await _call(http, server, "GET", "/tasks/999999/fields", ext="202"))[0] == 404
+
+
+async def test_a_database_made_before_tasks_had_fields_upgrades_with_its_values(crm_target: Target) -> None:
+    store = await Store.open(crm_target)
+    client = await store.clients.create("Ольга", [])
+    kept = await store.custom.define("client", "Договор", "text")
+    await store.custom.set_values("client", await store.clients.get(client), {kept["id"]: "Д-17"})
+    await store.close()
+    await _narrow_entities(crm_target)  # as the previous version made the table
+
+    store = await Store.open(crm_target)
+    try:
+        made = await store.custom.define("task", "Вид работ", "text")
+        assert made["entity"] == "task"
+        assert [(f["label"], f["value"]) for f in await store.custom.of_record("client", client)] == [
+            ("Договор", "Д-17")
+        ]
+        await store.custom.remove(kept["id"])  # the values still follow their field (foreign key kept)
+        assert await store.db.scalar("SELECT COUNT(*) FROM custom_values") == 0
+        with pytest.raises(INTEGRITY_ERRORS):  # and the check still checks
+            await store.db.write(
+                "INSERT INTO custom_fields (entity, label, kind, created_at)"
+                " VALUES ('call', 'x', 'text', 'x')"
+            )
+    finally:
+        await store.close()
+
+
+async def _narrow_entities(target: Target) -> None:
+    """custom_fields' entity CHECK without 'task', as the version before made it."""
+    if isinstance(target, Path):
+        with sqlite3.connect(target) as raw:
+            raw.execute("PRAGMA writable_schema=ON")
+            raw.execute(
+                "UPDATE sqlite_master SET sql = replace(sql, ', ''task''', '') WHERE name = 'custom_fields'"
+            )
+        return
+    store = await Store.open(target)
+    try:
+        await store.db.write(
+            "ALTER TABLE custom_fields DROP CONSTRAINT custom_fields_entity_check, ADD CONSTRAINT"
+            " custom_fields_entity_check CHECK (entity IN ('client', 'company', 'deal'))"
+        )
+    finally:
+        await store.close()

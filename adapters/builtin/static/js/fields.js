@@ -1,4 +1,4 @@
-// Custom fields (seed 003 «Как создать свои поля»): the block on a client, company or deal card, the
+// Custom fields (seed 003 «Как создать свои поля»): the block on a client, company, deal or task card, the
 // admins' editor of the cards' fields, the clients list's columns and its super-filter.
 import { api } from "./api.js";
 import { h, fill } from "./dom.js";
@@ -7,8 +7,8 @@ import { badge, button, confirmDialog, field, formDialog, select, tabs, toast, t
 
 export const KINDS = [["text", "Текст"], ["number", "Число"], ["date", "Дата"], ["list", "Список"], ["phone", "Телефон"], ["email", "E-mail"]];
 const KIND_NAME = Object.fromEntries(KINDS);
-const ENTITIES = [["client", "Клиент"], ["company", "Организация"], ["deal", "Сделка"]];
-const PLURAL = { client: "clients", company: "companies", deal: "deals" };
+const ENTITIES = [["client", "Клиент"], ["company", "Организация"], ["deal", "Сделка"], ["task", "Задача"]];
+const PLURAL = { client: "clients", company: "companies", deal: "deals", task: "tasks" };
 
 export function shown(f, value) {
   if (value === "" || value == null) return "";
@@ -105,7 +105,7 @@ export function fieldsAdmin() {
   };
   load();
   return h("section", { class: "panel narrow" }, h("h2", { text: "Поля карточек" }),
-    h("p", { class: "muted small", text: "Свои поля в карточках клиента, организации и сделки: текст, число, дата, список, телефон, e-mail." }),
+    h("p", { class: "muted small", text: "Свои поля в карточках клиента, организации, сделки и задачи: текст, число, дата, список, телефон, e-mail." }),
     tabs(ENTITIES, state.entity, (k) => { state.entity = k; load(); }, { testid: "fields-entity" }),
     list, button("+ Добавить поле", add, { testid: "field-add" }));
 }

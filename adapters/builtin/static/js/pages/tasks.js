@@ -1,10 +1,12 @@
-// Tasks: overdue / today / next 7 days / later (in the company's time zone), new task, done.
+// Tasks: overdue / today / next 7 days / later (in the company's time zone), new task, done, and the
+// task's card with its custom fields.
 import { api } from "../api.js";
 import { h, fill } from "../dom.js";
 import { dayKey, localInputToIso, when } from "../format.js";
 import { refresh as refreshAlerts } from "../alerts.js";
 import { employeeById, mayUse, session } from "../shell.js";
 import { badge, button, empty, failure, field, formDialog, loading, select, tabs, toastError } from "../ui.js";
+import { fieldsBlock } from "../fields.js";
 
 const state = { who: "mine" };
 
@@ -41,7 +43,7 @@ export function taskRow(t, overdue, reload, { inCard = false } = {}) {
       try { await api(`/tasks/${t.id}`, { method: "PATCH", body: { done: true } }); refreshAlerts(); reload(); } catch (err) { toastError(err); }
     } }),
     h("div", { class: "body" },
-      h("div", { class: "cell-main", text: t.title }),
+      h("button", { type: "button", class: "cell-main link-button", text: t.title, title: "Открыть задачу", "data-testid": "task-open", onclick: () => openTask(t, reload) }),
       h("div", { class: "muted small" },
         t.deadline ? h("span", { class: overdue ? "overdue" : "" }, `до ${when(t.deadline)}`) : "без срока",
         assignee && state.who !== "mine" ? ` · ${assignee.name}` : "",
@@ -50,6 +52,26 @@ export function taskRow(t, overdue, reload, { inCard = false } = {}) {
         // who set it, when it is not the assignee's own
         t.author_name && t.author_id !== t.assignee_id ? h("span", { "data-testid": "task-author" }, ` · поставил(а) ${t.author_name}`) : "")),
     overdue ? badge("просрочена", "danger") : null);
+}
+
+// The task's card (a dialog): what, when, who, what it belongs to, and its custom fields in place.
+export function openTask(t, reload) {
+  const dialog = h("dialog", { class: "modal", "data-testid": "task-card-dialog", style: "width:min(560px, calc(100vw - 24px))" });
+  const closeDialog = () => { dialog.close(); dialog.remove(); if (reload) reload(); };
+  const assignee = employeeById(t.assignee_id);
+  dialog.append(
+    h("div", { class: "modal-head" }, h("h2", { text: t.title }), button("✕", closeDialog, { kind: "ghost", title: "Закрыть" })),
+    h("div", { class: "modal-body" },
+      h("dl", { class: "kv" },
+        h("dt", { text: "Срок" }), h("dd", { text: t.deadline ? when(t.deadline) : "без срока" }),
+        h("dt", { text: "Исполнитель" }), h("dd", { text: assignee ? assignee.name : "—" }),
+        t.author_name ? [h("dt", { text: "Поставил(а)" }), h("dd", { text: t.author_name })] : null,
+        t.client_id ? [h("dt", { text: "Клиент" }), h("dd", {}, h("a", { href: `#/client/${t.client_id}`, onclick: closeDialog }, t.client_name || "карточка клиента"))] : null,
+        t.deal_title ? [h("dt", { text: "Сделка" }), h("dd", {}, h("a", { href: `#/deals?deal=${t.deal_id}`, onclick: closeDialog }, t.deal_title))] : null),
+      fieldsBlock("task", t.id, { editable: !t.done })));
+  dialog.addEventListener("cancel", (e) => { e.preventDefault(); closeDialog(); });
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 export async function newTask(defaults = {}) {
