@@ -110,15 +110,54 @@ export function tabs(items, current, onChange, { testid } = {}) {
 // -- tables -------------------------------------------------------------------------------------
 
 // columns: [{label, cell(row) → node|text, cls}], rows → a table whose rows read as cards on a phone.
-export function table(columns, rows, { testid, rowAttrs = () => ({}), emptyState } = {}) {
+// `widths`: a name under which the user's column widths are kept (a grip on each header's edge drags
+// the width, a double click gives the column back its natural width).
+export function table(columns, rows, { testid, rowAttrs = () => ({}), emptyState, widths } = {}) {
   if (!rows.length && emptyState) return emptyState;
-  return h("table", { class: "table", "data-testid": testid },
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.cls, text: c.label })))),
+  const header = (c) => (widths && c.label ? resizable(h("th", { class: c.cls, text: c.label }), widths, c.label) : h("th", { class: c.cls, text: c.label }));
+  return h("table", { class: `table${widths ? " resizable" : ""}`, "data-testid": testid },
+    h("thead", {}, h("tr", {}, columns.map(header))),
     h("tbody", {}, rows.map((row) => h("tr", rowAttrs(row), columns.map((c) => {
       const value = c.cell(row);
       const content = value instanceof Node || Array.isArray(value) ? value : value === "" || value == null ? null : String(value);
       return h("td", { class: c.cls, "data-label": c.label || null }, content);
     })))));
+}
+
+const WIDTHS_KEY = (name) => `crm.widths.${name}`;
+const MIN_WIDTH = 60;
+const MAX_WIDTH = 800;
+
+function savedWidths(name) {
+  try { return JSON.parse(localStorage.getItem(WIDTHS_KEY(name)) || "{}"); } catch (err) { return {}; }
+}
+
+function resizable(th, name, label) {
+  const apply = (px) => { th.style.width = px ? `${px}px` : ""; th.style.minWidth = px ? `${px}px` : ""; };
+  apply(savedWidths(name)[label]);
+  const store = (px) => {
+    const all = savedWidths(name);
+    if (px) all[label] = px; else delete all[label];
+    localStorage.setItem(WIDTHS_KEY(name), JSON.stringify(all));
+  };
+  const grip = h("span", { class: "col-grip", title: "Потяните, чтобы изменить ширину; двойной щелчок — как было", "aria-hidden": "true", "data-testid": "col-grip" });
+  grip.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    grip.setPointerCapture(e.pointerId);
+    const start = e.clientX;
+    const from = th.getBoundingClientRect().width;
+    const move = (ev) => apply(Math.round(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, from + ev.clientX - start))));
+    const up = () => {
+      grip.removeEventListener("pointermove", move);
+      grip.removeEventListener("pointerup", up);
+      store(Math.round(th.getBoundingClientRect().width));
+    };
+    grip.addEventListener("pointermove", move);
+    grip.addEventListener("pointerup", up);
+  });
+  grip.addEventListener("dblclick", () => { apply(0); store(0); });
+  th.append(grip);
+  return th;
 }
 
 export function pager(page, perPage, total, go) {

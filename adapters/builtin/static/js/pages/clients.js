@@ -72,7 +72,7 @@ async function load(list) {
   const none = state.q || state.filter.length ? empty("Никого не нашли", state.q ? `По запросу «${state.q}» клиентов нет.` : "Под условия фильтра клиенты не подходят.")
     : empty("Клиентов пока нет", "Добавьте первого клиента или импортируйте базу в разделе «Аналитика → Импорт».", button("+ Новый клиент", () => newClient(), { kind: "primary" }));
   fill(list, 
-    table(columns, data.items, { testid: "clients", rowAttrs: (c) => ({ "data-client": c.id }), emptyState: h("div", { "data-testid": "clients" }, none) }),
+    table(columns, data.items, { testid: "clients", widths: "clients", rowAttrs: (c) => ({ "data-client": c.id }), emptyState: h("div", { "data-testid": "clients" }, none) }),
     pager(data.page, data.per_page, data.total, go));
 }
 
