@@ -17,7 +17,8 @@ from adapters.builtin.db import ConflictError, Connection, Database, NotFoundErr
 
 _CHAT = (
     "SELECT c.id, c.kind, c.title, c.public, c.owner_id, c.last_message_id, c.created_at,"
-    " m.role AS my_role, COALESCE(m.last_read_id, 0) AS last_read_id FROM chats c"
+    " m.role AS my_role, COALESCE(m.last_read_id, 0) AS last_read_id, COALESCE(m.muted, 0) AS muted"
+    " FROM chats c"
     " LEFT JOIN chat_members m ON m.chat_id = c.id AND m.employee_id = ?"
 )
 _MESSAGE = (
@@ -28,9 +29,10 @@ _MESSAGE = (
 
 
 async def ensure_schema(db: Database) -> None:
-    """Create the chat tables (idempotent)."""
+    """Create the chat tables (idempotent); a member's mute came later (added to older tables)."""
     script = resources.files("adapters.builtin").joinpath("schema_chats.sql").read_text("utf-8")
     await db.apply_script(script)
+    await db.add_columns("chat_members", [("muted", "INTEGER NOT NULL DEFAULT 0")])
 
 
 class Chats:
@@ -93,22 +95,39 @@ class Chats:
             row["partner"] = partners.get(row["id"])
         return rows
 
-    async def _counts(self, me: int) -> dict[int, tuple[int, int]]:
-        """Per chat of `me`: messages of others past what `me` read, and how many of them mention `me`."""
+    async def _counts(self, me: int, *, muted: bool = True) -> dict[int, tuple[int, int]]:
+        """Per chat of `me`: messages of others past what `me` read, and how many of them mention `me`
+        (`muted=False`: a chat `me` muted counts only its mentions)."""
         rows = await self.db.fetch_all(
-            "SELECT x.chat_id, COUNT(*) AS unread, COUNT(n.employee_id) AS mentions FROM chat_messages x"
-            " JOIN chat_members m ON m.chat_id = x.chat_id AND m.employee_id = ?"
+            "SELECT x.chat_id, COUNT(*) AS unread, COUNT(n.employee_id) AS mentions, MAX(m.muted) AS muted"
+            " FROM chat_messages x JOIN chat_members m ON m.chat_id = x.chat_id AND m.employee_id = ?"
             " LEFT JOIN chat_mentions n ON n.message_id = x.id AND n.employee_id = ?"
             " WHERE x.id > m.last_read_id AND (x.author_id IS NULL OR x.author_id <> ?) GROUP BY x.chat_id",
             (me, me, me),
         )
-        return {int(r["chat_id"]): (int(r["unread"]), int(r["mentions"])) for r in rows}
+        out: dict[int, tuple[int, int]] = {}
+        for r in rows:
+            shown = r["mentions"] if r["muted"] and not muted else r["unread"]
+            out[int(r["chat_id"])] = (int(shown), int(r["mentions"]))
+        return out
 
     async def unread_total(self, me: int) -> dict[str, int]:
-        """What the navigation's badge shows: unread messages and unread mentions over all chats."""
+        """What the navigation's badge shows: unread messages and unread mentions over all chats; a
+        chat `me` muted adds only the messages that mention `me`."""
         await self.ready()
-        counts = (await self._counts(me)).values()
+        counts = (await self._counts(me, muted=False)).values()
         return {"unread": sum(c[0] for c in counts), "mentions": sum(c[1] for c in counts)}
+
+    async def rename(self, chat_id: int, title: str) -> None:
+        """Give a group chat or a channel another name."""
+        await self.db.write("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
+
+    async def set_muted(self, chat_id: int, me: int, muted: bool) -> None:
+        """A member's chat without (or again with) its unread count in the badge; mentions still tell."""
+        await self.db.write(
+            "UPDATE chat_members SET muted = ? WHERE chat_id = ? AND employee_id = ?",
+            (int(muted), chat_id, me),
+        )
 
     async def _last_messages(self, ids: Sequence[int]) -> dict[int, Row]:
         if not ids:
@@ -344,4 +363,5 @@ async def _insert_mentions(conn: Connection, message_id: int, people: Sequence[i
 
 def public_chat(row: Row) -> dict[str, Any]:
     """A chat row as the API shows it (flags as booleans)."""
-    return {**row, "public": bool(row["public"]), "member": bool(row.get("my_role"))}
+    member, muted = bool(row.get("my_role")), bool(row.get("muted"))
+    return {**row, "public": bool(row["public"]), "member": member, "muted": muted}

@@ -29,6 +29,7 @@ BODIES: dict[str, dict[str, Any]] = {
         public={"type": "boolean", "description": "a channel anyone may read (channels only)"},
     ),
     "ChatMember": _obj(["employee_id"], employee_id=_I),
+    "ChatChange": _obj([], title=_S, muted={"type": "boolean"}),
     "ChatRead": _obj([], last_id=_I),
     "ChatMessage": _obj(["text"], text=_TEXT, reply_to=_I),
     "ChatMessageEdit": _obj(["text"], text=_TEXT),
@@ -41,6 +42,7 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("post", "/api/crm/chats", "Start a chat: one-to-one (found if it exists), group or channel", [], "Chat"),
     ("get", "/api/crm/chats/unread", "Unread messages and mentions over all my chats", [], ""),
     ("get", "/api/crm/chats/{id}", "A chat, its members and what I may do in it", _ID, ""),
+    ("patch", "/api/crm/chats/{id}", "Rename a group or channel; mute or unmute my chat", _ID, "ChatChange"),
     ("post", "/api/crm/chats/{id}/members", "Add someone, or join a public channel", _ID, "ChatMember"),
     (
         "delete", "/api/crm/chats/{id}/members/{employee_id}", "Leave a chat, or (owner) remove someone",

@@ -226,6 +226,7 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("POST", f"{_P}/chats"): ("chats", CHANGE),
     ("GET", f"{_P}/chats/unread"): ("chats", READ),
     ("GET", f"{_P}/chats/{{id}}"): ("chats", READ),
+    ("PATCH", f"{_P}/chats/{{id}}"): ("chats", CHANGE),
     ("POST", f"{_P}/chats/{{id}}/members"): ("chats", CHANGE),
     ("DELETE", f"{_P}/chats/{{id}}/members/{{employee_id}}"): ("chats", CHANGE),
     ("POST", f"{_P}/chats/{{id}}/read"): ("chats", READ),

@@ -167,6 +167,34 @@ async def get_chat(request: web.Request) -> web.Response:
     return ok({**public_chat(chat), "may_post": chats.may_post(chat), "may_manage": chats.may_manage(chat)})
 
 
+async def change_chat(request: web.Request) -> web.Response:
+    """PATCH /api/crm/chats/{id} {title?, muted?}: rename a group or channel (who may add people), or
+    mute a chat of mine (its messages leave the badge; a mention still tells me)."""
+    me = await _me(request)
+    chat = await _visible_chat(request, me)
+    data = await _body(request)
+    unknown = sorted(set(data) - {"title", "muted"})
+    if unknown or not data:
+        raise _bad(unknown[0] if unknown else "title", "можно изменить название (title) и звук (muted)")
+    if "muted" in data:
+        if not isinstance(data["muted"], bool):
+            raise _bad("muted", "true или false")
+        if not chat.get("my_role"):
+            raise _forbidden("выключить звук можно только в своей беседе")
+    title = data.get("title")
+    if title is not None:
+        if chat["kind"] == "direct" or not chats.may_manage(chat):
+            raise _forbidden("переименовать можно группу (её участники) или канал (владелец, админы)")
+        if not isinstance(title, str) or not title.strip() or len(title.strip()) > chats.MAX_TITLE:
+            raise _bad("title", f"название от 1 до {chats.MAX_TITLE} символов")
+        await chats_of(request).rename(chat["id"], title.strip())
+    if "muted" in data:
+        await chats_of(request).set_muted(chat["id"], me, data["muted"])
+    members = tuple(m["id"] for m in chat["members"]) if title is not None else (me,)
+    _publish(request, {"event": "chat", "chat_id": chat["id"]}, members)
+    return ok(public_chat(await chats_of(request).chat(chat["id"], me)))
+
+
 async def add_member(request: web.Request) -> web.Response:
     """POST /api/crm/chats/{id}/members {employee_id}: add someone, or join a public channel oneself."""
     me = await _me(request)
@@ -350,6 +378,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/crm/chats/messages/{id}/task", task_from_message)
     router.add_get("/api/crm/chats/tasks/{id}", task_origin)
     router.add_get("/api/crm/chats/{id}", get_chat)
+    router.add_patch("/api/crm/chats/{id}", change_chat)
     router.add_post("/api/crm/chats/{id}/members", add_member)
     router.add_delete("/api/crm/chats/{id}/members/{employee_id}", remove_member)
     router.add_post("/api/crm/chats/{id}/read", mark_read)

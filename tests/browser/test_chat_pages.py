@@ -153,3 +153,44 @@ async def test_a_channel_is_read_by_all_and_written_by_its_owner_only(
     await expect(other.get_by_test_id("message")).to_have_count(2, timeout=TIMEOUT)
     await shot(other, "chats-channel-reader")
     await other.screenshot(path=str(ARTIFACTS / "chats-channel-reader-viewport.png"))
+
+
+async def test_a_muted_group_leaves_the_badge_and_is_renamed_for_everyone(
+    page: Any, other: Any, crm: CrmServer
+) -> None:
+    from playwright.async_api import expect
+
+    egor = await crm.store.employees.by_extension("202")
+    eva = await crm.store.employees.by_extension("203")
+    assert egor is not None and eva is not None
+    await _both_signed_in(page, other, crm)
+    await other.get_by_test_id("nav-chats").click()
+    await page.get_by_test_id("nav-chats").click()
+    await page.get_by_test_id("new-chat").click()
+    await page.get_by_test_id("chat-kind").select_option("group")
+    await page.get_by_test_id("chat-name").fill("Склад")
+    await page.locator('[data-testid="chat-member"][data-name="Ева Сотрудник"]').check()
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Склад", timeout=TIMEOUT)
+    item = other.locator('[data-testid="chat-item"]', has_text="Склад")
+    await item.click()
+    await other.get_by_test_id("chat-mute").click()
+    await expect(other.get_by_test_id("chat-mute")).to_have_text("Включить звук", timeout=TIMEOUT)
+    await other.get_by_test_id("nav-calls").click()  # away from the chat: its messages stay unread
+    for text in ("Машина пришла", "Разгружаем в 14:00"):
+        await page.get_by_test_id("composer").fill(text)
+        await page.get_by_test_id("composer").press("Enter")
+    await expect(page.get_by_test_id("message")).to_have_count(2, timeout=TIMEOUT)
+    await other.get_by_test_id("nav-chats").click()
+    await expect(item.get_by_test_id("chat-unread")).to_have_text("2", timeout=TIMEOUT)
+    await expect(item.get_by_test_id("chat-muted")).to_be_visible()
+    await expect(other.get_by_test_id("chats-unread")).to_be_hidden()  # the badge leaves a muted chat out
+    await shot(other, "chats-muted")
+    await page.get_by_test_id("chat-rename").click()
+    await page.get_by_test_id("chat-title-input").fill("Склад на Лесной")
+    await page.get_by_test_id("dialog-submit").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Склад на Лесной", timeout=TIMEOUT)
+    await expect(other.locator('[data-testid="chat-item"]', has_text="Склад на Лесной")).to_be_visible(
+        timeout=TIMEOUT
+    )
+    await shot(page, "chats-renamed")

@@ -280,3 +280,65 @@ def test_who_posts_reads_and_manages_follows_the_kind_and_role() -> None:
     )
     direct = {"kind": "direct", "public": 0, "my_role": "member"}
     assert chats.may_post(direct) and not chats.may_manage(direct)
+
+
+async def test_a_muted_chat_leaves_the_badge_but_its_mentions_still_count(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    people = [await _id(server, "203"), await _id(server, "201")]
+    _, group = await _call(
+        http, server, "POST", "/chats", {"kind": "group", "title": "Курилка", "member_ids": people}, ext="202"
+    )
+    path = f"/chats/{group['id']}"
+    status, muted = await _call(http, server, "PATCH", path, {"muted": True}, ext="203")
+    assert status == 200 and muted["muted"] is True
+    for text in ("обед в 13:00", "кто за пиццей?", "@Ева Сотрудник, ты с нами?"):
+        await _call(http, server, "POST", f"{path}/messages", {"text": text}, ext="202")
+    _, eva = await _call(http, server, "GET", "/chats/unread", ext="203")
+    _, mark = await _call(http, server, "GET", "/chats/unread", ext="201")
+    assert (eva, mark) == ({"unread": 1, "mentions": 1}, {"unread": 3, "mentions": 0})  # Ева: the mention
+    _, listed = await _call(http, server, "GET", "/chats", ext="203")
+    [row] = [c for c in listed["items"] if c["id"] == group["id"]]
+    assert (row["muted"], row["unread"]) == (True, 3)  # the list still says how much there is to read
+    await _call(http, server, "PATCH", path, {"muted": False}, ext="203")
+    assert (await _call(http, server, "GET", "/chats/unread", ext="203"))[1] == {"unread": 3, "mentions": 1}
+    status, _ = await _call(http, server, "PATCH", path, {"muted": "yes"}, ext="203")
+    assert status == 422
+
+
+async def test_a_group_is_renamed_by_its_members_a_channel_by_its_owner_a_direct_chat_never(
+    server: CrmServer, http: aiohttp.ClientSession
+) -> None:
+    people = [await _id(server, "203")]
+    _, group = await _call(
+        http, server, "POST", "/chats", {"kind": "group", "title": "Склад", "member_ids": people}, ext="202"
+    )
+    ws = await http.ws_connect(f"{server.url}/api/live", headers=server.headers("202"))
+    async with asyncio.timeout(WAIT):
+        await server.hub.wait_for_subscribers(1)
+    status, renamed = await _call(
+        http, server, "PATCH", f"/chats/{group['id']}", {"title": " Склад №2 "}, ext="203"
+    )
+    assert (status, renamed["title"]) == (200, "Склад №2")
+    assert (await _pushed(ws, "chat"))["chat_id"] == group["id"]  # the other members' lists follow
+    await ws.close()
+    _, channel = await _call(
+        http,
+        server,
+        "POST",
+        "/chats",
+        {"kind": "channel", "title": "Новости", "member_ids": people},
+        ext="202",
+    )
+    assert (await _call(http, server, "PATCH", f"/chats/{channel['id']}", {"title": "Мои"}, ext="203"))[
+        0
+    ] == 403
+    assert (await _call(http, server, "PATCH", f"/chats/{channel['id']}", {"title": "Анонсы"}, ext="202"))[
+        0
+    ] == 200
+    direct = await _direct(http, server)
+    assert (await _call(http, server, "PATCH", f"/chats/{direct}", {"title": "Мы"}, ext="202"))[0] == 403
+    status, _ = await _call(http, server, "PATCH", f"/chats/{group['id']}", {"title": "я" * 81}, ext="202")
+    assert status == 422
+    status, _ = await _call(http, server, "PATCH", f"/chats/{group['id']}", {"pinned": True}, ext="202")
+    assert status == 422

@@ -54,11 +54,12 @@ function chatAvatar(c) {
 function listItem(c) {
   const last = c.last;
   const who = last ? (last.author_id === session.me.id ? "Вы: " : c.kind === "direct" ? "" : `${(last.author_name || "").split(" ")[0]}: `) : "";
-  return h("a", { href: `#/chats/${c.id}`, class: `chat-item${page.chat && page.chat.id === c.id ? " on" : ""}${c.unread ? " unread" : ""}`,
+  return h("a", { href: `#/chats/${c.id}`, class: `chat-item${page.chat && page.chat.id === c.id ? " on" : ""}${c.unread ? " unread" : ""}${c.muted ? " muted-chat" : ""}`,
     "data-testid": "chat-item", "data-chat": c.id },
     chatAvatar(c),
     h("span", { class: "chat-item-body" },
       h("span", { class: "chat-item-top" }, h("b", { class: "chat-item-name", text: chatName(c) }),
+        c.muted ? h("span", { class: "chat-muted", title: "Без звука", "aria-label": "без звука", "data-testid": "chat-muted" }, icon("muted", 13)) : null,
         h("span", { class: "chat-item-time", text: last ? shortTime(last.created_at) : "" })),
       h("span", { class: "chat-item-bottom" },
         h("span", { class: "chat-item-last", text: last ? who + last.text : (c.member ? "Нет сообщений" : "Публичный канал") }),
@@ -94,11 +95,25 @@ function chatHead(chat) {
   const sub = chat.kind === "direct" ? "Личная беседа" : `${KIND_NAMES[chat.kind]}${chat.public ? ", публичный" : ""} · ${chat.members.length} уч.: ${people}`;
   const subscribe = !chat.member ? button("Подписаться", () => join(chat), { kind: "primary", size: "sm", testid: "join-channel" }) : null;
   const add = chat.may_manage ? button("+ Участник", () => addMember(chat), { size: "sm", testid: "add-member" }) : null;
+  const rename = chat.may_manage && chat.kind !== "direct" ? button("Переименовать", () => renameChat(chat), { size: "sm", testid: "chat-rename" }) : null;
+  const mute = chat.member ? button(chat.muted ? "Включить звук" : "Без звука", () => change(chat, { muted: !chat.muted }),
+    { size: "sm", kind: "ghost", testid: "chat-mute", title: chat.muted ? "" : "Сообщения не попадут в счётчик; упоминания — по-прежнему" }) : null;
   const named = { ...chat, partner: chat.members.find((m) => m.id !== session.me.id) };
   return h("header", { class: "chat-head" }, chatAvatar(named),
     h("div", { class: "chat-head-text" }, h("h2", { text: chatName(named), "data-testid": "chat-title" }),
-      h("div", { class: "muted small", text: sub })),
-    h("div", { class: "btn-row" }, add, subscribe));
+      h("div", { class: "muted small", text: chat.muted ? `${sub} · без звука` : sub })),
+    h("div", { class: "btn-row" }, add, rename, mute, subscribe));
+}
+
+async function change(chat, body) {
+  try { await api(`/chats/${chat.id}`, { method: "PATCH", body }); await loadList(); await openChat(chat.id); }
+  catch (err) { toastError(err); }
+}
+
+async function renameChat(chat) {
+  const v = await formDialog("Название беседы", [field("Название", h("input", { name: "title", value: chat.title, required: true, maxlength: 80, "data-testid": "chat-title-input" }))],
+    { submit: "Сохранить", onSubmit: (values) => api(`/chats/${chat.id}`, { method: "PATCH", body: { title: values.title } }) });
+  if (v) { await loadList(); await openChat(chat.id); }
 }
 
 function drawMessages() {
