@@ -2,7 +2,7 @@
 поля», «Настройка полей в карточке организации», «Как добавить поле в карточку сделки», «дополнительное
 поле в карточку задачи»).
 
-A field has a label, a kind (text, number, date, list, phone, e-mail) and, for a list, its options;
+A field has a label, a kind (text, number, date, list, phone, e-mail, file) and, for a list, its options;
 fields are ordered and can be hidden (kept, not shown) or deleted (with their values). Values are
 stored as text in one table keyed by (field, record), numbers also as numbers so the super-filter
 compares them as such; dates as YYYY-MM-DD. A value is checked against its field's kind, and a change
@@ -15,6 +15,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,7 +24,7 @@ from adapters.builtin.db import Database, NotFoundError, Row, now_iso
 from adapters.builtin.numbers import normalise
 
 ENTITIES = ("client", "company", "deal", "task")
-KINDS = ("text", "number", "date", "list", "phone", "email")
+KINDS = ("text", "number", "date", "list", "phone", "email", "file")
 KIND_NAMES = {
     "text": "Текст",
     "number": "Число",
@@ -31,10 +32,13 @@ KIND_NAMES = {
     "list": "Список",
     "phone": "Телефон",
     "email": "E-mail",
+    "file": "Файл",
 }
 MAX_FIELDS = 50  # per card
 MAX_OPTIONS = 50
 MAX_TEXT = 1000
+MAX_FILE_BYTES = 10 * 2**20  # one file in a file field
+MAX_FILE_NAME = 200
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 SCHEMA = """
@@ -42,7 +46,7 @@ CREATE TABLE IF NOT EXISTS custom_fields (
     id          INTEGER PRIMARY KEY,
     entity      TEXT NOT NULL CHECK (entity IN ('client', 'company', 'deal', 'task')),
     label       TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('text', 'number', 'date', 'list', 'phone', 'email')),
+    kind        TEXT NOT NULL CHECK (kind IN ('text', 'number', 'date', 'list', 'phone', 'email', 'file')),
     options     TEXT NOT NULL DEFAULT '[]',
     position    INTEGER NOT NULL DEFAULT 0,
     hidden      INTEGER NOT NULL DEFAULT 0,
@@ -58,6 +62,14 @@ CREATE TABLE IF NOT EXISTS custom_values (
 );
 CREATE INDEX IF NOT EXISTS custom_values_value ON custom_values(field_id, value);
 CREATE INDEX IF NOT EXISTS custom_values_record ON custom_values(record_id, field_id);
+-- A file field's file: its value (above) is the file's name, its bytes are kept under their SHA-256.
+CREATE TABLE IF NOT EXISTS custom_files (
+    field_id    INTEGER NOT NULL REFERENCES custom_fields(id) ON DELETE CASCADE,
+    record_id   INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (field_id, record_id)
+);
 """
 
 
@@ -65,6 +77,16 @@ async def ensure_schema(db: Database) -> None:
     """Create the tables (idempotent); a database made before tasks had fields lets them have some."""
     await db.apply_script(SCHEMA)
     await db.widen_check("custom_fields", "entity", ENTITIES)
+    await db.widen_check("custom_fields", "kind", KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file kept by stored_files: the name it was uploaded with, its SHA-256 and size."""
+
+    name: str
+    sha256: str
+    size: int
 
 
 class FieldError(ValueError):
@@ -250,15 +272,20 @@ class CustomFields:
         for field_id, raw in values.items():
             if field_id not in fields:
                 raise FieldError(str(field_id), f"no such field of a {entity}")
+            if fields[field_id]["kind"] == "file" and raw not in (None, ""):
+                raise FieldError(
+                    str(field_id), "a file is uploaded to …/fields/{id}/file; here only cleared (null)"
+                )
             cleaned[field_id] = clean_value(fields[field_id], raw)
         before = (await self.values_of(list(cleaned), [record["id"]])).get(record["id"], {})
         async with self.db.transaction() as conn:
             for field_id, value in cleaned.items():
                 if value is None:
-                    await conn.execute(
-                        "DELETE FROM custom_values WHERE field_id = ? AND record_id = ?",
-                        (field_id, record["id"]),
-                    )
+                    for table in ("custom_values", "custom_files"):
+                        await conn.execute(
+                            f"DELETE FROM {table} WHERE field_id = ? AND record_id = ?",
+                            (field_id, record["id"]),
+                        )
                 else:
                     await conn.execute(
                         "INSERT INTO custom_values (field_id, record_id, value, num) VALUES (?, ?, ?, ?)"
@@ -271,6 +298,44 @@ class CustomFields:
                     text = f"{fields[field_id]['label']}: {journal.describe(old)} → {journal.describe(new)}"
                     await _journal(conn, entity, record, text, by)
         return await self.of_record(entity, record["id"])
+
+    async def set_file(
+        self, entity: str, record: Row, field_id: int, stored: StoredFile, *, by: int | None = None
+    ) -> list[Row]:
+        """Put a stored file in a file field: the value shown (lists, filter, history) is its name."""
+        name, digest, size = stored.name, stored.sha256, stored.size
+        field = await self.get(field_id)
+        if field["entity"] != entity or field["kind"] != "file":
+            raise FieldError(str(field_id), f"not a file field of a {entity}")
+        before = (await self.values_of([field_id], [record["id"]])).get(record["id"], {}).get(field_id, "")
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO custom_values (field_id, record_id, value, num) VALUES (?, ?, ?, NULL)"
+                " ON CONFLICT (field_id, record_id) DO UPDATE SET value = excluded.value, num = NULL",
+                (field_id, record["id"], name),
+            )
+            await conn.execute(
+                "INSERT INTO custom_files (field_id, record_id, sha256, size) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (field_id, record_id)"
+                " DO UPDATE SET sha256 = excluded.sha256, size = excluded.size",
+                (field_id, record["id"], digest, size),
+            )
+            if entity in ("client", "deal"):
+                text = f"{field['label']}: {journal.describe(before)} → {journal.describe(name)}"
+                await _journal(conn, entity, record, text, by)
+        return await self.of_record(entity, record["id"])
+
+    async def file_of(self, field_id: int, record_id: int) -> Row:
+        """A file field's file on a record: name, sha256, size (NotFoundError when there is none)."""
+        row = await self.db.fetch_one(
+            "SELECT v.value AS name, f.sha256, f.size FROM custom_files f JOIN custom_values v"
+            " ON v.field_id = f.field_id AND v.record_id = f.record_id"
+            " WHERE f.field_id = ? AND f.record_id = ?",
+            (field_id, record_id),
+        )
+        if row is None:
+            raise NotFoundError("file", field_id)
+        return row
 
     async def _label_free(self, entity: str, label: str) -> None:
         taken = await self.db.scalar(

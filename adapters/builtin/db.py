@@ -346,9 +346,11 @@ class SqliteDatabase(Database):
         wanted = check_in(column, values)
         if sql is None or old is None or old.group(0) == wanted:
             return
-        made = sql.replace(old.group(0), wanted).replace(
-            f"CREATE TABLE {table}", f"CREATE TABLE {table}__new", 1
-        )
+        # the name as SQLite keeps it: bare as first made, quoted once a table was renamed into it
+        made = re.sub(rf'^CREATE TABLE\s+(["`]?){table}\1', f"CREATE TABLE {table}__new", sql, count=1)
+        if not made.startswith(f"CREATE TABLE {table}__new"):
+            raise StorageError(f"cannot widen {table}.{column}: its CREATE TABLE text is not as expected")
+        made = made.replace(old.group(0), wanted)
         async with self._lock:
             conn = self.conn
             kept = [r[0] for r in await conn.execute_fetchall(

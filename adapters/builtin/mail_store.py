@@ -9,10 +9,7 @@ that runs out, and the next start sends it again.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from adapters.builtin import stored_files
 from adapters.builtin.db import ConflictError, Database, NotFoundError, Row, now_iso
 from adapters.builtin.mail_parse import Attachment, Letter
 
@@ -202,13 +200,11 @@ class Mail:
         """Write an attachment's bytes under their SHA-256 (once); '' when over the limit."""
         if len(item.data) > MAX_ATTACHMENT_BYTES:
             return ""
-        digest = hashlib.sha256(item.data).hexdigest()
-        await asyncio.to_thread(_write_once, self.files / digest[:2] / digest, item.data)
-        return digest
+        return await stored_files.keep(self.files, item.data)
 
     def file_path(self, digest: str) -> Path:
         """Where the bytes of an attachment with this SHA-256 live."""
-        return self.files / digest[:2] / digest
+        return stored_files.path_of(self.files, digest)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -422,16 +418,3 @@ async def _insert_attachments(
             for a, digest in zip(items, stored, strict=True)
         ],
     )
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    """Write `path` atomically unless it exists (same name, same bytes)."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

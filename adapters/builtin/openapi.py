@@ -238,6 +238,15 @@ _OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], str]] = [
     ("put", "/api/crm/deals/{id}/fields", "Set a deal's custom fields", _ID, "FieldValues"),
     ("get", "/api/crm/tasks/{id}/fields", "A task's custom fields with values", _ID, ""),
     ("put", "/api/crm/tasks/{id}/fields", "Set a task's custom fields", _ID, "FieldValues"),
+    *(
+        (method, f"/api/crm/{plural}/{{id}}/fields/{{field_id}}/file", summary,
+         [*_ID, {"name": "field_id", "in": "path", "required": True, "schema": _I}, *extra], "")
+        for plural in ("clients", "companies", "deals", "tasks")
+        for method, summary, extra in (
+            ("put", "Put a file in a file field (the body; ?name=)", [_q("name", _S)]),
+            ("get", "A file field's file, as a download", []),
+        )
+    ),
     ("post", "/api/crm/pipelines", "A new pipeline (three stages unless given, at most 8)", [], "Pipeline"),
     ("patch", "/api/crm/pipelines/{id}", "Rename a pipeline or reorder its stages", _ID, "PipelinePatch"),
     ("delete", "/api/crm/pipelines/{id}", "Delete an empty pipeline (409 while it holds deals)", _ID, ""),

@@ -142,6 +142,12 @@ ROUTES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("PUT", f"{_P}/deals/{{id}}/fields"): ("deals", CHANGE),
     ("GET", f"{_P}/tasks/{{id}}/fields"): ("tasks", READ),
     ("PUT", f"{_P}/tasks/{{id}}/fields"): ("tasks", CHANGE),
+    # a file field's file: read and changed as its card is
+    **{
+        (method, f"{_P}/{plural}/{{id}}/fields/{{field_id}}/file"): (plural, action)
+        for plural in ("clients", "companies", "deals", "tasks")
+        for method, action in (("GET", READ), ("PUT", CHANGE))
+    },
     ("POST", f"{_P}/pipelines"): ("pipelines", CHANGE),
     ("PATCH", f"{_P}/pipelines/{{id}}"): ("pipelines", CHANGE),
     ("DELETE", f"{_P}/pipelines/{{id}}"): ("pipelines", CHANGE),

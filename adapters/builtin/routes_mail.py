@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.builtin import stored_files
 from adapters.builtin.db import NotFoundError, Row
 from adapters.builtin.handlers import STORE_KEY, caller, config_of, ok, store_of
 from adapters.builtin.mail_compose import (
@@ -99,22 +100,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     path = mail.file_path(row["sha256"])
     if not path.is_file():
         raise NotFoundError("attachment file", row["id"])
-    name = safe_name(row["name"])
-    disposition = f"attachment; filename*=UTF-8''{_quote(name)}"
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": disposition,
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
+    return stored_files.download(path, safe_name(row["name"]))
 
 
 async def write_letter(request: web.Request) -> web.Response:

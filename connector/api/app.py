@@ -108,7 +108,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A request body must arrive within `http.limits.body_timeout` (uploads: `upload_timeout`).
+    """A request body must arrive within `http.limits.body_timeout` (uploads, multipart or a file as
+    the body, application/octet-stream, which their handlers read in pieces: `upload_timeout`).
 
     The body is read here, before the handler, so a client trickling it byte by byte gets a 408
     instead of holding the connection; the handler then finds it already read.
@@ -116,7 +117,7 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
     if not request.body_exists or SETTINGS_KEY not in request.app:
         return await handler(request)
     limits = request.app[SETTINGS_KEY].limits
-    if request.content_type.startswith("multipart/"):
+    if request.content_type.startswith("multipart/") or request.content_type == "application/octet-stream":
         try:
             async with asyncio.timeout(limits.upload_timeout):
                 return await handler(request)

@@ -923,3 +923,27 @@ async def test_a_column_of_the_clients_list_is_widened_by_its_edge_and_stays_so(
     await header.get_by_test_id("col-grip").dblclick()
     assert abs((await header.bounding_box())["width"] - before) <= 1
     assert await page.evaluate("localStorage.getItem('crm.widths.clients')") == "{}"
+
+
+async def test_a_contract_is_attached_to_a_deal_in_its_file_field_and_downloads_again(
+    page: Any, crm: CrmServer, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    _, ids = await _deals(crm)
+    field = await crm.store.custom.define("deal", "Договор", "file")
+    contract = tmp_path / "Договор поставки.pdf"
+    contract.write_bytes(b"%PDF-1.4 contract " + bytes(range(256)) * 64)
+    await sign_in(page, crm, "201")
+    await page.goto(f"{crm.url}/crm/#/deals?deal={ids['Поставка бумаги']}")
+    block = page.get_by_test_id("deal-card-dialog").get_by_test_id("deal-fields")
+    await expect(block.get_by_test_id(f"field-{field['id']}")).to_contain_text("Нет файла", timeout=TIMEOUT)
+    await block.get_by_test_id(f"field-{field['id']}-file").set_input_files(str(contract))
+    link = block.get_by_test_id(f"field-{field['id']}-download")
+    await expect(link).to_have_text("Договор поставки.pdf", timeout=TIMEOUT)
+    await shot(page, "deal-file-field")
+    async with page.expect_download() as downloading:
+        await link.click()
+    saved = tmp_path / "downloaded.pdf"
+    await (await downloading.value).save_as(saved)
+    assert saved.read_bytes() == contract.read_bytes()

@@ -93,7 +93,10 @@ export async function api(path, options = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (method !== "GET") Object.assign(init.headers, requestHeaders);
   if (options.form) init.body = options.form;
-  else if (options.body !== undefined) {
+  else if (options.file) {  // a file as the request's body (a card's file field)
+    init.headers["Content-Type"] = "application/octet-stream";
+    init.body = options.file;
+  } else if (options.body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.body);
   }

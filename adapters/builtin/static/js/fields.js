@@ -5,7 +5,7 @@ import { h, fill } from "./dom.js";
 import { num, phone as fmtPhone } from "./format.js";
 import { badge, button, confirmDialog, field, formDialog, select, tabs, toast, toastError } from "./ui.js";
 
-export const KINDS = [["text", "Текст"], ["number", "Число"], ["date", "Дата"], ["list", "Список"], ["phone", "Телефон"], ["email", "E-mail"]];
+export const KINDS = [["text", "Текст"], ["number", "Число"], ["date", "Дата"], ["list", "Список"], ["phone", "Телефон"], ["email", "E-mail"], ["file", "Файл"]];
 const KIND_NAME = Object.fromEntries(KINDS);
 const ENTITIES = [["client", "Клиент"], ["company", "Организация"], ["deal", "Сделка"], ["task", "Задача"]];
 const PLURAL = { client: "clients", company: "companies", deal: "deals", task: "tasks" };
@@ -32,7 +32,39 @@ export function fieldsBlock(entity, id, { editable = true, onSaved = () => {} } 
   return h("section", { class: "panel", hidden: true }, h("h2", { text: "Дополнительные поля" }), box);
 }
 
+const MAX_FILE_MB = 10;
+
+// A file field: the file's name as a download link, «Загрузить» (or «Заменить») and «✕» to clear.
+function fileEditor(entity, id, f, onSaved) {
+  const url = `/api/crm/${PLURAL[entity]}/${id}/fields/${f.id}/file`;
+  const box = h("span", { class: "file-field", "data-testid": `field-${f.id}`, "data-label": f.label });
+  const picker = h("input", { type: "file", hidden: true, "data-testid": `field-${f.id}-file` });
+  const draw = (value) => fill(box,
+    value ? h("a", { href: url, download: value, "data-testid": `field-${f.id}-download`, text: value }) : h("span", { class: "muted", text: "Нет файла" }),
+    button(value ? "Заменить" : "Загрузить", () => picker.click(), { size: "sm", testid: `field-${f.id}-upload` }),
+    value ? button("✕", () => put(null), { size: "sm", kind: "ghost", title: "Убрать файл" }) : null, picker);
+  const put = async (file) => {
+    try {
+      const data = file
+        ? await api(`${url}?name=${encodeURIComponent(file.name)}`, { method: "PUT", file })
+        : await api(`/${PLURAL[entity]}/${id}/fields`, { method: "PUT", body: { values: { [f.id]: null } } });
+      draw(data.items.find((x) => x.id === f.id)?.value || "");
+      onSaved();
+    } catch (err) { toastError(err); }
+  };
+  picker.addEventListener("change", () => {
+    const file = picker.files[0];
+    picker.value = "";
+    if (!file) return;
+    if (file.size > MAX_FILE_MB * 2 ** 20) { toastError(new Error(`Файл больше ${MAX_FILE_MB} МБ`)); return; }
+    put(file);
+  });
+  draw(f.value);
+  return box;
+}
+
 function valueEditor(entity, id, f, onSaved) {
+  if (f.kind === "file") return fileEditor(entity, id, f, onSaved);
   let current = f.value;
   const save = async (value) => {
     const data = await api(`/${PLURAL[entity]}/${id}/fields`, { method: "PUT", body: { values: { [f.id]: value === "" ? null : value } } });
@@ -105,7 +137,7 @@ export function fieldsAdmin() {
   };
   load();
   return h("section", { class: "panel narrow" }, h("h2", { text: "Поля карточек" }),
-    h("p", { class: "muted small", text: "Свои поля в карточках клиента, организации, сделки и задачи: текст, число, дата, список, телефон, e-mail." }),
+    h("p", { class: "muted small", text: "Свои поля в карточках клиента, организации, сделки и задачи: текст, число, дата, список, телефон, e-mail, файл." }),
     tabs(ENTITIES, state.entity, (k) => { state.entity = k; load(); }, { testid: "fields-entity" }),
     list, button("+ Добавить поле", add, { testid: "field-add" }));
 }
