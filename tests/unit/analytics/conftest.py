@@ -81,7 +81,7 @@ def crm_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Targe
         return
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
     with cluster.fresh_database() as url:
-        yield PostgresTarget(url)
+        yield PostgresTarget(url, files=tmp_path / "crm-files")
 
 
 @pytest.fixture
