@@ -189,17 +189,22 @@ function composer(chat) {
   const text = h("textarea", { rows: 1, placeholder: "Напишите сообщение… @ — упомянуть коллегу, Shift+Enter — новая строка",
     "aria-label": "Сообщение", "data-testid": "composer", maxlength: 4000 });
   const replyBar = h("div", { class: "chat-replybar", hidden: true, "data-testid": "reply-bar" });
+  // The box is emptied as the message goes, so the next one can be typed at once; a message that
+  // fails comes back into an empty box (with its reply) to be sent again.
   const send = async () => {
     const value = text.value.trim();
     if (!value) return;
+    const reply = page.reply;
+    text.value = "";
+    setReply(null);
     try {
-      const body = { text: value, ...(page.reply ? { reply_to: page.reply.id } : {}) };
-      const message = await api(`/chats/${chat.id}/messages`, { method: "POST", body });
-      text.value = "";
-      setReply(null);
-      addMessage(message);
+      const body = { text: value, ...(reply ? { reply_to: reply.id } : {}) };
+      addMessage(await api(`/chats/${chat.id}/messages`, { method: "POST", body }));
       refreshListSoon();
-    } catch (err) { toastError(err); }
+    } catch (err) {
+      if (!text.value) { text.value = value; setReply(reply); }
+      toastError(err);
+    }
   };
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
@@ -289,6 +294,7 @@ function addMessage(message) {
   if (page.messages.some((m) => m.id === message.id)) return;
   const atBottom = page.box.scrollHeight - page.box.scrollTop - page.box.clientHeight < 80;
   page.messages.push(message);
+  page.messages.sort((a, b) => a.id - b.id);  // answers to quick sends may come back in any order
   drawMessages();
   if (atBottom || message.author_id === session.me.id) page.box.scrollTop = page.box.scrollHeight;
 }
