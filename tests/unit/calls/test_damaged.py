@@ -4,6 +4,7 @@ unknown events, lost hangups, attaching in the middle of calls."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,9 @@ from connector.calls.truth import compare
 from .captures import CAPTURES, load, replay, tracker_for
 from .synthetic import Story, run
 
+# The captures are part of the repository: in CI their absence is a failure, not a skip.
+if not CAPTURES and os.environ.get("CI") == "true":
+    raise RuntimeError("no recorded captures in tests/fixtures/ami")
 pytestmark = pytest.mark.skipif(not CAPTURES, reason="no recorded captures in tests/fixtures/ami")
 
 # Stories with one answered call: a ring group (Local channels) first, the simplest last.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ from .captures import CAPTURES, load
 # A capture whose call rings a phone (the first one alphabetically need not).
 SAMPLE = next(p for p in CAPTURES if p.stem == "attended_transfer_ami_completed")
 
+# The captures are part of the repository: in CI their absence is a failure, not a skip.
+if not CAPTURES and os.environ.get("CI") == "true":
+    raise RuntimeError("no recorded captures in tests/fixtures/ami")
 pytestmark = pytest.mark.skipif(not CAPTURES, reason="no recorded captures in tests/fixtures/ami")
 REQUIRED = {
     "id",
